@@ -1,0 +1,155 @@
+// herald serve: the API, dashboard, dispatcher and SMPP binds in one process.
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <iostream>
+#include <thread>
+
+#include "app/commands.hpp"
+#include "app/context.hpp"
+#include "core/log.hpp"
+#include "core/redact.hpp"
+#include "db/migrate.hpp"
+#include "db/pool.hpp"
+#include "http/health.hpp"
+#include "http/server.hpp"
+#include "store/maintenance.hpp"
+
+namespace herald::app {
+namespace {
+
+/// Runs periodic upkeep (partitions ahead of time) until stopped.
+class maintenance_loop {
+public:
+    explicit maintenance_loop(db::pool& pool) : pool_(pool), thread_([this] { run(); }) {}
+    ~maintenance_loop() {
+        {
+            std::lock_guard lock(mutex_);
+            stop_ = true;
+        }
+        wake_.notify_all();
+        thread_.join();
+    }
+
+private:
+    void run() {
+        std::unique_lock lock(mutex_);
+        while (!stop_) {
+            lock.unlock();
+            auto r = pool_.run([](db::connection& c) {
+                return store::ensure_partitions(c, std::chrono::system_clock::now());
+            });
+            if (!r) spdlog::warn("partition upkeep failed: {}", r.error().message);
+            lock.lock();
+            wake_.wait_for(lock, std::chrono::hours(6), [this] { return stop_; });
+        }
+    }
+    db::pool& pool_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stop_ = false;
+    std::thread thread_;
+};
+
+int serve(const core::config& cfg) {
+    // Take SIGINT/SIGTERM with sigwait() in this thread; every thread started below
+    // inherits the block, so no other thread is interrupted by them.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+    auto migrations = db::load_migrations(db::builtin_migrations());
+    if (!migrations) {
+        print_error(migrations.error().message);
+        return exit_failure;
+    }
+    auto target = open_database(cfg);
+    if (!target) {
+        print_error(target.error().message);
+        return exit_failure;
+    }
+    int code = exit_ok;
+    {
+        auto conn = db::connection::open({target->conninfo, cfg.database.connect_timeout});
+        auto report = conn ? db::migrate(*conn, *migrations) : std::unexpected(conn.error());
+        if (!report) {
+            print_error(report.error().message);
+            target->release();
+            return exit_failure;
+        }
+        if (auto p = store::ensure_partitions(*conn, std::chrono::system_clock::now()); !p)
+            spdlog::warn("partition upkeep failed: {}", p.error().message);
+    }
+
+    db::pool pool({.conninfo = target->conninfo,
+                   .size = cfg.database.pool_size,
+                   .connect_timeout = cfg.database.connect_timeout});
+    http::router routes;
+    http::add_health_routes(routes, pool, migrations->empty() ? 0 : migrations->back().version);
+
+    http::server server({.address = cfg.http.listen,
+                         .port = cfg.http.port,
+                         .io_threads = cfg.http.threads,
+                         .worker_threads = std::max(4, cfg.database.pool_size * 2),
+                         .body_limit = cfg.http.body_limit,
+                         .read_timeout = cfg.http.read_timeout,
+                         .idle_timeout = cfg.http.idle_timeout},
+                        routes);
+    if (auto r = server.start(); !r) {
+        print_error(r.error().message);
+        target->release();
+        return exit_usage;
+    }
+    {
+        maintenance_loop upkeep(pool);
+        const std::string host = cfg.http.listen == "0.0.0.0" ? "127.0.0.1" : cfg.http.listen;
+        std::cout << "Herald is running.\n"
+                  << "  HTTP:     http://" << host << ":" << server.port() << "/  (health: /readyz)\n"
+                  << "  Database: "
+                  << (target->cluster ? "embedded cluster in " + target->cluster->pgdata().string() +
+                                            "\n            psql \"" + target->conninfo + "\""
+                                      : core::redact_connection_string(target->conninfo))
+                  << "\n"
+                  << "Press Ctrl-C to stop." << std::endl;
+
+        int sig = 0;
+        sigwait(&signals, &sig);
+        spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        std::cout << "Shutting down..." << std::endl;
+        server.stop(std::chrono::seconds(10));
+    }
+    target->release();
+    std::cout << "Herald stopped." << std::endl;
+    return code;
+}
+
+}  // namespace
+
+void register_serve(CLI::App& app, int& exit_code) {
+    auto* cmd = app.add_subcommand("serve", "Run Herald: HTTP API, dashboard, dispatcher and SMPP binds");
+    auto flags = std::make_shared<common_flags>();
+    flags->attach(*cmd);
+    auto port = std::make_shared<std::optional<std::string>>();
+    auto listen = std::make_shared<std::optional<std::string>>();
+    cmd->add_option("--http-port", *port, "HTTP port (0 picks a free one)");
+    cmd->add_option("--http-listen", *listen, "Address to listen on (default 127.0.0.1)");
+    cmd->callback([flags, port, listen, &exit_code] {
+        std::vector<core::config_sources::flag_value> extra;
+        if (*port) extra.push_back({"http.port", **port, "--http-port"});
+        if (*listen) extra.push_back({"http.listen", **listen, "--http-listen"});
+        auto cfg = flags->load(std::move(extra));
+        if (!cfg) {
+            print_error("configuration error: " + cfg.error().message);
+            exit_code = exit_usage;
+            return;
+        }
+        core::setup_logging(cfg->log);
+        exit_code = serve(*cfg);
+    });
+}
+
+}  // namespace herald::app

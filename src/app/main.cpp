@@ -1,0 +1,41 @@
+// herald: the bulk and two-way SMS platform's single executable.
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "app/commands.hpp"
+#include "app/context.hpp"
+#include "core/config.hpp"
+#include "core/log.hpp"
+
+int main(int argc, char** argv) {
+    using namespace herald::app;
+    CLI::App app{"Herald: bulk and two-way SMS over SMPP", "herald"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", std::string("herald ") + HERALD_VERSION);
+    app.failure_message(CLI::FailureMessage::help);
+
+    // Early, quiet logging until a command configures its own from the config.
+    herald::core::setup_logging({.level = "warn", .format = "text"});
+
+    int exit_code = exit_ok;
+    register_serve(app, exit_code);
+    register_migrate(app, exit_code);
+    register_db(app, exit_code);
+    register_config(app, exit_code);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        app.exit(e, std::cout, std::cerr);
+        return exit_usage;
+    }
+    return exit_code;
+}

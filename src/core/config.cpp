@@ -1,0 +1,351 @@
+#include "core/config.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <functional>
+#include <sstream>
+
+#include "core/errc.hpp"
+#include "core/redact.hpp"
+
+extern char** environ;
+
+namespace herald::core {
+namespace {
+
+constexpr core::error_entry<errc> core_errors[] = {
+    {errc::invalid_value, "invalid_value", condition::invalid_input},
+    {errc::unknown_key, "unknown_key", condition::invalid_input},
+    {errc::unreadable_file, "unreadable_file", condition::invalid_input},
+    {errc::syntax_error, "syntax_error", condition::invalid_input},
+    {errc::io_failure, "io_failure", condition::internal},
+};
+
+/// Sets a field from its raw text; returns an empty string or why the text was refused.
+using setter = std::function<std::string(config&, std::string_view)>;
+using getter = std::function<std::string(const config&)>;
+
+struct setting {
+    std::string_view key;
+    std::string_view help;
+    setter set;
+    getter get;
+    bool secret = false;
+};
+
+std::string env_name(std::string_view key) {
+    std::string out = "HERALD_";
+    for (char c : key) out.push_back(c == '.' ? '_' : char(std::toupper(static_cast<unsigned char>(c))));
+    return out;
+}
+
+std::string trim(std::string_view s) {
+    auto b = s.find_first_not_of(" \t\r\n");
+    if (b == std::string_view::npos) return {};
+    auto e = s.find_last_not_of(" \t\r\n");
+    return std::string(s.substr(b, e - b + 1));
+}
+
+template <class Int>
+std::string parse_int(std::string_view raw, Int& out, long long lo, long long hi) {
+    std::string s = trim(raw);
+    long long v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || p != s.data() + s.size())
+        return "expected a whole number, got \"" + std::string(raw) + "\"";
+    if (v < lo || v > hi)
+        return "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " +
+               std::to_string(v);
+    out = static_cast<Int>(v);
+    return {};
+}
+
+/// "250ms", "30s", "5m", "1h"; a bare number means seconds.
+std::string parse_duration(std::string_view raw, std::chrono::milliseconds& out,
+                           std::chrono::milliseconds lo, std::chrono::milliseconds hi) {
+    std::string s = trim(raw);
+    std::size_t digits = 0;
+    while (digits < s.size() && std::isdigit(static_cast<unsigned char>(s[digits]))) ++digits;
+    if (digits == 0)
+        return "expected a duration such as 250ms, 30s, 5m or 1h, got \"" + std::string(raw) + "\"";
+    long long n = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + digits, n);
+    if (ec != std::errc()) return "duration \"" + std::string(raw) + "\" is too large";
+    std::string unit = trim(std::string_view(s).substr(digits));
+    long long ms_per_unit = 0;
+    if (unit == "ms") ms_per_unit = 1;
+    else if (unit.empty() || unit == "s") ms_per_unit = 1000;
+    else if (unit == "m" || unit == "min") ms_per_unit = 60'000;
+    else if (unit == "h") ms_per_unit = 3'600'000;
+    else return "unknown duration unit \"" + unit + "\" (use ms, s, m or h)";
+    if (n > hi.count() / ms_per_unit + 1) return "duration \"" + std::string(raw) + "\" is too large";
+    std::chrono::milliseconds v(n * ms_per_unit);
+    if (v < lo || v > hi)
+        return "must be between " + std::to_string(lo.count()) + "ms and " +
+               std::to_string(hi.count()) + "ms, got \"" + std::string(raw) + "\"";
+    out = v;
+    return {};
+}
+
+/// "1048576", "512KiB", "1MiB", "10MB" (decimal) or "2GiB".
+std::string parse_size(std::string_view raw, std::size_t& out, std::size_t lo, std::size_t hi) {
+    std::string s = trim(raw);
+    std::size_t digits = 0;
+    while (digits < s.size() && std::isdigit(static_cast<unsigned char>(s[digits]))) ++digits;
+    if (digits == 0) return "expected a size such as 65536, 512KiB or 1MiB, got \"" + std::string(raw) + "\"";
+    unsigned long long n = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + digits, n);
+    if (ec != std::errc()) return "size \"" + std::string(raw) + "\" is too large";
+    std::string unit = trim(std::string_view(s).substr(digits));
+    std::transform(unit.begin(), unit.end(), unit.begin(), [](unsigned char c) { return std::tolower(c); });
+    unsigned long long mult = 0;
+    if (unit.empty() || unit == "b") mult = 1;
+    else if (unit == "kb") mult = 1000;
+    else if (unit == "kib" || unit == "k") mult = 1024;
+    else if (unit == "mb") mult = 1000 * 1000;
+    else if (unit == "mib" || unit == "m") mult = 1024 * 1024;
+    else if (unit == "gb") mult = 1000ULL * 1000 * 1000;
+    else if (unit == "gib" || unit == "g") mult = 1024ULL * 1024 * 1024;
+    else return "unknown size unit \"" + unit + "\" (use B, KiB, MiB, GiB, KB, MB or GB)";
+    if (n > hi / mult + 1) return "size \"" + std::string(raw) + "\" is too large";
+    unsigned long long v = n * mult;
+    if (v < lo || v > hi)
+        return "must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
+               " bytes, got \"" + std::string(raw) + "\"";
+    out = v;
+    return {};
+}
+
+template <class Access>
+setting int_setting(std::string_view key, std::string_view help, Access access, long long lo,
+                    long long hi) {
+    return {key, help,
+            [=](config& c, std::string_view raw) { return parse_int(raw, access(c), lo, hi); },
+            [=](const config& c) { return std::to_string(access(const_cast<config&>(c))); }};
+}
+
+template <class Access>
+setting duration_setting(std::string_view key, std::string_view help, Access access,
+                         std::chrono::milliseconds lo, std::chrono::milliseconds hi) {
+    return {key, help,
+            [=](config& c, std::string_view raw) { return parse_duration(raw, access(c), lo, hi); },
+            [=](const config& c) {
+                auto ms = access(const_cast<config&>(c)).count();
+                return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
+            }};
+}
+
+template <class Access>
+setting size_setting(std::string_view key, std::string_view help, Access access, std::size_t lo,
+                     std::size_t hi) {
+    return {key, help,
+            [=](config& c, std::string_view raw) { return parse_size(raw, access(c), lo, hi); },
+            [=](const config& c) { return std::to_string(access(const_cast<config&>(c))); }};
+}
+
+template <class Access>
+setting string_setting(std::string_view key, std::string_view help, Access access,
+                       std::function<std::string(std::string_view)> check = {}, bool secret = false) {
+    return {key, help,
+            [=](config& c, std::string_view raw) {
+                if (check)
+                    if (auto why = check(raw); !why.empty()) return why;
+                access(c) = std::string(raw);
+                return std::string();
+            },
+            [=](const config& c) { return std::string(access(const_cast<config&>(c))); }, secret};
+}
+
+std::function<std::string(std::string_view)> one_of(std::vector<std::string> allowed) {
+    return [allowed = std::move(allowed)](std::string_view raw) -> std::string {
+        if (std::find(allowed.begin(), allowed.end(), raw) != allowed.end()) return {};
+        std::string list;
+        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+        return "must be one of " + list + ", got \"" + std::string(raw) + "\"";
+    };
+}
+
+std::string not_empty(std::string_view raw) {
+    return trim(raw).empty() ? "must not be empty" : "";
+}
+
+std::string database_url_check(std::string_view raw) {
+    if (raw.empty()) return {};
+    if (raw.starts_with("postgres://") || raw.starts_with("postgresql://")) return {};
+    if (raw.find('=') != std::string_view::npos) return {};  // libpq keyword=value form
+    return "expected a postgresql:// URL or libpq key=value string";
+}
+
+const std::vector<setting>& settings() {
+    static const std::vector<setting> table = [] {
+        std::vector<setting> t;
+        t.push_back({"data_dir", "Folder for Herald's state: the embedded cluster, logs and reports.",
+                     [](config& c, std::string_view raw) {
+                         if (auto why = not_empty(raw); !why.empty()) return why;
+                         c.data_dir = std::filesystem::path(std::string(raw));
+                         return std::string();
+                     },
+                     [](const config& c) { return c.data_dir.string(); }});
+
+        t.push_back(string_setting(
+            "database.url",
+            "PostgreSQL URL. Empty runs the embedded cluster in data_dir.",
+            [](config& c) -> std::string& { return c.database.url; }, database_url_check, true));
+        t.push_back(int_setting("database.pool_size", "Database connections per Herald process.",
+                                [](config& c) -> int& { return c.database.pool_size; }, 1, 500));
+        t.push_back(duration_setting(
+            "database.connect_timeout", "How long to wait for a database connection.",
+            [](config& c) -> std::chrono::milliseconds& { return c.database.connect_timeout; },
+            std::chrono::milliseconds(100), std::chrono::minutes(10)));
+        t.push_back(string_setting(
+            "embedded.bin_dir",
+            "Folder with initdb, pg_ctl and postgres. Empty finds the newest installed.",
+            [](config& c) -> std::string& { return c.embedded.bin_dir; }));
+        t.push_back(string_setting(
+            "embedded.os_user", "System user that runs the embedded cluster when Herald is root.",
+            [](config& c) -> std::string& { return c.embedded.os_user; }, not_empty));
+        t.push_back(string_setting(
+            "http.listen", "Address the HTTP server listens on.",
+            [](config& c) -> std::string& { return c.http.listen; }, not_empty));
+        t.push_back(int_setting("http.port", "HTTP port; 0 picks a free one.",
+                                [](config& c) -> std::uint16_t& { return c.http.port; }, 0, 65535));
+        t.push_back(int_setting("http.threads", "HTTP worker threads; 0 is one per core.",
+                                [](config& c) -> int& { return c.http.threads; }, 0, 256));
+        t.push_back(size_setting("http.body_limit", "Largest request body accepted.",
+                                 [](config& c) -> std::size_t& { return c.http.body_limit; }, 1024,
+                                 std::size_t(1) << 30));
+        t.push_back(duration_setting(
+            "http.read_timeout", "Time allowed to receive a whole request.",
+            [](config& c) -> std::chrono::milliseconds& { return c.http.read_timeout; },
+            std::chrono::milliseconds(100), std::chrono::hours(1)));
+        t.push_back(duration_setting(
+            "http.idle_timeout", "How long an idle keep-alive connection stays open.",
+            [](config& c) -> std::chrono::milliseconds& { return c.http.idle_timeout; },
+            std::chrono::milliseconds(100), std::chrono::hours(1)));
+        t.push_back(string_setting("log.level", "trace, debug, info, warn, error or off.",
+                                   [](config& c) -> std::string& { return c.log.level; },
+                                   one_of({"trace", "debug", "info", "warn", "error", "off"})));
+        t.push_back(string_setting("log.format", "text or json.",
+                                   [](config& c) -> std::string& { return c.log.format; },
+                                   one_of({"text", "json"})));
+        return t;
+    }();
+    return table;
+}
+
+const setting* find_setting(std::string_view key) {
+    for (const auto& s : settings())
+        if (s.key == key) return &s;
+    return nullptr;
+}
+
+/// Turns a TOML leaf into the same text an environment variable would carry.
+std::optional<std::string> scalar_text(const toml::node& node) {
+    if (auto v = node.as_string()) return v->get();
+    if (auto v = node.as_integer()) return std::to_string(v->get());
+    if (auto v = node.as_boolean()) return v->get() ? "true" : "false";
+    if (auto v = node.as_floating_point()) {
+        std::ostringstream os;
+        os << v->get();
+        return os.str();
+    }
+    return std::nullopt;
+}
+
+result<void> apply_toml(config& c, const toml::table& table, const std::string& prefix,
+                        const std::string& file) {
+    for (const auto& [k, node] : table) {
+        std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+        auto where = file + ":" + std::to_string(node.source().begin.line);
+        if (auto sub = node.as_table()) {
+            if (auto r = apply_toml(c, *sub, key, file); !r) return r;
+            continue;
+        }
+        const setting* s = find_setting(key);
+        if (!s) return fail(errc::unknown_key, where + ": unknown setting \"" + key + "\"", key);
+        auto text = scalar_text(node);
+        if (!text) return fail(errc::invalid_value, where + ": " + key + ": expected a single value", key);
+        if (auto why = s->set(c, *text); !why.empty())
+            return fail(errc::invalid_value, where + ": " + key + ": " + why, key);
+    }
+    return {};
+}
+
+}  // namespace
+
+const std::error_category& core_category() noexcept {
+    static const table_category<errc, core_errors> instance("herald.core");
+    return instance;
+}
+
+result<config> load_config(const config_sources& sources) {
+    config c;
+    if (sources.file) {
+        const std::string file = sources.file->string();
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(*sources.file, ec))
+            return fail(errc::unreadable_file, "config file " + file + " does not exist or is not a file",
+                        "config");
+        toml::table parsed;
+        try {
+            parsed = toml::parse_file(file);  // Debian builds toml++ with exceptions on
+        } catch (const toml::parse_error& err) {
+            return fail(errc::syntax_error,
+                        file + ":" + std::to_string(err.source().begin.line) + ": " +
+                            std::string(err.description()),
+                        "config");
+        }
+        if (auto r = apply_toml(c, parsed, "", file); !r) return std::unexpected(r.error());
+    }
+    for (const auto& entry : sources.environment) {
+        auto eq = entry.find('=');
+        if (eq == std::string::npos || !entry.starts_with("HERALD_")) continue;
+        std::string name = entry.substr(0, eq), value = entry.substr(eq + 1);
+        for (const auto& s : settings()) {
+            if (env_name(s.key) != name) continue;
+            if (auto why = s.set(c, value); !why.empty())
+                return fail(errc::invalid_value, "environment " + name + ": " + why, std::string(s.key));
+        }
+    }
+    for (const auto& f : sources.flags) {
+        const setting* s = find_setting(f.key);
+        if (!s) return fail(errc::unknown_key, "unknown setting \"" + f.key + "\"", f.key);
+        if (auto why = s->set(c, f.value); !why.empty())
+            return fail(errc::invalid_value, f.flag + ": " + why, f.key);
+    }
+    if (auto r = validate(c); !r) return std::unexpected(r.error());
+    return c;
+}
+
+result<void> validate(const config& c) {
+    if (c.data_dir.empty()) return fail(errc::invalid_value, "data_dir: must not be empty", "data_dir");
+    return {};
+}
+
+std::vector<setting_info> list_settings() {
+    std::vector<setting_info> out;
+    const config defaults;
+    for (const auto& s : settings())
+        out.push_back({s.key, env_name(s.key), s.help, s.get(defaults), s.secret});
+    return out;
+}
+
+std::string describe(const config& c) {
+    std::string out;
+    for (const auto& s : settings()) {
+        std::string v = s.get(c);
+        if (s.secret && !v.empty()) v = redact_connection_string(v);
+        out += std::string(s.key) + " = \"" + v + "\"\n";
+    }
+    return out;
+}
+
+std::vector<std::string> process_environment() {
+    std::vector<std::string> out;
+    for (char** e = environ; e && *e; ++e) out.emplace_back(*e);
+    return out;
+}
+
+}  // namespace herald::core

@@ -1,0 +1,110 @@
+#pragma once
+/// Herald's configuration: one struct with documented defaults. Values come from, in rising
+/// precedence: the defaults below, a TOML file (`--config`), `HERALD_*` environment variables,
+/// and command-line flags. Every setting is listed once, in config.cpp's settings table, which
+/// also renders docs/configuration.md.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace herald::core {
+
+/// Where PostgreSQL lives and how Herald talks to it.
+struct database_config {
+    /// libpq connection URL. Empty means: run the embedded cluster inside data_dir.
+    std::string url;
+    /// Connections in Herald's pool (per process).
+    int pool_size = 8;
+    /// How long to wait for a new connection before giving up.
+    std::chrono::milliseconds connect_timeout{5000};
+};
+
+/// The embedded PostgreSQL cluster used when database.url is empty.
+struct embedded_config {
+    /// Folder holding initdb, pg_ctl and postgres. Empty means: find the newest installed.
+    std::string bin_dir;
+    /// The system user that owns and runs the cluster when Herald runs as root.
+    std::string os_user = "postgres";
+};
+
+/// The HTTP API and dashboard server.
+struct http_config {
+    /// Address to listen on. Use 0.0.0.0 to accept connections from other machines.
+    std::string listen = "127.0.0.1";
+    /// TCP port; 0 picks a free one (printed at start-up).
+    std::uint16_t port = 8080;
+    /// Worker threads for HTTP; 0 means one per CPU core.
+    int threads = 0;
+    /// Largest request body accepted, in bytes (CSV imports have their own limit).
+    std::size_t body_limit = 1 << 20;
+    /// Time allowed to receive a whole request.
+    std::chrono::milliseconds read_timeout{30000};
+    /// How long an idle keep-alive connection stays open.
+    std::chrono::milliseconds idle_timeout{60000};
+};
+
+/// Logging.
+struct log_config {
+    /// One of trace, debug, info, warn, error, off.
+    std::string level = "info";
+    /// text (human) or json (one object per line).
+    std::string format = "text";
+};
+
+/// Everything Herald can be configured with.
+struct config {
+    /// Folder for Herald's state: the embedded cluster, logs, import reports.
+    std::filesystem::path data_dir = "var";
+    database_config database;
+    embedded_config embedded;
+    http_config http;
+    log_config log;
+};
+
+/// One configurable setting: its dotted key, help, and how to read and write it.
+struct setting_info {
+    std::string_view key;  ///< dotted TOML key, e.g. "http.port"
+    std::string env;       ///< environment variable, e.g. "HERALD_HTTP_PORT"
+    std::string_view help;
+    std::string default_value;
+    bool secret = false;  ///< shown redacted
+};
+
+/// Where configuration comes from, in rising precedence after the defaults.
+struct config_sources {
+    std::optional<std::filesystem::path> file;  ///< TOML file; must exist when given
+    /// Environment as NAME=VALUE strings; only HERALD_* entries are read.
+    std::vector<std::string> environment;
+    /// Values from command-line flags: (key, raw value, flag name for messages).
+    struct flag_value {
+        std::string key, value, flag;
+    };
+    std::vector<flag_value> flags;
+};
+
+/// Fills and validates a config. Errors name the source (file and line, variable, or flag),
+/// the key, and why the value is wrong; `field` holds the key.
+result<config> load_config(const config_sources& sources);
+
+/// Checks cross-field rules once everything is loaded.
+result<void> validate(const config& c);
+
+/// Every setting, in documentation order.
+std::vector<setting_info> list_settings();
+
+/// The effective value of every setting as "key = value" lines, secrets redacted.
+std::string describe(const config& c);
+
+/// The current process environment as NAME=VALUE strings.
+std::vector<std::string> process_environment();
+
+}  // namespace herald::core

@@ -1,0 +1,334 @@
+#include "db/connection.hpp"
+
+#include <libpq-fe.h>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <cstring>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "core/redact.hpp"
+#include "db/errc.hpp"
+
+namespace herald::db {
+namespace {
+
+PGresult* as_res(void* p) { return static_cast<PGresult*>(p); }
+
+std::string trim_message(const char* msg) {
+    std::string s = msg ? msg : "";
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+}
+
+void notice_to_log(void*, const char* message) {
+    spdlog::debug("postgres: {}", trim_message(message));
+}
+
+[[noreturn]] void conversion_error(std::string_view what, std::string_view text) {
+    throw std::logic_error("cannot read database value \"" + std::string(text.substr(0, 64)) +
+                           "\" as " + std::string(what));
+}
+
+template <class Int>
+Int to_int(std::string_view t) {
+    Int v{};
+    auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (ec != std::errc() || p != t.data() + t.size()) conversion_error("an integer", t);
+    return v;
+}
+
+}  // namespace
+
+// ---- rows ----
+
+rows::rows() = default;
+rows::rows(void* pgresult) : res_(pgresult) {}
+rows::~rows() {
+    if (res_) PQclear(as_res(res_));
+}
+rows::rows(rows&& o) noexcept : res_(std::exchange(o.res_, nullptr)) {}
+rows& rows::operator=(rows&& o) noexcept {
+    if (this != &o) {
+        if (res_) PQclear(as_res(res_));
+        res_ = std::exchange(o.res_, nullptr);
+    }
+    return *this;
+}
+int rows::size() const noexcept { return res_ ? PQntuples(as_res(res_)) : 0; }
+int rows::columns() const noexcept { return res_ ? PQnfields(as_res(res_)) : 0; }
+std::int64_t rows::affected() const noexcept {
+    if (!res_) return 0;
+    const char* n = PQcmdTuples(as_res(res_));
+    std::int64_t v = 0;
+    std::from_chars(n, n + std::strlen(n), v);
+    return v;
+}
+std::string_view rows::command_status() const noexcept {
+    return res_ ? std::string_view(PQcmdStatus(as_res(res_))) : std::string_view();
+}
+int rows::column(std::string_view name) const {
+    int c = res_ ? PQfnumber(as_res(res_), std::string(name).c_str()) : -1;
+    if (c < 0) throw std::logic_error("result has no column \"" + std::string(name) + "\"");
+    return c;
+}
+bool rows::is_null(int r, int c) const noexcept { return PQgetisnull(as_res(res_), r, c) == 1; }
+std::string_view rows::text(int r, int c) const noexcept {
+    return {PQgetvalue(as_res(res_), r, c), std::size_t(PQgetlength(as_res(res_), r, c))};
+}
+
+// ---- row ----
+
+bool row::is_null(int c) const { return rows_->is_null(index_, c); }
+std::string_view row::text(int c) const { return rows_->text(index_, c); }
+
+namespace detail {
+template <class T>
+struct convert;
+template <>
+struct convert<std::string_view> {
+    static std::string_view from(std::string_view t) { return t; }
+};
+template <>
+struct convert<std::string> {
+    static std::string from(std::string_view t) { return std::string(t); }
+};
+template <>
+struct convert<std::int64_t> {
+    static std::int64_t from(std::string_view t) { return to_int<std::int64_t>(t); }
+};
+template <>
+struct convert<int> {
+    static int from(std::string_view t) { return to_int<int>(t); }
+};
+template <>
+struct convert<double> {
+    static double from(std::string_view t) {
+        double v{};
+        auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+        if (ec != std::errc() || p != t.data() + t.size()) conversion_error("a number", t);
+        return v;
+    }
+};
+template <>
+struct convert<bool> {
+    static bool from(std::string_view t) {
+        if (t == "t") return true;
+        if (t == "f") return false;
+        conversion_error("a boolean", t);
+    }
+};
+template <>
+struct convert<core::uuid> {
+    static core::uuid from(std::string_view t) {
+        auto u = core::uuid::parse(t);
+        if (!u) conversion_error("a uuid", t);
+        return *u;
+    }
+};
+template <>
+struct convert<std::chrono::system_clock::time_point> {
+    static std::chrono::system_clock::time_point from(std::string_view t) {
+        auto v = parse_timestamp(t);
+        if (!v) conversion_error("a timestamp", t);
+        return *v;
+    }
+};
+template <class T>
+struct convert<std::optional<T>> {
+    static std::optional<T> from(std::string_view t) { return convert<T>::from(t); }
+};
+template <class T>
+struct is_optional : std::false_type {};
+template <class T>
+struct is_optional<std::optional<T>> : std::true_type {};
+}  // namespace detail
+
+template <class T>
+T row::get(int c) const {
+    if (rows_->is_null(index_, c)) {
+        if constexpr (detail::is_optional<T>::value) return std::nullopt;
+        else throw std::logic_error("unexpected NULL in column " + std::to_string(c));
+    }
+    return detail::convert<T>::from(rows_->text(index_, c));
+}
+
+template <class T>
+T row::get(std::string_view name) const {
+    return get<T>(rows_->column(name));
+}
+
+#define HERALD_DB_ROW_GET(T)                        \
+    template T row::get<T>(int) const;              \
+    template T row::get<T>(std::string_view) const; \
+    template std::optional<T> row::get<std::optional<T>>(int) const; \
+    template std::optional<T> row::get<std::optional<T>>(std::string_view) const;
+HERALD_DB_ROW_GET(std::string_view)
+HERALD_DB_ROW_GET(std::string)
+HERALD_DB_ROW_GET(std::int64_t)
+HERALD_DB_ROW_GET(int)
+HERALD_DB_ROW_GET(double)
+HERALD_DB_ROW_GET(bool)
+HERALD_DB_ROW_GET(core::uuid)
+HERALD_DB_ROW_GET(std::chrono::system_clock::time_point)
+#undef HERALD_DB_ROW_GET
+
+// ---- connection ----
+
+struct connection::state {
+    PGconn* conn = nullptr;
+    std::unordered_map<std::string, std::string> prepared;  // sql -> statement name
+    bool in_copy = false;
+    ~state() {
+        if (conn) PQfinish(conn);
+    }
+};
+
+result<connection> connection::open(const connect_options& options) {
+    // libpq wants whole seconds, at least 2.
+    auto secs = std::max<long long>(2, (options.timeout.count() + 999) / 1000);
+    const char* keys[] = {"dbname", "connect_timeout", "application_name", "client_encoding",
+                          nullptr};
+    std::string timeout = std::to_string(secs);
+    const char* values[] = {options.conninfo.c_str(), timeout.c_str(),
+                            options.application_name.c_str(), "UTF8", nullptr};
+    connection c;
+    c.state_ = std::make_unique<state>();
+    // expand_dbname=1: the conninfo in "dbname" may be a full URL or key=value string.
+    c.state_->conn = PQconnectdbParams(keys, values, 1);
+    if (!c.state_->conn) return fail(errc::connection_failed, "out of memory opening a connection");
+    if (PQstatus(c.state_->conn) != CONNECTION_OK) {
+        return fail(errc::connection_failed,
+                    "cannot connect to PostgreSQL (" +
+                        core::redact_connection_string(options.conninfo) +
+                        "): " + trim_message(PQerrorMessage(c.state_->conn)));
+    }
+    PQsetNoticeProcessor(c.state_->conn, notice_to_log, nullptr);
+    if (auto r = c.exec("SET TIME ZONE 'UTC'"); !r) return std::unexpected(r.error());
+    return c;
+}
+
+connection::connection(connection&&) noexcept = default;
+connection& connection::operator=(connection&&) noexcept = default;
+connection::~connection() = default;
+
+result<rows> connection::finish(void* pgresult, std::string_view sql) {
+    PGresult* res = as_res(pgresult);
+    auto status = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_COPY_IN ||
+        status == PGRES_EMPTY_QUERY)
+        return rows(res);
+    std::string message;
+    errc code;
+    if (res && PQresultErrorField(res, PG_DIAG_SQLSTATE)) {
+        code = from_sqlstate(PQresultErrorField(res, PG_DIAG_SQLSTATE));
+        message = trim_message(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+        if (const char* detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL))
+            message += " (" + trim_message(detail) + ")";
+    } else {
+        code = PQstatus(state_->conn) == CONNECTION_OK ? errc::query_failed : errc::connection_lost;
+        message = trim_message(PQerrorMessage(state_->conn));
+    }
+    if (res) PQclear(res);
+    if (PQstatus(state_->conn) != CONNECTION_OK) code = errc::connection_lost;
+    if (code != errc::connection_lost)
+        spdlog::debug("query failed: {} -- {}", message, sql.substr(0, 200));
+    return fail(code, message);
+}
+
+result<rows> connection::exec(std::string_view sql) {
+    return finish(PQexec(state_->conn, std::string(sql).c_str()), sql);
+}
+
+namespace {
+struct bound {
+    std::vector<const char*> values;
+    explicit bound(const params& args) {
+        values.reserve(args.size());
+        for (const auto& p : args) values.push_back(p.is_null() ? nullptr : p.text().c_str());
+    }
+};
+}  // namespace
+
+result<rows> connection::exec(std::string_view sql, const params& args) {
+    bound b(args);
+    return finish(PQexecParams(state_->conn, std::string(sql).c_str(), int(args.size()), nullptr,
+                               b.values.data(), nullptr, nullptr, 0),
+                  sql);
+}
+
+result<rows> connection::exec_prepared(std::string_view sql, const params& args) {
+    std::string key(sql);
+    auto it = state_->prepared.find(key);
+    if (it == state_->prepared.end()) {
+        std::string name = "h" + std::to_string(state_->prepared.size() + 1);
+        auto prepared = finish(PQprepare(state_->conn, name.c_str(), key.c_str(), 0, nullptr), sql);
+        if (!prepared) return std::unexpected(prepared.error());
+        it = state_->prepared.emplace(std::move(key), std::move(name)).first;
+    }
+    bound b(args);
+    return finish(PQexecPrepared(state_->conn, it->second.c_str(), int(args.size()), b.values.data(),
+                                 nullptr, nullptr, 0),
+                  sql);
+}
+
+result<void> connection::copy_begin(std::string_view copy_sql) {
+    auto r = finish(PQexec(state_->conn, std::string(copy_sql).c_str()), copy_sql);
+    if (!r) return std::unexpected(r.error());
+    state_->in_copy = true;
+    return {};
+}
+
+result<void> connection::copy_put(std::string_view data) {
+    if (PQputCopyData(state_->conn, data.data(), int(data.size())) != 1)
+        return fail(errc::connection_lost, trim_message(PQerrorMessage(state_->conn)));
+    return {};
+}
+
+result<std::int64_t> connection::copy_end() {
+    state_->in_copy = false;
+    if (PQputCopyEnd(state_->conn, nullptr) != 1)
+        return fail(errc::connection_lost, trim_message(PQerrorMessage(state_->conn)));
+    std::int64_t copied = 0;
+    std::optional<error> err;
+    while (PGresult* res = PQgetResult(state_->conn)) {
+        auto r = finish(res, "COPY");
+        if (!r) err = r.error();
+        else copied += r->affected();
+    }
+    if (err) return std::unexpected(*err);
+    return copied;
+}
+
+void connection::copy_abort(std::string_view reason) {
+    if (!state_->in_copy) return;
+    state_->in_copy = false;
+    PQputCopyEnd(state_->conn, std::string(reason).c_str());
+    while (PGresult* res = PQgetResult(state_->conn)) PQclear(res);
+}
+
+bool connection::is_ok() const noexcept {
+    return state_ && state_->conn && PQstatus(state_->conn) == CONNECTION_OK;
+}
+
+bool connection::is_idle() const noexcept {
+    return is_ok() && PQtransactionStatus(state_->conn) == PQTRANS_IDLE && !state_->in_copy;
+}
+
+bool connection::in_transaction() const noexcept {
+    if (!is_ok()) return false;
+    auto s = PQtransactionStatus(state_->conn);
+    return s == PQTRANS_INTRANS || s == PQTRANS_INERROR;
+}
+
+int connection::backend_pid() const noexcept { return is_ok() ? PQbackendPID(state_->conn) : 0; }
+
+std::string connection::quote_identifier(std::string_view name) const {
+    char* q = PQescapeIdentifier(state_->conn, name.data(), name.size());
+    std::string out = q ? q : "";
+    PQfreemem(q);
+    return out;
+}
+
+}  // namespace herald::db

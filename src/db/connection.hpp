@@ -1,0 +1,139 @@
+#pragma once
+/// A PostgreSQL connection and its query results. libpq stays inside db/: no PGconn or
+/// PGresult appears in any header.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/error.hpp"
+#include "core/uuid.hpp"
+#include "db/param.hpp"
+
+namespace herald::db {
+
+class rows;
+
+/// One row of a result; a cheap view into its `rows`.
+class row {
+public:
+    row(const rows& r, int index) : rows_(&r), index_(index) {}
+
+    /// Column value converted to T: std::string, std::string_view, std::int64_t, int, double,
+    /// bool, core::uuid, time_point, or std::optional of those (NULL becomes nullopt).
+    /// A NULL into a non-optional, or text that does not convert, is a programming error and
+    /// throws std::logic_error.
+    template <class T>
+    T get(int column) const;
+    template <class T>
+    T get(std::string_view column) const;
+
+    bool is_null(int column) const;
+    std::string_view text(int column) const;
+    int index() const noexcept { return index_; }
+
+private:
+    const rows* rows_;
+    int index_;
+};
+
+/// The result of one statement. Move-only; owns the libpq result.
+class rows {
+public:
+    rows();
+    ~rows();
+    rows(rows&&) noexcept;
+    rows& operator=(rows&&) noexcept;
+
+    int size() const noexcept;
+    bool empty() const noexcept { return size() == 0; }
+    int columns() const noexcept;
+    /// Rows the statement inserted, updated, deleted or copied.
+    std::int64_t affected() const noexcept;
+    /// The command tag, e.g. "INSERT 0 5" or "ROLLBACK".
+    std::string_view command_status() const noexcept;
+    /// Index of a named column; throws std::logic_error when absent.
+    int column(std::string_view name) const;
+    row operator[](int i) const { return row(*this, i); }
+    row front() const { return row(*this, 0); }
+
+    class iterator {
+    public:
+        iterator(const rows* r, int i) : r_(r), i_(i) {}
+        row operator*() const { return row(*r_, i_); }
+        iterator& operator++() {
+            ++i_;
+            return *this;
+        }
+        bool operator==(const iterator& o) const { return i_ == o.i_; }
+
+    private:
+        const rows* r_;
+        int i_;
+    };
+    iterator begin() const { return {this, 0}; }
+    iterator end() const { return {this, size()}; }
+
+    bool is_null(int r, int c) const noexcept;
+    std::string_view text(int r, int c) const noexcept;
+
+private:
+    friend class connection;
+    explicit rows(void* pgresult);
+    void* res_ = nullptr;
+};
+
+/// Options for opening a connection.
+struct connect_options {
+    std::string conninfo;  ///< URL or key=value string
+    std::chrono::milliseconds timeout{5000};
+    std::string application_name = "herald";
+};
+
+/// One connection. Not thread-safe: use it from one thread at a time (the pool sees to it).
+class connection {
+public:
+    /// Opens a connection; the error message is libpq's, with any password redacted.
+    static result<connection> open(const connect_options& options);
+
+    connection(connection&&) noexcept;
+    connection& operator=(connection&&) noexcept;
+    ~connection();
+
+    /// Runs one or more statements without parameters (simple query protocol).
+    result<rows> exec(std::string_view sql);
+    /// Runs one statement with parameters ($1...), planned afresh.
+    result<rows> exec(std::string_view sql, const params& args);
+    /// As exec(sql, args), but the statement is prepared once per connection and reused.
+    /// For the hot paths.
+    result<rows> exec_prepared(std::string_view sql, const params& args);
+
+    /// COPY ... FROM STDIN: begin, feed data in any chunks, then end (returns rows copied).
+    result<void> copy_begin(std::string_view copy_sql);
+    result<void> copy_put(std::string_view data);
+    result<std::int64_t> copy_end();
+    /// Aborts a COPY in progress with a reason.
+    void copy_abort(std::string_view reason);
+
+    /// True when the link is up and no transaction is left open.
+    bool is_idle() const noexcept;
+    /// True when the link is up.
+    bool is_ok() const noexcept;
+    /// True inside a transaction block (open or failed).
+    bool in_transaction() const noexcept;
+    /// The server's process id, for diagnostics and tests.
+    int backend_pid() const noexcept;
+    /// Escapes an identifier ("my table" -> "\"my table\"").
+    std::string quote_identifier(std::string_view name) const;
+
+private:
+    connection() = default;
+    result<rows> finish(void* pgresult, std::string_view sql);
+    struct state;
+    std::unique_ptr<state> state_;
+};
+
+}  // namespace herald::db

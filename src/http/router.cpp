@@ -1,0 +1,82 @@
+#include "http/router.hpp"
+
+#include <stdexcept>
+
+#include "http/json.hpp"
+
+namespace herald::http {
+
+void router::add(std::string method, std::string pattern, handler fn, std::size_t body_limit) {
+    add_async(std::move(method), std::move(pattern),
+              [fn = std::move(fn)](request& req, responder done) { done(fn(req)); }, body_limit);
+}
+
+void router::add_async(std::string method, std::string pattern, async_handler fn,
+                       std::size_t body_limit) {
+    for (const auto& r : routes_)
+        if (r.method == method && r.pattern == pattern)
+            throw std::logic_error("route registered twice: " + method + " " + pattern);
+    routes_.push_back({std::move(method), std::move(pattern), std::move(fn), body_limit});
+}
+
+std::size_t router::body_limit_for(std::string_view method, std::string_view path) const {
+    for (const auto& r : routes_)
+        if (r.method == method && r.body_limit && match(r.pattern, path, nullptr)) return r.body_limit;
+    return 0;
+}
+
+bool router::match(std::string_view pattern, std::string_view path,
+                   std::vector<std::pair<std::string, std::string>>* params) {
+    while (true) {
+        if (pattern.empty() || path.empty()) return pattern.empty() && path.empty();
+        if (pattern.front() != '/' || path.front() != '/') return false;
+        pattern.remove_prefix(1);
+        path.remove_prefix(1);
+        auto ps = pattern.find('/');
+        auto qs = path.find('/');
+        std::string_view pseg = pattern.substr(0, ps), seg = path.substr(0, qs);
+        if (pseg.size() >= 2 && pseg.front() == '{' && pseg.back() == '}') {
+            if (seg.empty()) return false;
+            if (params) params->emplace_back(std::string(pseg.substr(1, pseg.size() - 2)), std::string(seg));
+        } else if (pseg != seg) {
+            return false;
+        }
+        pattern = ps == std::string_view::npos ? std::string_view() : pattern.substr(ps);
+        path = qs == std::string_view::npos ? std::string_view() : path.substr(qs);
+    }
+}
+
+void router::dispatch(request& req, std::string& matched, responder done) const {
+    std::string allow;
+    for (const auto& r : routes_) {
+        if (!match(r.pattern, req.path, nullptr)) continue;
+        if (r.method != req.method && !(req.method == "HEAD" && r.method == "GET")) {
+            allow += (allow.empty() ? "" : ", ") + r.method;
+            continue;
+        }
+        req.path_params.clear();
+        match(r.pattern, req.path, &req.path_params);
+        matched = r.pattern;
+        r.fn(req, std::move(done));
+        return;
+    }
+    if (!allow.empty()) {
+        matched = "method_not_allowed";
+        auto resp = error_response(405, "method_not_allowed",
+                                   req.method + " is not allowed on " + req.path + "; use " + allow);
+        resp.set("allow", allow);
+        return done(std::move(resp));
+    }
+    matched = "unmatched";
+    if (fallback_) return done(fallback_(req));
+    done(error_response(404, "not_found", "no such endpoint: " + req.method + " " + req.path));
+}
+
+response error_response(int status, std::string_view code, std::string_view message,
+                        std::string_view field) {
+    json err = {{"code", code}, {"message", message}};
+    err["field"] = field.empty() ? json(nullptr) : json(field);
+    return json_response(status, json{{"error", std::move(err)}});
+}
+
+}  // namespace herald::http

@@ -1,0 +1,61 @@
+#pragma once
+/// Maps (method, path) to handlers. Patterns are literal segments and `{name}` segments:
+/// "/v1/contacts/{id}". A path that matches no pattern is 404; one that matches with another
+/// method is 405 with an Allow header.
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/message.hpp"
+
+namespace herald::http {
+
+/// A handler that answers at once (it may block on the database: it runs on a worker thread).
+using handler = std::function<response(request&)>;
+/// Completes an asynchronous handler; may be called from any thread, exactly once.
+using responder = std::function<void(response&&)>;
+/// A handler that answers later, e.g. after a batched commit.
+using async_handler = std::function<void(request&, responder)>;
+
+struct route {
+    std::string method;
+    std::string pattern;  ///< also the metrics label for the route
+    async_handler fn;
+    std::size_t body_limit = 0;  ///< overrides the server's limit when not zero
+};
+
+class router {
+public:
+    /// Registers a handler. Registering the same method and pattern twice is a programming
+    /// error (throws std::logic_error).
+    void add(std::string method, std::string pattern, handler fn, std::size_t body_limit = 0);
+    void add_async(std::string method, std::string pattern, async_handler fn,
+                   std::size_t body_limit = 0);
+
+    /// Handles requests no route matches (static files); 404 by default.
+    void set_fallback(handler fn) { fallback_ = std::move(fn); }
+
+    /// Finds the route, fills request.path_params and runs the handler, which answers through
+    /// `done`. `matched` receives the route pattern (or "unmatched"), for metrics.
+    void dispatch(request& req, std::string& matched, responder done) const;
+
+    /// The body limit for a request line, when its route sets one.
+    std::size_t body_limit_for(std::string_view method, std::string_view path) const;
+
+    /// Every registered (method, pattern), in registration order.
+    const std::vector<route>& routes() const noexcept { return routes_; }
+
+private:
+    static bool match(std::string_view pattern, std::string_view path,
+                      std::vector<std::pair<std::string, std::string>>* params);
+    std::vector<route> routes_;
+    handler fallback_;
+};
+
+/// A JSON error body {"error":{"code","message","field"}} with the given status.
+response error_response(int status, std::string_view code, std::string_view message,
+                        std::string_view field = {});
+
+}  // namespace herald::http

@@ -1,0 +1,333 @@
+// <utility> must precede Boost 1.74's awaitable.hpp under g++ 12.
+#include <utility>
+
+#include "http/server.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "core/uuid.hpp"
+
+namespace herald::http {
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = net::ip::tcp;
+
+namespace {
+
+bool valid_request_id(std::string_view id) {
+    if (id.empty() || id.size() > 64) return false;
+    for (char c : id)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
+    return true;
+}
+
+/// True for a malformed request (worth a 400), false for a peer that went away or timed out.
+bool is_parse_error(const beast::error_code& ec) {
+    return &ec.category() == &bhttp::make_error_code(bhttp::error::bad_method).category() &&
+           ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
+}
+
+void add_standard_headers(bhttp::response<bhttp::string_body>& res, const response& r,
+                          std::string_view request_id) {
+    res.set(bhttp::field::server, "herald");
+    for (const auto& [k, v] : r.headers) res.insert(k, v);
+    res.set("x-request-id", std::string(request_id));
+    res.set("x-content-type-options", "nosniff");
+    res.set("x-frame-options", "DENY");
+    res.set("referrer-policy", "no-referrer");
+    if (r.header("content-security-policy").empty())
+        res.set("content-security-policy", "default-src 'self'; frame-ancestors 'none'");
+    if (r.header("cache-control").empty()) res.set(bhttp::field::cache_control, "no-store");
+}
+
+}  // namespace
+
+/// One connection's state, shared with the registry so that stop() can close idle ones.
+struct session_state {
+    explicit session_state(tcp::socket s) : stream(std::move(s)) {}
+    beast::tcp_stream stream;
+    std::atomic<bool> idle{true};
+};
+
+struct server::impl {
+    impl(server_options o, const router& r)
+        : options(std::move(o)), routes(r), workers(std::size_t(std::max(1, options.worker_threads))) {}
+
+    server_options options;
+    const router& routes;
+    net::io_context ioc;
+    tcp::acceptor acceptor{ioc};
+    net::thread_pool workers;
+    std::vector<std::thread> threads;
+    std::atomic<bool> stopping{false};
+    std::atomic<std::size_t> connections{0};
+    std::uint16_t bound_port = 0;
+
+    std::mutex sessions_mutex;
+    std::unordered_map<std::uint64_t, std::weak_ptr<session_state>> sessions;
+    std::uint64_t next_session = 0;
+
+    net::awaitable<void> accept_loop();
+    net::awaitable<void> run_session(std::shared_ptr<session_state> s);
+    net::awaitable<response> run_handler(request& req, std::string& matched);
+    net::awaitable<void> write(session_state& s, response r, const request* req, unsigned version,
+                               bool keep_alive, beast::error_code& ec);
+    void close_idle_sessions();
+};
+
+net::awaitable<void> server::impl::accept_loop() {
+    for (;;) {
+        beast::error_code ec;
+        tcp::socket socket = co_await acceptor.async_accept(net::make_strand(ioc),
+                                                            net::redirect_error(net::use_awaitable, ec));
+        if (ec) {
+            if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
+            spdlog::warn("accept failed: {}", ec.message());
+            continue;
+        }
+        auto state = std::make_shared<session_state>(std::move(socket));
+        auto executor = state->stream.get_executor();
+        net::co_spawn(executor, run_session(std::move(state)), [](std::exception_ptr e) {
+            if (!e) return;
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                spdlog::error("http session ended by an exception: {}", ex.what());
+            }
+        });
+    }
+}
+
+net::awaitable<response> server::impl::run_handler(request& req, std::string& matched) {
+    // Handlers may block (database), so they run on the worker pool; the coroutine resumes
+    // on its own strand when the handler answers.
+    co_return co_await net::async_initiate<const net::use_awaitable_t<>&, void(response)>(
+        [this, &req, &matched](auto completion) {
+            auto shared = std::make_shared<decltype(completion)>(std::move(completion));
+            auto answered = std::make_shared<std::atomic<bool>>(false);
+            responder done = [shared, answered](response&& r) {
+                if (answered->exchange(true)) return;  // a handler may answer only once
+                auto ex = net::get_associated_executor(*shared);
+                net::dispatch(ex, [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
+            };
+            net::post(workers, [this, &req, &matched, done]() {
+                try {
+                    routes.dispatch(req, matched, done);
+                } catch (const std::exception& e) {
+                    spdlog::error("handler for {} {} threw: {} (request {})", req.method, req.path,
+                                  e.what(), req.request_id);
+                    done(error_response(500, "internal_error",
+                                        "Herald hit an unexpected error; the request id identifies it in the log"));
+                }
+            });
+        },
+        net::use_awaitable);
+}
+
+net::awaitable<void> server::impl::write(session_state& s, response r, const request* req,
+                                         unsigned version, bool keep_alive, beast::error_code& ec) {
+    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
+    std::string rid = req ? req->request_id : core::uuid_v7().str();
+    add_standard_headers(res, r, rid);
+    const bool head = req && req->method == "HEAD";
+    res.body() = head ? std::string() : std::move(r.body);
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    s.stream.expires_after(options.read_timeout);
+    co_await bhttp::async_write(s.stream, res, net::redirect_error(net::use_awaitable, ec));
+}
+
+net::awaitable<void> server::impl::run_session(std::shared_ptr<session_state> s) {
+    ++connections;
+    std::uint64_t id;
+    {
+        std::lock_guard lock(sessions_mutex);
+        id = next_session++;
+        sessions.emplace(id, s);
+    }
+    beast::error_code ec;
+    std::string remote_ip;
+    if (auto ep = s->stream.socket().remote_endpoint(ec); !ec) remote_ip = ep.address().to_string();
+
+    beast::flat_buffer buffer;
+    bool first = true;
+    while (!stopping) {
+        s->idle = true;
+        s->stream.expires_after(first ? options.read_timeout : options.idle_timeout);
+        bhttp::request_parser<bhttp::string_body> parser;
+        parser.header_limit(std::uint32_t(options.header_limit));
+        parser.body_limit(options.body_limit);
+        co_await bhttp::async_read_header(s->stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
+        if (ec) {
+            if (ec == bhttp::error::header_limit) {
+                co_await write(*s, error_response(431, "headers_too_large", "request headers are too large"),
+                               nullptr, 11, false, ec);
+            } else if (is_parse_error(ec)) {
+                co_await write(*s, error_response(400, "bad_request", "malformed HTTP request: " + ec.message()),
+                               nullptr, 11, false, ec);
+            }
+            break;
+        }
+        s->idle = false;
+        auto& head = parser.get();
+        std::string target(head.target());
+        std::string path = target.substr(0, target.find('?'));
+        std::string method(head.method_string());
+        if (std::size_t limit = routes.body_limit_for(method, url_decode(path, false))) parser.body_limit(limit);
+        if (!parser.is_done()) {
+            if (beast::iequals(head[bhttp::field::expect], "100-continue")) {
+                bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, head.version()};
+                co_await bhttp::async_write(s->stream, cont, net::redirect_error(net::use_awaitable, ec));
+                if (ec) break;
+            }
+            s->stream.expires_after(options.read_timeout);
+            co_await bhttp::async_read(s->stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
+            if (ec == bhttp::error::body_limit) {
+                co_await write(*s,
+                               error_response(413, "body_too_large",
+                                              "the request body exceeds the limit for this endpoint"),
+                               nullptr, head.version(), false, ec);
+                break;
+            }
+            if (ec) break;
+        }
+
+        auto msg = parser.release();
+        request req;
+        req.method = std::move(method);
+        req.target = std::move(target);
+        auto q = req.target.find('?');
+        req.path = url_decode(path, false);
+        if (q != std::string::npos) req.query_string = req.target.substr(q + 1);
+        for (const auto& field : msg) {
+            std::string name(field.name_string());
+            for (auto& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
+            req.headers.emplace_back(std::move(name), std::string(field.value()));
+        }
+        req.body = std::move(msg.body());
+        req.remote_ip = remote_ip;
+        auto rid = req.header("x-request-id");
+        req.request_id = valid_request_id(rid) ? std::string(rid) : core::uuid_v7().str();
+
+        std::string matched;
+        response resp = co_await run_handler(req, matched);
+        const bool keep_alive = msg.keep_alive() && !stopping;
+        const int status = resp.status;
+        const std::size_t bytes = resp.body.size();
+        if (options.on_response) {
+            try {
+                options.on_response(req, resp, matched,
+                                    std::chrono::steady_clock::now() - req.received_at);
+            } catch (const std::exception& e) {
+                spdlog::warn("response observer threw: {}", e.what());
+            }
+        }
+        co_await write(*s, std::move(resp), &req, msg.version(), keep_alive, ec);
+        if (options.access_log) {
+            auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::steady_clock::now() - req.received_at)
+                          .count();
+            spdlog::info("{} \"{} {}\" {} {} {:.1f}ms rid={}", req.remote_ip, req.method, req.path, status,
+                         bytes, double(us) / 1000.0, req.request_id);
+        }
+        if (ec || !keep_alive) break;
+        first = false;
+    }
+    s->stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    s->stream.close();
+    {
+        std::lock_guard lock(sessions_mutex);
+        sessions.erase(id);
+    }
+    --connections;
+}
+
+void server::impl::close_idle_sessions() {
+    std::lock_guard lock(sessions_mutex);
+    for (auto& [id, weak] : sessions) {
+        if (auto s = weak.lock()) {
+            net::post(s->stream.get_executor(), [s] {
+                if (s->idle) s->stream.cancel();
+            });
+        }
+    }
+}
+
+server::server(server_options options, const router& routes)
+    : impl_(std::make_unique<impl>(std::move(options), routes)) {}
+
+server::~server() { stop(std::chrono::seconds(1)); }
+
+result<void> server::start() {
+    auto& i = *impl_;
+    beast::error_code ec;
+    auto address = net::ip::make_address(i.options.address, ec);
+    if (ec)
+        return fail(std::make_error_code(std::errc::invalid_argument),
+                    "http.listen: \"" + i.options.address + "\" is not an IP address", "http.listen");
+    tcp::endpoint endpoint(address, i.options.port);
+    i.acceptor.open(endpoint.protocol(), ec);
+    if (!ec) i.acceptor.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) i.acceptor.bind(endpoint, ec);
+    if (!ec) i.acceptor.listen(net::socket_base::max_listen_connections, ec);
+    if (ec)
+        return fail(ec, "cannot listen on " + i.options.address + ":" + std::to_string(i.options.port) +
+                            ": " + ec.message(),
+                    "http.port");
+    i.bound_port = i.acceptor.local_endpoint().port();
+    net::co_spawn(i.ioc, i.accept_loop(), [](std::exception_ptr e) {
+        if (!e) return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            spdlog::error("http accept loop ended by an exception: {}", ex.what());
+        }
+    });
+    int n = i.options.io_threads > 0 ? i.options.io_threads : int(std::max(1u, std::thread::hardware_concurrency()));
+    for (int t = 0; t < n; ++t) i.threads.emplace_back([&ioc = i.ioc] { ioc.run(); });
+    return {};
+}
+
+std::uint16_t server::port() const noexcept { return impl_->bound_port; }
+
+std::size_t server::open_connections() const noexcept { return impl_->connections.load(); }
+
+void server::stop(std::chrono::milliseconds deadline) {
+    auto& i = *impl_;
+    if (i.threads.empty()) return;
+    i.stopping = true;
+    net::post(i.ioc, [&i] {
+        beast::error_code ec;
+        i.acceptor.close(ec);
+    });
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    while (i.connections > 0 && std::chrono::steady_clock::now() < until) {
+        i.close_idle_sessions();
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (i.connections > 0)
+        spdlog::warn("http: {} connection(s) still busy at the shutdown deadline; closing them", i.connections.load());
+    i.ioc.stop();
+    for (auto& t : i.threads) t.join();
+    i.threads.clear();
+    i.workers.join();
+}
+
+}  // namespace herald::http
