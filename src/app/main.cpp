@@ -25,6 +25,15 @@ int main(int argc, char** argv) {
     register_db(app, exit_code);
     register_config(app, exit_code);
 
+    // CLI11 would only say "a subcommand is required"; name the word it did not know.
+    if (argc > 1 && argv[1][0] != '-') {
+        bool known = false;
+        for (const auto* sub : app.get_subcommands({})) known = known || sub->check_name(argv[1]);
+        if (!known) {
+            print_error(std::string("unknown command \"") + argv[1] + "\"; run 'herald --help' to see the commands");
+            return exit_usage;
+        }
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

@@ -1,5 +1,6 @@
 #include "core/config.hpp"
 
+#include <arpa/inet.h>
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -171,6 +172,13 @@ std::string not_empty(std::string_view raw) {
     return trim(raw).empty() ? "must not be empty" : "";
 }
 
+std::string ip_address_check(std::string_view raw) {
+    std::string s(raw);
+    unsigned char buf[sizeof(in6_addr)];
+    if (inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1) return {};
+    return "expected an IP address such as 127.0.0.1, 0.0.0.0 or ::, got \"" + s + "\"";
+}
+
 std::string database_url_check(std::string_view raw) {
     if (raw.empty()) return {};
     if (raw.starts_with("postgres://") || raw.starts_with("postgresql://")) return {};
@@ -208,7 +216,7 @@ const std::vector<setting>& settings() {
             [](config& c) -> std::string& { return c.embedded.os_user; }, not_empty));
         t.push_back(string_setting(
             "http.listen", "Address the HTTP server listens on.",
-            [](config& c) -> std::string& { return c.http.listen; }, not_empty));
+            [](config& c) -> std::string& { return c.http.listen; }, ip_address_check));
         t.push_back(int_setting("http.port", "HTTP port; 0 picks a free one.",
                                 [](config& c) -> std::uint16_t& { return c.http.port; }, 0, 65535));
         t.push_back(int_setting("http.threads", "HTTP worker threads; 0 is one per core.",

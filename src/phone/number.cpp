@@ -46,6 +46,14 @@ std::string quoted(std::string_view s) {
     return out + "\"";
 }
 
+/// True when the text starts (after spaces) with + or 00, i.e. carries its own country code.
+bool looks_international(std::string_view s) {
+    auto b = s.find_first_not_of(" \t");
+    if (b == std::string_view::npos) return false;
+    s.remove_prefix(b);
+    return s.starts_with('+') || s.starts_with("00");
+}
+
 }  // namespace
 
 const std::error_category& phone_category() noexcept {
@@ -93,7 +101,8 @@ result<phone_number> normalize(std::string_view input, std::string_view default_
         case PhoneNumberUtil::NO_PARSING_ERROR: break;
         case PhoneNumberUtil::INVALID_COUNTRY_CODE_ERROR:
             return fail(errc::invalid_country_code,
-                        region == "ZZ" ? "phone number " + quoted(input) +
+                        region == "ZZ" && !looks_international(input)
+                                       ? "phone number " + quoted(input) +
                                              " has no country code; write it as +<country code>"
                                              "<number> or give a default region"
                                        : "phone number " + quoted(input) +
@@ -113,8 +122,10 @@ result<phone_number> normalize(std::string_view input, std::string_view default_
                             ? "+" + std::to_string(number.country_code())
                             : number_region;
     switch (util.IsPossibleNumberWithReason(number)) {
-        case PhoneNumberUtil::IS_POSSIBLE:
-        case PhoneNumberUtil::IS_POSSIBLE_LOCAL_ONLY: break;
+        case PhoneNumberUtil::IS_POSSIBLE: break;
+        case PhoneNumberUtil::IS_POSSIBLE_LOCAL_ONLY:
+            return fail(errc::too_short, "phone number " + quoted(input) + " is too short for " + where +
+                                             " (it lacks an area code)");
         case PhoneNumberUtil::INVALID_COUNTRY_CODE:
             return fail(errc::invalid_country_code,
                         "phone number " + quoted(input) + " has an unknown country calling code");
