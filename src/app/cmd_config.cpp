@@ -12,7 +12,8 @@ void register_config(CLI::App& app, int& exit_code) {
     cmd->require_subcommand(1);
     auto flags = std::make_shared<common_flags>();
 
-    auto* show = cmd->add_subcommand("show", "Print the effective configuration (secrets redacted)");
+    auto* show =
+        cmd->add_subcommand("show", "Print the effective configuration (secrets redacted)");
     flags->attach(*show);
     show->callback([flags, &exit_code] {
         auto cfg = flags->load();
@@ -24,7 +25,8 @@ void register_config(CLI::App& app, int& exit_code) {
         std::cout << core::describe(*cfg);
     });
 
-    auto* check = cmd->add_subcommand("check", "Validate the configuration and exit 0 if it is good");
+    auto* check =
+        cmd->add_subcommand("check", "Validate the configuration and exit 0 if it is good");
     flags->attach(*check);
     check->callback([flags, &exit_code] {
         auto cfg = flags->load();

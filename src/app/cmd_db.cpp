@@ -4,8 +4,8 @@
 
 #include "app/commands.hpp"
 #include "app/context.hpp"
-#include "core/log.hpp"
 #include "core/errc.hpp"
+#include "core/log.hpp"
 #include "core/process.hpp"
 
 namespace herald::app {
@@ -37,7 +37,8 @@ void register_db(CLI::App& app, int& exit_code) {
     cmd->require_subcommand(1);
     auto flags = std::make_shared<common_flags>();
 
-    auto* start = cmd->add_subcommand("start", "Create (if needed) and start the cluster; it stays up until 'db stop'");
+    auto* start = cmd->add_subcommand(
+        "start", "Create (if needed) and start the cluster; it stays up until 'db stop'");
     flags->attach(*start);
     start->callback([flags, &exit_code] {
         auto cluster = cluster_for(*flags, exit_code);
@@ -65,7 +66,8 @@ void register_db(CLI::App& app, int& exit_code) {
         std::cout << "stopped\n";
     });
 
-    auto* status = cmd->add_subcommand("status", "Show whether the cluster exists and runs (exit 0 running, 3 stopped, 4 absent)");
+    auto* status = cmd->add_subcommand(
+        "status", "Show whether the cluster exists and runs (exit 0 running, 3 stopped, 4 absent)");
     flags->attach(*status);
     status->callback([flags, &exit_code] {
         auto cluster = cluster_for(*flags, exit_code);
@@ -75,13 +77,17 @@ void register_db(CLI::App& app, int& exit_code) {
                   << "data:       " << cluster->pgdata().string() << "\n"
                   << "socket:     " << cluster->socket_dir().string() << "\n"
                   << "binaries:   " << cluster->bin_dir() << "\n"
-                  << "runs as:    " << (cluster->run_as().empty() ? "current user" : cluster->run_as()) << "\n"
+                  << "runs as:    "
+                  << (cluster->run_as().empty() ? "current user" : cluster->run_as()) << "\n"
                   << "log:        " << cluster->log_file().string() << "\n"
                   << "connect:    psql \"" << cluster->conninfo() << "\"\n";
-        exit_code = state == db::cluster_state::running ? exit_ok : state == db::cluster_state::stopped ? 3 : 4;
+        exit_code = state == db::cluster_state::running   ? exit_ok
+                    : state == db::cluster_state::stopped ? 3
+                                                          : 4;
     });
 
-    auto* psql = cmd->add_subcommand("psql", "Open psql on Herald's database (arguments after -- go to psql)");
+    auto* psql = cmd->add_subcommand(
+        "psql", "Open psql on Herald's database (arguments after -- go to psql)");
     flags->attach(*psql);
     auto extra = std::make_shared<std::vector<std::string>>();
     psql->add_option("args", *extra, "Arguments passed to psql");
@@ -90,8 +96,9 @@ void register_db(CLI::App& app, int& exit_code) {
         if (!cluster) return print_error(cluster.error().message);
         if (cluster->state() != db::cluster_state::running) {
             exit_code = exit_failure;
-            return print_error("the embedded cluster is not running; start it with 'herald db start' "
-                               "or 'herald serve'");
+            return print_error(
+                "the embedded cluster is not running; start it with 'herald db start' "
+                "or 'herald serve'");
         }
         std::vector<std::string> argv = {"psql", cluster->conninfo()};
         argv.insert(argv.end(), extra->begin(), extra->end());

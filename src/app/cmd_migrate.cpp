@@ -46,8 +46,12 @@ void register_migrate(CLI::App& app, int& exit_code) {
                 exit_code = exit_failure;
             } else {
                 for (const auto& m : *st)
-                    std::cout << (m.modified ? "MODIFIED " : m.applied ? "applied  " : "pending  ") << m.file
-                              << (m.applied_at ? "  " + db::format_timestamp(*m.applied_at) : "") << "\n";
+                    std::cout << (m.modified  ? "MODIFIED "
+                                  : m.applied ? "applied  "
+                                              : "pending  ")
+                              << m.file
+                              << (m.applied_at ? "  " + db::format_timestamp(*m.applied_at) : "")
+                              << "\n";
             }
         } else {
             auto report = db::migrate(*conn, *migrations);
@@ -56,9 +60,10 @@ void register_migrate(CLI::App& app, int& exit_code) {
                 exit_code = exit_failure;
             } else {
                 (void)store::ensure_partitions(*conn, std::chrono::system_clock::now());
-                std::cout << (report->applied.empty() ? "schema is up to date"
-                                                      : "applied " + std::to_string(report->applied.size()) +
-                                                            " migration(s)")
+                std::cout << (report->applied.empty()
+                                  ? "schema is up to date"
+                                  : "applied " + std::to_string(report->applied.size())
+                                        + " migration(s)")
                           << " (version " << report->version << ")\n";
             }
         }

@@ -1,11 +1,11 @@
 // herald serve: the API, dashboard, dispatcher and SMPP binds in one process.
 
-#include <signal.h>
-#include <spdlog/spdlog.h>
-
 #include <condition_variable>
 #include <iostream>
+#include <signal.h>
 #include <thread>
+
+#include <spdlog/spdlog.h>
 
 #include "app/commands.hpp"
 #include "app/context.hpp"
@@ -22,7 +22,7 @@ namespace {
 
 /// Runs periodic upkeep (partitions ahead of time) until stopped.
 class maintenance_loop {
-public:
+  public:
     explicit maintenance_loop(db::pool& pool) : pool_(pool), thread_([this] { run(); }) {}
     ~maintenance_loop() {
         {
@@ -33,7 +33,7 @@ public:
         thread_.join();
     }
 
-private:
+  private:
     void run() {
         std::unique_lock lock(mutex_);
         while (!stop_) {
@@ -108,10 +108,11 @@ int serve(const core::config& cfg) {
         maintenance_loop upkeep(pool);
         const std::string host = cfg.http.listen == "0.0.0.0" ? "127.0.0.1" : cfg.http.listen;
         std::cout << "Herald is running.\n"
-                  << "  HTTP:     http://" << host << ":" << server.port() << "/  (health: /readyz)\n"
+                  << "  HTTP:     http://" << host << ":" << server.port()
+                  << "/  (health: /readyz)\n"
                   << "  Database: "
-                  << (target->cluster ? "embedded cluster in " + target->cluster->pgdata().string() +
-                                            "\n            psql \"" + target->conninfo + "\""
+                  << (target->cluster ? "embedded cluster in " + target->cluster->pgdata().string()
+                                            + "\n            psql \"" + target->conninfo + "\""
                                       : core::redact_connection_string(target->conninfo))
                   << "\n"
                   << "Press Ctrl-C to stop." << std::endl;
@@ -130,7 +131,8 @@ int serve(const core::config& cfg) {
 }  // namespace
 
 void register_serve(CLI::App& app, int& exit_code) {
-    auto* cmd = app.add_subcommand("serve", "Run Herald: HTTP API, dashboard, dispatcher and SMPP binds");
+    auto* cmd =
+        app.add_subcommand("serve", "Run Herald: HTTP API, dashboard, dispatcher and SMPP binds");
     auto flags = std::make_shared<common_flags>();
     flags->attach(*cmd);
     auto port = std::make_shared<std::optional<std::string>>();

@@ -1,8 +1,8 @@
 #include "app/context.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <iostream>
+
+#include <spdlog/spdlog.h>
 
 namespace herald::app {
 
@@ -26,8 +26,9 @@ result<core::config> common_flags::load(std::vector<core::config_sources::flag_v
 }
 
 result<db::embedded_cluster> locate_cluster(const core::config& cfg) {
-    return db::embedded_cluster::locate(
-        {.data_dir = cfg.data_dir, .bin_dir = cfg.embedded.bin_dir, .os_user = cfg.embedded.os_user});
+    return db::embedded_cluster::locate({.data_dir = cfg.data_dir,
+                                         .bin_dir = cfg.embedded.bin_dir,
+                                         .os_user = cfg.embedded.os_user});
 }
 
 result<database_target> open_database(const core::config& cfg) {
@@ -48,11 +49,15 @@ result<database_target> open_database(const core::config& cfg) {
 
 void database_target::release() {
     if (!cluster || !started_here || cluster->held()) return;
-    if (auto r = cluster->stop(); !r) spdlog::warn("stopping the embedded PostgreSQL: {}", r.error().message);
-    else spdlog::info("embedded PostgreSQL stopped");
+    if (auto r = cluster->stop(); !r)
+        spdlog::warn("stopping the embedded PostgreSQL: {}", r.error().message);
+    else
+        spdlog::info("embedded PostgreSQL stopped");
     started_here = false;
 }
 
-void print_error(std::string_view message) { std::cerr << "herald: " << message << std::endl; }
+void print_error(std::string_view message) {
+    std::cerr << "herald: " << message << std::endl;
+}
 
 }  // namespace herald::app

@@ -1,8 +1,8 @@
 // herald: the bulk and two-way SMS platform's single executable.
 
-#include <CLI/CLI.hpp>
-
 #include <iostream>
+
+#include <CLI/CLI.hpp>
 
 #include "app/commands.hpp"
 #include "app/context.hpp"
@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
         bool known = false;
         for (const auto* sub : app.get_subcommands({})) known = known || sub->check_name(argv[1]);
         if (!known) {
-            print_error(std::string("unknown command \"") + argv[1] + "\"; run 'herald --help' to see the commands");
+            print_error(std::string("unknown command \"") + argv[1]
+                        + "\"; run 'herald --help' to see the commands");
             return exit_usage;
         }
     }

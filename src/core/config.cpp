@@ -1,12 +1,12 @@
 #include "core/config.hpp"
 
-#include <arpa/inet.h>
-#include <toml++/toml.h>
-
 #include <algorithm>
+#include <arpa/inet.h>
 #include <charconv>
 #include <functional>
 #include <sstream>
+
+#include <toml++/toml.h>
 
 #include "core/errc.hpp"
 #include "core/redact.hpp"
@@ -38,7 +38,8 @@ struct setting {
 
 std::string env_name(std::string_view key) {
     std::string out = "HERALD_";
-    for (char c : key) out.push_back(c == '.' ? '_' : char(std::toupper(static_cast<unsigned char>(c))));
+    for (char c : key)
+        out.push_back(c == '.' ? '_' : char(std::toupper(static_cast<unsigned char>(c))));
     return out;
 }
 
@@ -57,8 +58,8 @@ std::string parse_int(std::string_view raw, Int& out, long long lo, long long hi
     if (s.empty() || ec != std::errc() || p != s.data() + s.size())
         return "expected a whole number, got \"" + std::string(raw) + "\"";
     if (v < lo || v > hi)
-        return "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " +
-               std::to_string(v);
+        return "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got "
+               + std::to_string(v);
     out = static_cast<Int>(v);
     return {};
 }
@@ -76,16 +77,22 @@ std::string parse_duration(std::string_view raw, std::chrono::milliseconds& out,
     if (ec != std::errc()) return "duration \"" + std::string(raw) + "\" is too large";
     std::string unit = trim(std::string_view(s).substr(digits));
     long long ms_per_unit = 0;
-    if (unit == "ms") ms_per_unit = 1;
-    else if (unit.empty() || unit == "s") ms_per_unit = 1000;
-    else if (unit == "m" || unit == "min") ms_per_unit = 60'000;
-    else if (unit == "h") ms_per_unit = 3'600'000;
-    else return "unknown duration unit \"" + unit + "\" (use ms, s, m or h)";
-    if (n > hi.count() / ms_per_unit + 1) return "duration \"" + std::string(raw) + "\" is too large";
+    if (unit == "ms")
+        ms_per_unit = 1;
+    else if (unit.empty() || unit == "s")
+        ms_per_unit = 1000;
+    else if (unit == "m" || unit == "min")
+        ms_per_unit = 60'000;
+    else if (unit == "h")
+        ms_per_unit = 3'600'000;
+    else
+        return "unknown duration unit \"" + unit + "\" (use ms, s, m or h)";
+    if (n > hi.count() / ms_per_unit + 1)
+        return "duration \"" + std::string(raw) + "\" is too large";
     std::chrono::milliseconds v(n * ms_per_unit);
     if (v < lo || v > hi)
-        return "must be between " + std::to_string(lo.count()) + "ms and " +
-               std::to_string(hi.count()) + "ms, got \"" + std::string(raw) + "\"";
+        return "must be between " + std::to_string(lo.count()) + "ms and "
+               + std::to_string(hi.count()) + "ms, got \"" + std::string(raw) + "\"";
     out = v;
     return {};
 }
@@ -95,26 +102,36 @@ std::string parse_size(std::string_view raw, std::size_t& out, std::size_t lo, s
     std::string s = trim(raw);
     std::size_t digits = 0;
     while (digits < s.size() && std::isdigit(static_cast<unsigned char>(s[digits]))) ++digits;
-    if (digits == 0) return "expected a size such as 65536, 512KiB or 1MiB, got \"" + std::string(raw) + "\"";
+    if (digits == 0)
+        return "expected a size such as 65536, 512KiB or 1MiB, got \"" + std::string(raw) + "\"";
     unsigned long long n = 0;
     auto [p, ec] = std::from_chars(s.data(), s.data() + digits, n);
     if (ec != std::errc()) return "size \"" + std::string(raw) + "\" is too large";
     std::string unit = trim(std::string_view(s).substr(digits));
-    std::transform(unit.begin(), unit.end(), unit.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(unit.begin(), unit.end(), unit.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     unsigned long long mult = 0;
-    if (unit.empty() || unit == "b") mult = 1;
-    else if (unit == "kb") mult = 1000;
-    else if (unit == "kib" || unit == "k") mult = 1024;
-    else if (unit == "mb") mult = 1000 * 1000;
-    else if (unit == "mib" || unit == "m") mult = 1024 * 1024;
-    else if (unit == "gb") mult = 1000ULL * 1000 * 1000;
-    else if (unit == "gib" || unit == "g") mult = 1024ULL * 1024 * 1024;
-    else return "unknown size unit \"" + unit + "\" (use B, KiB, MiB, GiB, KB, MB or GB)";
+    if (unit.empty() || unit == "b")
+        mult = 1;
+    else if (unit == "kb")
+        mult = 1000;
+    else if (unit == "kib" || unit == "k")
+        mult = 1024;
+    else if (unit == "mb")
+        mult = 1000 * 1000;
+    else if (unit == "mib" || unit == "m")
+        mult = 1024 * 1024;
+    else if (unit == "gb")
+        mult = 1000ULL * 1000 * 1000;
+    else if (unit == "gib" || unit == "g")
+        mult = 1024ULL * 1024 * 1024;
+    else
+        return "unknown size unit \"" + unit + "\" (use B, KiB, MiB, GiB, KB, MB or GB)";
     if (n > hi / mult + 1) return "size \"" + std::string(raw) + "\" is too large";
     unsigned long long v = n * mult;
     if (v < lo || v > hi)
-        return "must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
-               " bytes, got \"" + std::string(raw) + "\"";
+        return "must be between " + std::to_string(lo) + " and " + std::to_string(hi)
+               + " bytes, got \"" + std::string(raw) + "\"";
     out = v;
     return {};
 }
@@ -148,7 +165,8 @@ setting size_setting(std::string_view key, std::string_view help, Access access,
 
 template <class Access>
 setting string_setting(std::string_view key, std::string_view help, Access access,
-                       std::function<std::string(std::string_view)> check = {}, bool secret = false) {
+                       std::function<std::string(std::string_view)> check = {},
+                       bool secret = false) {
     return {key, help,
             [=](config& c, std::string_view raw) {
                 if (check)
@@ -175,7 +193,8 @@ std::string not_empty(std::string_view raw) {
 std::string ip_address_check(std::string_view raw) {
     std::string s(raw);
     unsigned char buf[sizeof(in6_addr)];
-    if (inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1) return {};
+    if (inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1)
+        return {};
     return "expected an IP address such as 127.0.0.1, 0.0.0.0 or ::, got \"" + s + "\"";
 }
 
@@ -189,7 +208,8 @@ std::string database_url_check(std::string_view raw) {
 const std::vector<setting>& settings() {
     static const std::vector<setting> table = [] {
         std::vector<setting> t;
-        t.push_back({"data_dir", "Folder for Herald's state: the embedded cluster, logs and reports.",
+        t.push_back({"data_dir",
+                     "Folder for Herald's state: the embedded cluster, logs and reports.",
                      [](config& c, std::string_view raw) {
                          if (auto why = not_empty(raw); !why.empty()) return why;
                          c.data_dir = std::filesystem::path(std::string(raw));
@@ -198,11 +218,11 @@ const std::vector<setting>& settings() {
                      [](const config& c) { return c.data_dir.string(); }});
 
         t.push_back(string_setting(
-            "database.url",
-            "PostgreSQL URL. Empty runs the embedded cluster in data_dir.",
+            "database.url", "PostgreSQL URL. Empty runs the embedded cluster in data_dir.",
             [](config& c) -> std::string& { return c.database.url; }, database_url_check, true));
-        t.push_back(int_setting("database.pool_size", "Database connections per Herald process.",
-                                [](config& c) -> int& { return c.database.pool_size; }, 1, 500));
+        t.push_back(int_setting(
+            "database.pool_size", "Database connections per Herald process.",
+            [](config& c) -> int& { return c.database.pool_size; }, 1, 500));
         t.push_back(duration_setting(
             "database.connect_timeout", "How long to wait for a database connection.",
             [](config& c) -> std::chrono::milliseconds& { return c.database.connect_timeout; },
@@ -217,13 +237,16 @@ const std::vector<setting>& settings() {
         t.push_back(string_setting(
             "http.listen", "Address the HTTP server listens on.",
             [](config& c) -> std::string& { return c.http.listen; }, ip_address_check));
-        t.push_back(int_setting("http.port", "HTTP port; 0 picks a free one.",
-                                [](config& c) -> std::uint16_t& { return c.http.port; }, 0, 65535));
-        t.push_back(int_setting("http.threads", "HTTP worker threads; 0 is one per core.",
-                                [](config& c) -> int& { return c.http.threads; }, 0, 256));
-        t.push_back(size_setting("http.body_limit", "Largest request body accepted.",
-                                 [](config& c) -> std::size_t& { return c.http.body_limit; }, 1024,
-                                 std::size_t(1) << 30));
+        t.push_back(int_setting(
+            "http.port", "HTTP port; 0 picks a free one.",
+            [](config& c) -> std::uint16_t& { return c.http.port; }, 0, 65535));
+        t.push_back(int_setting(
+            "http.threads", "HTTP worker threads; 0 is one per core.",
+            [](config& c) -> int& { return c.http.threads; }, 0, 256));
+        t.push_back(size_setting(
+            "http.body_limit", "Largest request body accepted.",
+            [](config& c) -> std::size_t& { return c.http.body_limit; }, 1024,
+            std::size_t(1) << 30));
         t.push_back(duration_setting(
             "http.read_timeout", "Time allowed to receive a whole request.",
             [](config& c) -> std::chrono::milliseconds& { return c.http.read_timeout; },
@@ -232,12 +255,13 @@ const std::vector<setting>& settings() {
             "http.idle_timeout", "How long an idle keep-alive connection stays open.",
             [](config& c) -> std::chrono::milliseconds& { return c.http.idle_timeout; },
             std::chrono::milliseconds(100), std::chrono::hours(1)));
-        t.push_back(string_setting("log.level", "trace, debug, info, warn, error or off.",
-                                   [](config& c) -> std::string& { return c.log.level; },
-                                   one_of({"trace", "debug", "info", "warn", "error", "off"})));
-        t.push_back(string_setting("log.format", "text or json.",
-                                   [](config& c) -> std::string& { return c.log.format; },
-                                   one_of({"text", "json"})));
+        t.push_back(string_setting(
+            "log.level", "trace, debug, info, warn, error or off.",
+            [](config& c) -> std::string& { return c.log.level; },
+            one_of({"trace", "debug", "info", "warn", "error", "off"})));
+        t.push_back(string_setting(
+            "log.format", "text or json.", [](config& c) -> std::string& { return c.log.format; },
+            one_of({"text", "json"})));
         return t;
     }();
     return table;
@@ -265,7 +289,8 @@ std::optional<std::string> scalar_text(const toml::node& node) {
 result<void> apply_toml(config& c, const toml::table& table, const std::string& prefix,
                         const std::string& file) {
     for (const auto& [k, node] : table) {
-        std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+        std::string key =
+            prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
         auto where = file + ":" + std::to_string(node.source().begin.line);
         if (auto sub = node.as_table()) {
             if (auto r = apply_toml(c, *sub, key, file); !r) return r;
@@ -274,7 +299,8 @@ result<void> apply_toml(config& c, const toml::table& table, const std::string& 
         const setting* s = find_setting(key);
         if (!s) return fail(errc::unknown_key, where + ": unknown setting \"" + key + "\"", key);
         auto text = scalar_text(node);
-        if (!text) return fail(errc::invalid_value, where + ": " + key + ": expected a single value", key);
+        if (!text)
+            return fail(errc::invalid_value, where + ": " + key + ": expected a single value", key);
         if (auto why = s->set(c, *text); !why.empty())
             return fail(errc::invalid_value, where + ": " + key + ": " + why, key);
     }
@@ -294,15 +320,15 @@ result<config> load_config(const config_sources& sources) {
         const std::string file = sources.file->string();
         std::error_code ec;
         if (!std::filesystem::is_regular_file(*sources.file, ec))
-            return fail(errc::unreadable_file, "config file " + file + " does not exist or is not a file",
-                        "config");
+            return fail(errc::unreadable_file,
+                        "config file " + file + " does not exist or is not a file", "config");
         toml::table parsed;
         try {
             parsed = toml::parse_file(file);  // Debian builds toml++ with exceptions on
         } catch (const toml::parse_error& err) {
             return fail(errc::syntax_error,
-                        file + ":" + std::to_string(err.source().begin.line) + ": " +
-                            std::string(err.description()),
+                        file + ":" + std::to_string(err.source().begin.line) + ": "
+                            + std::string(err.description()),
                         "config");
         }
         if (auto r = apply_toml(c, parsed, "", file); !r) return std::unexpected(r.error());
@@ -314,7 +340,8 @@ result<config> load_config(const config_sources& sources) {
         for (const auto& s : settings()) {
             if (env_name(s.key) != name) continue;
             if (auto why = s.set(c, value); !why.empty())
-                return fail(errc::invalid_value, "environment " + name + ": " + why, std::string(s.key));
+                return fail(errc::invalid_value, "environment " + name + ": " + why,
+                            std::string(s.key));
         }
     }
     for (const auto& f : sources.flags) {
@@ -328,7 +355,8 @@ result<config> load_config(const config_sources& sources) {
 }
 
 result<void> validate(const config& c) {
-    if (c.data_dir.empty()) return fail(errc::invalid_value, "data_dir: must not be empty", "data_dir");
+    if (c.data_dir.empty())
+        return fail(errc::invalid_value, "data_dir: must not be empty", "data_dir");
     return {};
 }
 

@@ -8,11 +8,12 @@
 namespace herald::core {
 
 enum class errc {
-    invalid_value = 1,  ///< a setting or argument has a value that does not parse or is out of range
-    unknown_key,        ///< a configuration key that Herald does not know (often a typo)
-    unreadable_file,    ///< a file could not be opened or read
-    syntax_error,       ///< a file does not parse
-    io_failure,         ///< an operating-system call failed
+    invalid_value =
+        1,            ///< a setting or argument has a value that does not parse or is out of range
+    unknown_key,      ///< a configuration key that Herald does not know (often a typo)
+    unreadable_file,  ///< a file could not be opened or read
+    syntax_error,     ///< a file does not parse
+    io_failure,       ///< an operating-system call failed
 };
 
 const std::error_category& core_category() noexcept;

@@ -4,20 +4,30 @@ namespace herald {
 namespace {
 
 class condition_category_impl final : public std::error_category {
-public:
+  public:
     const char* name() const noexcept override { return "herald.condition"; }
     std::string message(int ev) const override {
         switch (static_cast<condition>(ev)) {
-            case condition::invalid_input: return "invalid input";
-            case condition::not_found: return "not found";
-            case condition::duplicate: return "duplicate";
-            case condition::conflict: return "conflict";
-            case condition::permission_denied: return "permission denied";
-            case condition::unauthenticated: return "unauthenticated";
-            case condition::retryable: return "retryable";
-            case condition::connection_lost: return "connection lost";
-            case condition::limit_exceeded: return "limit exceeded";
-            case condition::internal: return "internal error";
+            case condition::invalid_input:
+                return "invalid input";
+            case condition::not_found:
+                return "not found";
+            case condition::duplicate:
+                return "duplicate";
+            case condition::conflict:
+                return "conflict";
+            case condition::permission_denied:
+                return "permission denied";
+            case condition::unauthenticated:
+                return "unauthenticated";
+            case condition::retryable:
+                return "retryable";
+            case condition::connection_lost:
+                return "connection lost";
+            case condition::limit_exceeded:
+                return "limit exceeded";
+            case condition::internal:
+                return "internal error";
         }
         return "unknown condition";
     }

@@ -69,7 +69,7 @@ struct error_entry {
 /// stable name, so `ec.message()` can go straight into an API error body.
 template <class Enum, const auto& Table>
 class table_category final : public std::error_category {
-public:
+  public:
     explicit table_category(const char* name) : name_(name) {}
     const char* name() const noexcept override { return name_; }
     std::string message(int ev) const override { return std::string(entry_name(ev)); }
@@ -84,7 +84,7 @@ public:
         return "unknown";
     }
 
-private:
+  private:
     const char* name_;
 };
 

@@ -1,9 +1,9 @@
 #include "core/hash.hpp"
 
-#include <sodium.h>
-
 #include <cstring>
 #include <stdexcept>
+
+#include <sodium.h>
 
 namespace herald::core {
 namespace {
@@ -36,7 +36,8 @@ std::string sha256_hex(std::string_view data) {
 std::string hmac_sha256_hex(std::string_view key, std::string_view message) {
     ensure_sodium();
     crypto_auth_hmacsha256_state st;
-    crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(key.data()), key.size());
+    crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(key.data()),
+                                key.size());
     crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(message.data()),
                                   message.size());
     unsigned char out[crypto_auth_hmacsha256_BYTES];

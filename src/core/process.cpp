@@ -1,5 +1,7 @@
 #include "core/process.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
@@ -9,9 +11,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 
 #include "core/errc.hpp"
 
@@ -55,7 +54,8 @@ result<launch_plan> plan_launch(const std::vector<std::string>& argv, const std:
     if (argv.empty()) return fail(errc::invalid_value, "no program given");
     launch_plan p;
     p.program = find_in_path(argv[0]);
-    if (p.program.empty()) return fail(errc::io_failure, "cannot find program \"" + argv[0] + "\" in PATH");
+    if (p.program.empty())
+        return fail(errc::io_failure, "cannot find program \"" + argv[0] + "\" in PATH");
     p.args = argv;
     for (char** e = environ; e && *e; ++e) p.envs.emplace_back(*e);
     auto set_env = [&](const std::string& kv) {
@@ -126,7 +126,9 @@ void write_all(int fd, const std::string& text) {
 
 }  // namespace
 
-bool running_as_root() noexcept { return geteuid() == 0; }
+bool running_as_root() noexcept {
+    return geteuid() == 0;
+}
 
 std::optional<user_ids> lookup_user(const std::string& name) {
     passwd* pw = getpwnam(name.c_str());
@@ -139,8 +141,8 @@ result<process_result> run_process(const std::vector<std::string>& argv,
     auto plan = plan_launch(argv, options.as_user, options.cwd, options.env);
     if (!plan) return std::unexpected(plan.error());
     int out_pipe[2], err_pipe[2], in_pipe[2] = {-1, -1};
-    if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0 ||
-        (options.stdin_text && pipe2(in_pipe, O_CLOEXEC) != 0))
+    if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0
+        || (options.stdin_text && pipe2(in_pipe, O_CLOEXEC) != 0))
         return fail(errc::io_failure, std::string("pipe: ") + std::strerror(errno));
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
@@ -197,12 +199,14 @@ result<process_result> run_process(const std::vector<std::string>& argv,
     }
     close(out_pipe[0]);
     std::string exec_error;
-    for (ssize_t n; (n = read(err_pipe[0], buf, sizeof buf)) > 0;) exec_error.append(buf, std::size_t(n));
+    for (ssize_t n; (n = read(err_pipe[0], buf, sizeof buf)) > 0;)
+        exec_error.append(buf, std::size_t(n));
     close(err_pipe[0]);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    if (!exec_error.empty()) return fail(errc::io_failure, "cannot run " + argv[0] + ": " + exec_error);
+    if (!exec_error.empty())
+        return fail(errc::io_failure, "cannot run " + argv[0] + ": " + exec_error);
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return r;
 }
@@ -212,7 +216,8 @@ error exec_process(const std::vector<std::string>& argv, const std::string& as_u
     if (!plan) return plan.error();
     const char* what = child_exec(*plan);
     return {make_error_code(errc::io_failure),
-            "cannot run " + argv[0] + " (" + what + "): " + std::strerror(errno), {}};
+            "cannot run " + argv[0] + " (" + what + "): " + std::strerror(errno),
+            {}};
 }
 
 bool user_can_access(const std::string& user, const std::filesystem::path& path, int mode) {

@@ -7,7 +7,7 @@ namespace {
 
 /// xoshiro256** seeded from the OS; ids need uniqueness, not secrecy.
 class fast_random {
-public:
+  public:
     fast_random() {
         std::random_device rd;
         for (auto& s : s_) s = (std::uint64_t(rd()) << 32) ^ rd();
@@ -24,8 +24,10 @@ public:
         return result;
     }
 
-private:
-    static std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
+  private:
+    static std::uint64_t rotl(std::uint64_t x, int k) noexcept {
+        return (x << k) | (x >> (64 - k));
+    }
     std::uint64_t s_[4];
 };
 

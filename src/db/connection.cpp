@@ -1,12 +1,12 @@
 #include "db/connection.hpp"
 
-#include <libpq-fe.h>
-#include <spdlog/spdlog.h>
-
 #include <charconv>
 #include <cstring>
 #include <stdexcept>
 #include <unordered_map>
+
+#include <libpq-fe.h>
+#include <spdlog/spdlog.h>
 
 #include "core/redact.hpp"
 #include "db/errc.hpp"
@@ -14,7 +14,9 @@
 namespace herald::db {
 namespace {
 
-PGresult* as_res(void* p) { return static_cast<PGresult*>(p); }
+PGresult* as_res(void* p) {
+    return static_cast<PGresult*>(p);
+}
 
 std::string trim_message(const char* msg) {
     std::string s = msg ? msg : "";
@@ -27,8 +29,8 @@ void notice_to_log(void*, const char* message) {
 }
 
 [[noreturn]] void conversion_error(std::string_view what, std::string_view text) {
-    throw std::logic_error("cannot read database value \"" + std::string(text.substr(0, 64)) +
-                           "\" as " + std::string(what));
+    throw std::logic_error("cannot read database value \"" + std::string(text.substr(0, 64))
+                           + "\" as " + std::string(what));
 }
 
 template <class Int>
@@ -56,8 +58,12 @@ rows& rows::operator=(rows&& o) noexcept {
     }
     return *this;
 }
-int rows::size() const noexcept { return res_ ? PQntuples(as_res(res_)) : 0; }
-int rows::columns() const noexcept { return res_ ? PQnfields(as_res(res_)) : 0; }
+int rows::size() const noexcept {
+    return res_ ? PQntuples(as_res(res_)) : 0;
+}
+int rows::columns() const noexcept {
+    return res_ ? PQnfields(as_res(res_)) : 0;
+}
 std::int64_t rows::affected() const noexcept {
     if (!res_) return 0;
     const char* n = PQcmdTuples(as_res(res_));
@@ -73,15 +79,21 @@ int rows::column(std::string_view name) const {
     if (c < 0) throw std::logic_error("result has no column \"" + std::string(name) + "\"");
     return c;
 }
-bool rows::is_null(int r, int c) const noexcept { return PQgetisnull(as_res(res_), r, c) == 1; }
+bool rows::is_null(int r, int c) const noexcept {
+    return PQgetisnull(as_res(res_), r, c) == 1;
+}
 std::string_view rows::text(int r, int c) const noexcept {
     return {PQgetvalue(as_res(res_), r, c), std::size_t(PQgetlength(as_res(res_), r, c))};
 }
 
 // ---- row ----
 
-bool row::is_null(int c) const { return rows_->is_null(index_, c); }
-std::string_view row::text(int c) const { return rows_->text(index_, c); }
+bool row::is_null(int c) const {
+    return rows_->is_null(index_, c);
+}
+std::string_view row::text(int c) const {
+    return rows_->text(index_, c);
+}
 
 namespace detail {
 template <class T>
@@ -148,8 +160,10 @@ struct is_optional<std::optional<T>> : std::true_type {};
 template <class T>
 T row::get(int c) const {
     if (rows_->is_null(index_, c)) {
-        if constexpr (detail::is_optional<T>::value) return std::nullopt;
-        else throw std::logic_error("unexpected NULL in column " + std::to_string(c));
+        if constexpr (detail::is_optional<T>::value)
+            return std::nullopt;
+        else
+            throw std::logic_error("unexpected NULL in column " + std::to_string(c));
     }
     return detail::convert<T>::from(rows_->text(index_, c));
 }
@@ -159,9 +173,9 @@ T row::get(std::string_view name) const {
     return get<T>(rows_->column(name));
 }
 
-#define HERALD_DB_ROW_GET(T)                        \
-    template T row::get<T>(int) const;              \
-    template T row::get<T>(std::string_view) const; \
+#define HERALD_DB_ROW_GET(T)                                         \
+    template T row::get<T>(int) const;                               \
+    template T row::get<T>(std::string_view) const;                  \
     template std::optional<T> row::get<std::optional<T>>(int) const; \
     template std::optional<T> row::get<std::optional<T>>(std::string_view) const;
 HERALD_DB_ROW_GET(std::string_view)
@@ -200,9 +214,9 @@ result<connection> connection::open(const connect_options& options) {
     if (!c.state_->conn) return fail(errc::connection_failed, "out of memory opening a connection");
     if (PQstatus(c.state_->conn) != CONNECTION_OK) {
         return fail(errc::connection_failed,
-                    "cannot connect to PostgreSQL (" +
-                        core::redact_connection_string(options.conninfo) +
-                        "): " + trim_message(PQerrorMessage(c.state_->conn)));
+                    "cannot connect to PostgreSQL ("
+                        + core::redact_connection_string(options.conninfo)
+                        + "): " + trim_message(PQerrorMessage(c.state_->conn)));
     }
     PQsetNoticeProcessor(c.state_->conn, notice_to_log, nullptr);
     if (auto r = c.exec("SET TIME ZONE 'UTC'"); !r) return std::unexpected(r.error());
@@ -216,8 +230,8 @@ connection::~connection() = default;
 result<rows> connection::finish(void* pgresult, std::string_view sql) {
     PGresult* res = as_res(pgresult);
     auto status = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_COPY_IN ||
-        status == PGRES_EMPTY_QUERY)
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_COPY_IN
+        || status == PGRES_EMPTY_QUERY)
         return rows(res);
     std::string message;
     errc code;
@@ -268,8 +282,8 @@ result<rows> connection::exec_prepared(std::string_view sql, const params& args)
         it = state_->prepared.emplace(std::move(key), std::move(name)).first;
     }
     bound b(args);
-    return finish(PQexecPrepared(state_->conn, it->second.c_str(), int(args.size()), b.values.data(),
-                                 nullptr, nullptr, 0),
+    return finish(PQexecPrepared(state_->conn, it->second.c_str(), int(args.size()),
+                                 b.values.data(), nullptr, nullptr, 0),
                   sql);
 }
 
@@ -294,8 +308,10 @@ result<std::int64_t> connection::copy_end() {
     std::optional<error> err;
     while (PGresult* res = PQgetResult(state_->conn)) {
         auto r = finish(res, "COPY");
-        if (!r) err = r.error();
-        else copied += r->affected();
+        if (!r)
+            err = r.error();
+        else
+            copied += r->affected();
     }
     if (err) return std::unexpected(*err);
     return copied;
@@ -322,7 +338,9 @@ bool connection::in_transaction() const noexcept {
     return s == PQTRANS_INTRANS || s == PQTRANS_INERROR;
 }
 
-int connection::backend_pid() const noexcept { return is_ok() ? PQbackendPID(state_->conn) : 0; }
+int connection::backend_pid() const noexcept {
+    return is_ok() ? PQbackendPID(state_->conn) : 0;
+}
 
 std::string connection::quote_identifier(std::string_view name) const {
     char* q = PQescapeIdentifier(state_->conn, name.data(), name.size());

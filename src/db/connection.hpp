@@ -19,7 +19,7 @@ class rows;
 
 /// One row of a result; a cheap view into its `rows`.
 class row {
-public:
+  public:
     row(const rows& r, int index) : rows_(&r), index_(index) {}
 
     /// Column value converted to T: std::string, std::string_view, std::int64_t, int, double,
@@ -35,14 +35,14 @@ public:
     std::string_view text(int column) const;
     int index() const noexcept { return index_; }
 
-private:
+  private:
     const rows* rows_;
     int index_;
 };
 
 /// The result of one statement. Move-only; owns the libpq result.
 class rows {
-public:
+  public:
     rows();
     ~rows();
     rows(rows&&) noexcept;
@@ -61,7 +61,7 @@ public:
     row front() const { return row(*this, 0); }
 
     class iterator {
-    public:
+      public:
         iterator(const rows* r, int i) : r_(r), i_(i) {}
         row operator*() const { return row(*r_, i_); }
         iterator& operator++() {
@@ -70,7 +70,7 @@ public:
         }
         bool operator==(const iterator& o) const { return i_ == o.i_; }
 
-    private:
+      private:
         const rows* r_;
         int i_;
     };
@@ -80,7 +80,7 @@ public:
     bool is_null(int r, int c) const noexcept;
     std::string_view text(int r, int c) const noexcept;
 
-private:
+  private:
     friend class connection;
     explicit rows(void* pgresult);
     void* res_ = nullptr;
@@ -95,7 +95,7 @@ struct connect_options {
 
 /// One connection. Not thread-safe: use it from one thread at a time (the pool sees to it).
 class connection {
-public:
+  public:
     /// Opens a connection; the error message is libpq's, with any password redacted.
     static result<connection> open(const connect_options& options);
 
@@ -129,7 +129,7 @@ public:
     /// Escapes an identifier ("my table" -> "\"my table\"").
     std::string quote_identifier(std::string_view name) const;
 
-private:
+  private:
     connection() = default;
     result<rows> finish(void* pgresult, std::string_view sql);
     struct state;

@@ -1,12 +1,12 @@
 #include "db/embedded.hpp"
 
-#include <spdlog/spdlog.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <deque>
 #include <fstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
 
 #include "core/hash.hpp"
 #include "core/process.hpp"
@@ -29,7 +29,8 @@ std::string read_first_line(const fs::path& p) {
 }
 
 bool has_tools(const fs::path& dir) {
-    return ::access((dir / "pg_ctl").c_str(), X_OK) == 0 && ::access((dir / "initdb").c_str(), X_OK) == 0;
+    return ::access((dir / "pg_ctl").c_str(), X_OK) == 0
+           && ::access((dir / "initdb").c_str(), X_OK) == 0;
 }
 
 /// The newest /usr/lib/postgresql/<major>/bin, or the one matching `want_major`.
@@ -53,7 +54,8 @@ std::string find_bin_dir(const std::string& want_major) {
             e = dirs.find(':', s);
             if (e == std::string::npos) e = dirs.size();
             fs::path d = dirs.substr(s, e - s);
-            if (!d.empty() && has_tools(d)) return fs::canonical(d / "pg_ctl", ec).parent_path().string();
+            if (!d.empty() && has_tools(d))
+                return fs::canonical(d / "pg_ctl", ec).parent_path().string();
         }
     }
     return {};
@@ -86,9 +88,12 @@ std::string quote_conninfo(const std::string& v) {
 
 std::string_view to_string(cluster_state s) noexcept {
     switch (s) {
-        case cluster_state::absent: return "absent";
-        case cluster_state::stopped: return "stopped";
-        case cluster_state::running: return "running";
+        case cluster_state::absent:
+            return "absent";
+        case cluster_state::stopped:
+            return "stopped";
+        case cluster_state::running:
+            return "running";
     }
     return "unknown";
 }
@@ -97,42 +102,48 @@ result<embedded_cluster> embedded_cluster::locate(embedded_options options) {
     embedded_cluster c;
     std::error_code ec;
     options.data_dir = fs::absolute(options.data_dir, ec).lexically_normal();
-    if (ec) return fail(errc::embedded_failed, "cannot resolve data folder: " + ec.message(), "data_dir");
+    if (ec)
+        return fail(errc::embedded_failed, "cannot resolve data folder: " + ec.message(),
+                    "data_dir");
     std::string dir = options.data_dir.string();
     if (dir.size() > 1 && dir.back() == '/') options.data_dir = dir.substr(0, dir.size() - 1);
     if (options.data_dir.string().find('\'') != std::string::npos)
-        return fail(errc::embedded_failed, "the data folder path must not contain a quote (')", "data_dir");
+        return fail(errc::embedded_failed, "the data folder path must not contain a quote (')",
+                    "data_dir");
 
     std::string major = read_first_line(options.data_dir / "pgdata" / "PG_VERSION");
     if (!options.bin_dir.empty()) {
         if (!has_tools(options.bin_dir))
             return fail(errc::embedded_failed,
-                        "embedded.bin_dir " + options.bin_dir + " has no pg_ctl and initdb", "embedded.bin_dir");
+                        "embedded.bin_dir " + options.bin_dir + " has no pg_ctl and initdb",
+                        "embedded.bin_dir");
         c.bin_dir_ = options.bin_dir;
     } else {
         c.bin_dir_ = find_bin_dir(major);
         if (c.bin_dir_.empty())
-            return fail(errc::embedded_failed,
-                        major.empty()
-                            ? "PostgreSQL server programs not found. Install them (apt-get install "
-                              "postgresql) or set embedded.bin_dir, or point database.url at a server"
-                            : "the cluster in " + (options.data_dir / "pgdata").string() +
-                                  " needs PostgreSQL " + major + ", which is not installed",
-                        "embedded.bin_dir");
+            return fail(
+                errc::embedded_failed,
+                major.empty()
+                    ? "PostgreSQL server programs not found. Install them (apt-get install "
+                      "postgresql) or set embedded.bin_dir, or point database.url at a server"
+                    : "the cluster in " + (options.data_dir / "pgdata").string()
+                          + " needs PostgreSQL " + major + ", which is not installed",
+                "embedded.bin_dir");
     }
 
     if (core::running_as_root()) {
         if (!core::lookup_user(options.os_user))
             return fail(errc::embedded_failed,
-                        "Herald runs as root, so the embedded cluster runs as system user \"" +
-                            options.os_user + "\", which does not exist (set embedded.os_user)",
+                        "Herald runs as root, so the embedded cluster runs as system user \""
+                            + options.os_user + "\", which does not exist (set embedded.os_user)",
                         "embedded.os_user");
         c.run_as_ = options.os_user;
     }
 
     fs::path sock = options.data_dir / "run";
     if ((sock / (".s.PGSQL." + std::to_string(socket_port))).string().size() > max_socket_path)
-        sock = fs::path("/tmp") / ("herald-" + core::sha256_hex(options.data_dir.string()).substr(0, 16));
+        sock = fs::path("/tmp")
+               / ("herald-" + core::sha256_hex(options.data_dir.string()).substr(0, 16));
     c.socket_dir_ = sock;
     c.options_ = std::move(options);
     return c;
@@ -140,15 +151,19 @@ result<embedded_cluster> embedded_cluster::locate(embedded_options options) {
 
 cluster_state embedded_cluster::state() const {
     if (!fs::exists(pgdata() / "PG_VERSION")) return cluster_state::absent;
-    auto r = core::run_process({tool("pg_ctl"), "status", "-D", pgdata().string()},
-                               {.as_user = run_as_, .cwd = "/", .timeout = std::chrono::seconds(30)});
+    auto r =
+        core::run_process({tool("pg_ctl"), "status", "-D", pgdata().string()},
+                          {.as_user = run_as_, .cwd = "/", .timeout = std::chrono::seconds(30)});
     return r && r->exit_code == 0 ? cluster_state::running : cluster_state::stopped;
 }
 
 result<void> embedded_cluster::prepare_dirs() const {
     std::error_code ec;
     fs::create_directories(data_dir(), ec);
-    if (ec) return fail(errc::embedded_failed, "cannot create data folder " + data_dir().string() + ": " + ec.message(), "data_dir");
+    if (ec)
+        return fail(errc::embedded_failed,
+                    "cannot create data folder " + data_dir().string() + ": " + ec.message(),
+                    "data_dir");
     if (!run_as_.empty() && !core::user_can_access(run_as_, data_dir(), X_OK))
         return fail(errc::embedded_failed,
                     "the \"" + run_as_ + "\" user cannot reach " + data_dir().string() +
@@ -167,13 +182,16 @@ result<void> embedded_cluster::initdb() const {
                     pgdata().string() + " is not empty and holds no PostgreSQL cluster; Herald "
                                         "will not touch it. Move it away or choose another --data-dir");
     spdlog::info("creating the embedded PostgreSQL cluster in {}", pgdata().string());
-    std::vector<std::string> argv = {tool("initdb"), "-D", pgdata().string(), "-U", std::string(herald_role),
-                                     "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8"};
+    std::vector<std::string> argv = {
+        tool("initdb"), "-D",   pgdata().string(), "-U", std::string(herald_role), "-A", "trust",
+        "-E",           "UTF8", "--locale=C.UTF-8"};
     if (options_.fast_init) argv.push_back("--no-sync");
-    auto r = core::run_process(argv, {.as_user = run_as_, .cwd = data_dir(), .timeout = std::chrono::minutes(5)});
+    auto r = core::run_process(
+        argv, {.as_user = run_as_, .cwd = data_dir(), .timeout = std::chrono::minutes(5)});
     if (!r) return fail(errc::embedded_failed, r.error().message);
     if (r->exit_code != 0)
-        return fail(errc::embedded_failed, "initdb failed (exit " + std::to_string(r->exit_code) + "):\n" + r->output);
+        return fail(errc::embedded_failed,
+                    "initdb failed (exit " + std::to_string(r->exit_code) + "):\n" + r->output);
     // Settings that hold for every start; the socket folder is passed at start instead, so
     // that a moved data folder keeps working.
     std::ofstream conf(pgdata() / "postgresql.conf", std::ios::app);
@@ -191,13 +209,14 @@ result<void> embedded_cluster::initdb() const {
 result<void> embedded_cluster::start() const {
     std::string opts = "-k '" + socket_dir_.string() + "' -p " + std::to_string(socket_port);
     for (const auto& s : options_.settings) opts += " -c " + s;
-    auto r = core::run_process({tool("pg_ctl"), "start", "-D", pgdata().string(), "-l",
-                                log_file().string(), "-w", "-t", "120", "-o", opts},
-                               {.as_user = run_as_, .cwd = data_dir(), .timeout = std::chrono::minutes(3)});
+    auto r = core::run_process(
+        {tool("pg_ctl"), "start", "-D", pgdata().string(), "-l", log_file().string(), "-w", "-t",
+         "120", "-o", opts},
+        {.as_user = run_as_, .cwd = data_dir(), .timeout = std::chrono::minutes(3)});
     if (!r) return fail(errc::embedded_failed, r.error().message);
     if (r->exit_code != 0)
-        return fail(errc::embedded_failed, "the embedded PostgreSQL did not start. Last lines of " +
-                                               log_file().string() + ":\n" + log_tail(20));
+        return fail(errc::embedded_failed, "the embedded PostgreSQL did not start. Last lines of "
+                                               + log_file().string() + ":\n" + log_tail(20));
     spdlog::info("embedded PostgreSQL is up (socket in {})", socket_dir_.string());
     return {};
 }
@@ -237,27 +256,31 @@ result<bool> embedded_cluster::ensure_running() {
 
 result<void> embedded_cluster::stop(bool immediate) {
     if (state() != cluster_state::running) return {};
-    auto r = core::run_process({tool("pg_ctl"), "stop", "-D", pgdata().string(), "-m",
-                                immediate ? "immediate" : "fast", "-w", "-t", "120"},
-                               {.as_user = run_as_, .cwd = data_dir(), .timeout = std::chrono::minutes(3)});
+    auto r = core::run_process(
+        {tool("pg_ctl"), "stop", "-D", pgdata().string(), "-m", immediate ? "immediate" : "fast",
+         "-w", "-t", "120"},
+        {.as_user = run_as_, .cwd = data_dir(), .timeout = std::chrono::minutes(3)});
     if (!r) return fail(errc::embedded_failed, r.error().message);
-    if (r->exit_code != 0)
-        return fail(errc::embedded_failed, "pg_ctl stop failed:\n" + r->output);
+    if (r->exit_code != 0) return fail(errc::embedded_failed, "pg_ctl stop failed:\n" + r->output);
     return {};
 }
 
 std::string embedded_cluster::conninfo(std::string_view database) const {
-    return "host=" + quote_conninfo(socket_dir_.string()) + " port=" + std::to_string(socket_port) +
-           " user=" + std::string(herald_role) + " dbname=" +
-           quote_conninfo(database.empty() ? options_.database : std::string(database));
+    return "host=" + quote_conninfo(socket_dir_.string()) + " port=" + std::to_string(socket_port)
+           + " user=" + std::string(herald_role) + " dbname="
+           + quote_conninfo(database.empty() ? options_.database : std::string(database));
 }
 
-bool embedded_cluster::held() const { return fs::exists(data_dir() / "embedded.held"); }
+bool embedded_cluster::held() const {
+    return fs::exists(data_dir() / "embedded.held");
+}
 
 void embedded_cluster::set_held(bool held) const {
     std::error_code ec;
-    if (held) std::ofstream(data_dir() / "embedded.held") << "started by herald db start\n";
-    else fs::remove(data_dir() / "embedded.held", ec);
+    if (held)
+        std::ofstream(data_dir() / "embedded.held") << "started by herald db start\n";
+    else
+        fs::remove(data_dir() / "embedded.held", ec);
 }
 
 std::string embedded_cluster::log_tail(std::size_t lines) const {

@@ -34,7 +34,7 @@ enum class cluster_state { absent, stopped, running };
 std::string_view to_string(cluster_state s) noexcept;
 
 class embedded_cluster {
-public:
+  public:
     /// Resolves paths and binaries; touches nothing on disk.
     static result<embedded_cluster> locate(embedded_options options);
 
@@ -64,7 +64,7 @@ public:
     /// The system user running the server ("" when it runs as the current user).
     const std::string& run_as() const noexcept { return run_as_; }
 
-private:
+  private:
     embedded_cluster() = default;
     result<void> prepare_dirs() const;
     result<void> initdb() const;

@@ -1,10 +1,10 @@
 #include "db/migrate.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <charconv>
 #include <map>
+
+#include <spdlog/spdlog.h>
 
 #include "core/hash.hpp"
 #include "db/errc.hpp"
@@ -35,15 +35,16 @@ result<std::map<int, applied_row>> read_applied(connection& conn, bool create) {
         if (!exists->front().get<bool>(0)) return out;
     }
     auto r = create ? conn.exec(
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        " version integer PRIMARY KEY,"
-        " file text NOT NULL,"
-        " checksum text NOT NULL,"
-        " applied_at timestamptz NOT NULL DEFAULT now(),"
-        " duration_ms integer NOT NULL DEFAULT 0)")
+                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                 " version integer PRIMARY KEY,"
+                 " file text NOT NULL,"
+                 " checksum text NOT NULL,"
+                 " applied_at timestamptz NOT NULL DEFAULT now(),"
+                 " duration_ms integer NOT NULL DEFAULT 0)")
                     : result<rows>();
     if (!r) return std::unexpected(r.error());
-    auto rs = conn.exec("SELECT version, file, checksum, applied_at FROM schema_migrations ORDER BY version");
+    auto rs = conn.exec(
+        "SELECT version, file, checksum, applied_at FROM schema_migrations ORDER BY version");
     if (!rs) return std::unexpected(rs.error());
     for (auto row : *rs)
         out[row.get<int>(0)] = {row.get<std::string>(1), row.get<std::string>(2),
@@ -58,8 +59,8 @@ result<void> check_applied(const std::map<int, applied_row>& applied,
                                [&](const migration& m) { return m.version == version; });
         if (it == migrations.end())
             return fail(errc::migration_unknown,
-                        "the database has migration " + row.file +
-                            ", which this build of Herald does not know; run a newer Herald");
+                        "the database has migration " + row.file
+                            + ", which this build of Herald does not know; run a newer Herald");
         if (it->checksum != row.checksum)
             return fail(errc::migration_modified,
                         "migration " + it->file +
@@ -71,7 +72,7 @@ result<void> check_applied(const std::map<int, applied_row>& applied,
 
 /// Holds the migration advisory lock for its lifetime.
 class migrate_lock {
-public:
+  public:
     explicit migrate_lock(connection& c) : conn_(c) {}
     result<void> acquire() {
         auto r = conn_.exec("SELECT pg_advisory_lock($1)", {migrate_lock_key});
@@ -80,17 +81,20 @@ public:
         return {};
     }
     ~migrate_lock() {
-        if (held_ && conn_.is_ok()) (void)conn_.exec("SELECT pg_advisory_unlock($1)", {migrate_lock_key});
+        if (held_ && conn_.is_ok())
+            (void)conn_.exec("SELECT pg_advisory_unlock($1)", {migrate_lock_key});
     }
 
-private:
+  private:
     connection& conn_;
     bool held_ = false;
 };
 
 }  // namespace
 
-std::span<const core::embedded_file> builtin_migrations() { return embedded::migrations; }
+std::span<const core::embedded_file> builtin_migrations() {
+    return embedded::migrations;
+}
 
 result<std::vector<migration>> load_migrations(std::span<const core::embedded_file> files) {
     std::vector<migration> out;
@@ -98,18 +102,18 @@ result<std::vector<migration>> load_migrations(std::span<const core::embedded_fi
         std::string_view name = f.name;
         int version = 0;
         auto [p, ec] = std::from_chars(name.data(), name.data() + name.size(), version);
-        bool ok = ec == std::errc() && version > 0 && p < name.data() + name.size() && *p == '_' &&
-                  name.ends_with(".sql");
+        bool ok = ec == std::errc() && version > 0 && p < name.data() + name.size() && *p == '_'
+                  && name.ends_with(".sql");
         if (!ok)
-            return fail(errc::migration_failed, "migration file name \"" + std::string(name) +
-                                                    "\" must look like 0001_description.sql");
+            return fail(errc::migration_failed, "migration file name \"" + std::string(name)
+                                                    + "\" must look like 0001_description.sql");
         out.push_back({version, std::string(name), std::string(f.text), core::sha256_hex(f.text)});
     }
     std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.version < b.version; });
     for (std::size_t i = 1; i < out.size(); ++i)
         if (out[i].version == out[i - 1].version)
-            return fail(errc::migration_failed,
-                        "migrations " + out[i - 1].file + " and " + out[i].file + " share a version");
+            return fail(errc::migration_failed, "migrations " + out[i - 1].file + " and "
+                                                    + out[i].file + " share a version");
     return out;
 }
 
@@ -128,15 +132,19 @@ result<migration_report> migrate(connection& conn, std::span<const migration> mi
         auto tx = transaction::begin(conn);
         if (!tx) return std::unexpected(tx.error());
         if (auto r = tx->exec(m.sql); !r)
-            return fail(errc::migration_failed, "migration " + m.file + " failed: " + r.error().message);
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-        if (auto r = tx->exec("INSERT INTO schema_migrations (version, file, checksum, duration_ms) "
-                              "VALUES ($1, $2, $3, $4)",
-                              {m.version, m.file, m.checksum, std::int64_t(ms.count())});
+            return fail(errc::migration_failed,
+                        "migration " + m.file + " failed: " + r.error().message);
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - started);
+        if (auto r =
+                tx->exec("INSERT INTO schema_migrations (version, file, checksum, duration_ms) "
+                         "VALUES ($1, $2, $3, $4)",
+                         {m.version, m.file, m.checksum, std::int64_t(ms.count())});
             !r)
             return std::unexpected(r.error());
         if (auto r = tx->commit(); !r)
-            return fail(errc::migration_failed, "migration " + m.file + " failed: " + r.error().message);
+            return fail(errc::migration_failed,
+                        "migration " + m.file + " failed: " + r.error().message);
         spdlog::info("applied migration {} in {} ms", m.file, ms.count());
         report.applied.push_back(m.file);
         report.version = m.version;
@@ -159,7 +167,8 @@ result<std::vector<migration_state>> migration_status(connection& conn,
         out.push_back(std::move(s));
     }
     for (const auto& [version, row] : *applied)
-        if (std::none_of(migrations.begin(), migrations.end(), [&](auto& m) { return m.version == version; }))
+        if (std::none_of(migrations.begin(), migrations.end(),
+                         [&](auto& m) { return m.version == version; }))
             out.push_back({row.file + " (unknown to this build)", true, false, row.at});
     return out;
 }

@@ -18,7 +18,7 @@ namespace herald::db {
 
 struct migration {
     int version = 0;
-    std::string file;      ///< "0001_core.sql"
+    std::string file;  ///< "0001_core.sql"
     std::string sql;
     std::string checksum;  ///< hex SHA-256 of sql
 };

@@ -36,9 +36,9 @@ std::optional<std::chrono::system_clock::time_point> parse_timestamp(std::string
         return ec == std::errc() && p == s.data() + pos + len;
     };
     int y, mo, d, h, mi, sec;
-    if (s.size() < 19 || !num(0, 4, y) || s[4] != '-' || !num(5, 2, mo) || s[7] != '-' ||
-        !num(8, 2, d) || (s[10] != ' ' && s[10] != 'T') || !num(11, 2, h) || s[13] != ':' ||
-        !num(14, 2, mi) || s[16] != ':' || !num(17, 2, sec))
+    if (s.size() < 19 || !num(0, 4, y) || s[4] != '-' || !num(5, 2, mo) || s[7] != '-'
+        || !num(8, 2, d) || (s[10] != ' ' && s[10] != 'T') || !num(11, 2, h) || s[13] != ':'
+        || !num(14, 2, mi) || s[16] != ':' || !num(17, 2, sec))
         return std::nullopt;
     std::size_t pos = 19;
     std::int64_t micros = 0;
@@ -74,8 +74,8 @@ std::optional<std::chrono::system_clock::time_point> parse_timestamp(std::string
     using namespace std::chrono;
     auto days = sys_days(year(y) / month(unsigned(mo)) / day(unsigned(d)));
     if (!(year(y) / month(unsigned(mo)) / day(unsigned(d))).ok()) return std::nullopt;
-    auto t = time_point_cast<microseconds>(days) + hours(h) + minutes(mi) + seconds(sec) +
-             microseconds(micros) - seconds(offset_seconds);
+    auto t = time_point_cast<microseconds>(days) + hours(h) + minutes(mi) + seconds(sec)
+             + microseconds(micros) - seconds(offset_seconds);
     return time_point_cast<system_clock::duration>(t);
 }
 
@@ -94,8 +94,10 @@ std::string array_literal(const std::vector<std::optional<std::string>>& values)
     std::string out = "{";
     for (std::size_t i = 0; i < values.size(); ++i) {
         if (i) out.push_back(',');
-        if (values[i]) append_array_element(out, *values[i]);
-        else out += "NULL";
+        if (values[i])
+            append_array_element(out, *values[i]);
+        else
+            out += "NULL";
     }
     out.push_back('}');
     return out;

@@ -15,7 +15,7 @@ namespace herald::db {
 
 /// One bound parameter ($1, $2, ...): a value in text form, or SQL NULL.
 class param {
-public:
+  public:
     param(std::nullptr_t) : null_(true) {}
     param(std::nullopt_t) : null_(true) {}
     param(std::string_view v) : text_(v) {}
@@ -24,8 +24,8 @@ public:
     param(const char* v) : text_(v), null_(v == nullptr) {}
     param(bool v) : text_(v ? "t" : "f") {}
     template <std::integral I>
-        requires(!std::same_as<I, bool> && !std::same_as<I, char>)
-    param(I v) : text_(std::to_string(v)) {}
+    requires(!std::same_as<I, bool> && !std::same_as<I, char>) param(I v)
+        : text_(std::to_string(v)) {}
     param(double v);
     param(const core::uuid& v) : text_(v.str()) {}
     param(std::chrono::system_clock::time_point v);
@@ -35,7 +35,7 @@ public:
     bool is_null() const noexcept { return null_; }
     const std::string& text() const noexcept { return text_; }
 
-private:
+  private:
     std::string text_;
     bool null_ = false;
 };

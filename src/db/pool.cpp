@@ -1,9 +1,9 @@
 #include "db/pool.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <random>
 #include <thread>
+
+#include <spdlog/spdlog.h>
 
 #include "db/errc.hpp"
 
@@ -25,14 +25,14 @@ result<pooled_connection> pool::acquire() {
     const auto deadline = std::chrono::steady_clock::now() + options_.acquire_timeout;
     ++waiting_;
     while (idle_.empty() && open_ >= options_.size) {
-        if (available_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
-            open_ >= options_.size) {
+        if (available_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty()
+            && open_ >= options_.size) {
             --waiting_;
             ++timeouts_total_;
-            return fail(errc::pool_timeout,
-                        "all " + std::to_string(options_.size) +
-                            " database connections stayed busy for " +
-                            std::to_string(options_.acquire_timeout.count()) + "ms");
+            return fail(errc::pool_timeout, "all " + std::to_string(options_.size)
+                                                + " database connections stayed busy for "
+                                                + std::to_string(options_.acquire_timeout.count())
+                                                + "ms");
         }
     }
     --waiting_;
@@ -46,7 +46,8 @@ result<pooled_connection> pool::acquire() {
     }
     ++open_;
     lock.unlock();
-    auto opened = connection::open({options_.conninfo, options_.connect_timeout, options_.application_name});
+    auto opened =
+        connection::open({options_.conninfo, options_.connect_timeout, options_.application_name});
     if (!opened) {
         lock.lock();
         --open_;

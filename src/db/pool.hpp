@@ -25,10 +25,10 @@ struct pool_options {
 
 /// Point-in-time pool figures, for /metrics and /readyz.
 struct pool_stats {
-    int size = 0;       ///< configured maximum
-    int open = 0;       ///< connections currently open
-    int in_use = 0;     ///< borrowed right now
-    int waiting = 0;    ///< callers blocked in acquire()
+    int size = 0;     ///< configured maximum
+    int open = 0;     ///< connections currently open
+    int in_use = 0;   ///< borrowed right now
+    int waiting = 0;  ///< callers blocked in acquire()
     std::uint64_t acquired_total = 0;
     std::uint64_t timeouts_total = 0;
 };
@@ -37,14 +37,14 @@ class pool;
 
 /// A borrowed connection. Returns itself to the pool when destroyed.
 class pooled_connection {
-public:
+  public:
     pooled_connection(pooled_connection&&) noexcept;
     pooled_connection& operator=(pooled_connection&&) = delete;
     ~pooled_connection();
     connection& operator*() noexcept { return *conn_; }
     connection* operator->() noexcept { return conn_.get(); }
 
-private:
+  private:
     friend class pool;
     pooled_connection(pool* p, std::unique_ptr<connection> c) : pool_(p), conn_(std::move(c)) {}
     pool* pool_;
@@ -52,7 +52,7 @@ private:
 };
 
 class pool {
-public:
+  public:
     explicit pool(pool_options options);
     ~pool();
     pool(const pool&) = delete;
@@ -70,7 +70,7 @@ public:
     pool_stats stats() const;
     const pool_options& options() const noexcept { return options_; }
 
-private:
+  private:
     friend class pooled_connection;
     void release(std::unique_ptr<connection> c);
     static void backoff(int attempt);
@@ -96,8 +96,8 @@ auto pool::run(Fn&& fn, int attempts) -> decltype(fn(std::declval<connection&>()
             continue;
         }
         auto r = fn(**conn);
-        if (r || attempt >= attempts ||
-            !(r.error().is(condition::retryable) || r.error().is(condition::connection_lost)))
+        if (r || attempt >= attempts
+            || !(r.error().is(condition::retryable) || r.error().is(condition::connection_lost)))
             return r;
         backoff(attempt);
     }

@@ -5,14 +5,17 @@
 namespace herald::db {
 
 result<transaction> transaction::begin(connection& conn, isolation level) {
-    const char* sql = level == isolation::serializable      ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
-                      : level == isolation::repeatable_read ? "BEGIN ISOLATION LEVEL REPEATABLE READ"
-                                                            : "BEGIN";
+    const char* sql = level == isolation::serializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
+                      : level == isolation::repeatable_read
+                          ? "BEGIN ISOLATION LEVEL REPEATABLE READ"
+                          : "BEGIN";
     if (auto r = conn.exec(sql); !r) return std::unexpected(r.error());
     return transaction(conn);
 }
 
-transaction::~transaction() { rollback(); }
+transaction::~transaction() {
+    rollback();
+}
 
 result<void> transaction::commit() {
     connection* c = std::exchange(conn_, nullptr);

@@ -10,7 +10,7 @@ namespace herald::db {
 enum class isolation { read_committed, repeatable_read, serializable };
 
 class transaction {
-public:
+  public:
     /// Starts a transaction on `conn`, which must outlive it.
     static result<transaction> begin(connection& conn, isolation level = isolation::read_committed);
 
@@ -30,7 +30,7 @@ public:
     /// Rolls back now instead of at destruction.
     void rollback() noexcept;
 
-private:
+  private:
     explicit transaction(connection& c) : conn_(&c) {}
     connection* conn_;
 };

@@ -12,16 +12,19 @@ void add_health_routes(router& r, db::pool& pool, int expected_schema_version) {
         };
         auto conn = pool.acquire();
         if (!conn) return not_ready("database: " + conn.error().message);
-        auto rs = (*conn)->exec_prepared("SELECT coalesce(max(version), 0) FROM schema_migrations", {});
+        auto rs =
+            (*conn)->exec_prepared("SELECT coalesce(max(version), 0) FROM schema_migrations", {});
         if (!rs) return not_ready("database: " + rs.error().message);
         int version = rs->front().get<int>(0);
         if (version < expected_schema_version)
-            return not_ready("schema version " + std::to_string(version) + " is behind " +
-                             std::to_string(expected_schema_version));
+            return not_ready("schema version " + std::to_string(version) + " is behind "
+                             + std::to_string(expected_schema_version));
         auto stats = pool.stats();
-        return json_response(200, {{"status", "ready"},
-                                   {"schema_version", version},
-                                   {"database_pool", {{"size", stats.size}, {"open", stats.open}, {"in_use", stats.in_use}}}});
+        return json_response(
+            200, {{"status", "ready"},
+                  {"schema_version", version},
+                  {"database_pool",
+                   {{"size", stats.size}, {"open", stats.open}, {"in_use", stats.in_use}}}});
     });
 }
 

@@ -7,8 +7,9 @@
 namespace herald::http {
 
 void router::add(std::string method, std::string pattern, handler fn, std::size_t body_limit) {
-    add_async(std::move(method), std::move(pattern),
-              [fn = std::move(fn)](request& req, responder done) { done(fn(req)); }, body_limit);
+    add_async(
+        std::move(method), std::move(pattern),
+        [fn = std::move(fn)](request& req, responder done) { done(fn(req)); }, body_limit);
 }
 
 void router::add_async(std::string method, std::string pattern, async_handler fn,
@@ -21,7 +22,8 @@ void router::add_async(std::string method, std::string pattern, async_handler fn
 
 std::size_t router::body_limit_for(std::string_view method, std::string_view path) const {
     for (const auto& r : routes_)
-        if (r.method == method && r.body_limit && match(r.pattern, path, nullptr)) return r.body_limit;
+        if (r.method == method && r.body_limit && match(r.pattern, path, nullptr))
+            return r.body_limit;
     return 0;
 }
 
@@ -37,7 +39,9 @@ bool router::match(std::string_view pattern, std::string_view path,
         std::string_view pseg = pattern.substr(0, ps), seg = path.substr(0, qs);
         if (pseg.size() >= 2 && pseg.front() == '{' && pseg.back() == '}') {
             if (seg.empty()) return false;
-            if (params) params->emplace_back(std::string(pseg.substr(1, pseg.size() - 2)), std::string(seg));
+            if (params)
+                params->emplace_back(std::string(pseg.substr(1, pseg.size() - 2)),
+                                     std::string(seg));
         } else if (pseg != seg) {
             return false;
         }
@@ -62,8 +66,9 @@ void router::dispatch(request& req, std::string& matched, responder done) const 
     }
     if (!allow.empty()) {
         matched = "method_not_allowed";
-        auto resp = error_response(405, "method_not_allowed",
-                                   req.method + " is not allowed on " + req.path + "; use " + allow);
+        auto resp =
+            error_response(405, "method_not_allowed",
+                           req.method + " is not allowed on " + req.path + "; use " + allow);
         resp.set("allow", allow);
         return done(std::move(resp));
     }

@@ -27,7 +27,7 @@ struct route {
 };
 
 class router {
-public:
+  public:
     /// Registers a handler. Registering the same method and pattern twice is a programming
     /// error (throws std::logic_error).
     void add(std::string method, std::string pattern, handler fn, std::size_t body_limit = 0);
@@ -47,7 +47,7 @@ public:
     /// Every registered (method, pattern), in registration order.
     const std::vector<route>& routes() const noexcept { return routes_; }
 
-private:
+  private:
     static bool match(std::string_view pattern, std::string_view path,
                       std::vector<std::pair<std::string, std::string>>* params);
     std::vector<route> routes_;

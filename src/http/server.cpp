@@ -1,7 +1,11 @@
-// <utility> must precede Boost 1.74's awaitable.hpp under g++ 12.
-#include <utility>
-
 #include "http/server.hpp"
+
+// Standard headers come before Boost: 1.74's awaitable.hpp needs <utility> first under g++ 12.
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <utility>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -16,11 +20,6 @@
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
-#include <atomic>
-#include <mutex>
-#include <thread>
-#include <unordered_map>
-
 #include "core/uuid.hpp"
 
 namespace herald::http {
@@ -34,14 +33,15 @@ namespace {
 bool valid_request_id(std::string_view id) {
     if (id.empty() || id.size() > 64) return false;
     for (char c : id)
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.')
+            return false;
     return true;
 }
 
 /// True for a malformed request (worth a 400), false for a peer that went away or timed out.
 bool is_parse_error(const beast::error_code& ec) {
-    return &ec.category() == &bhttp::make_error_code(bhttp::error::bad_method).category() &&
-           ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
+    return &ec.category() == &bhttp::make_error_code(bhttp::error::bad_method).category()
+           && ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
 }
 
 void add_standard_headers(bhttp::response<bhttp::string_body>& res, const response& r,
@@ -68,7 +68,9 @@ struct session_state {
 
 struct server::impl {
     impl(server_options o, const router& r)
-        : options(std::move(o)), routes(r), workers(std::size_t(std::max(1, options.worker_threads))) {}
+        : options(std::move(o)),
+          routes(r),
+          workers(std::size_t(std::max(1, options.worker_threads))) {}
 
     server_options options;
     const router& routes;
@@ -95,8 +97,8 @@ struct server::impl {
 net::awaitable<void> server::impl::accept_loop() {
     for (;;) {
         beast::error_code ec;
-        tcp::socket socket = co_await acceptor.async_accept(net::make_strand(ioc),
-                                                            net::redirect_error(net::use_awaitable, ec));
+        tcp::socket socket = co_await acceptor.async_accept(
+            net::make_strand(ioc), net::redirect_error(net::use_awaitable, ec));
         if (ec) {
             if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
             spdlog::warn("accept failed: {}", ec.message());
@@ -125,7 +127,8 @@ net::awaitable<response> server::impl::run_handler(request& req, std::string& ma
             responder done = [shared, answered](response&& r) {
                 if (answered->exchange(true)) return;  // a handler may answer only once
                 auto ex = net::get_associated_executor(*shared);
-                net::dispatch(ex, [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
+                net::dispatch(ex,
+                              [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
             };
             net::post(workers, [this, &req, &matched, done]() {
                 try {
@@ -133,8 +136,9 @@ net::awaitable<response> server::impl::run_handler(request& req, std::string& ma
                 } catch (const std::exception& e) {
                     spdlog::error("handler for {} {} threw: {} (request {})", req.method, req.path,
                                   e.what(), req.request_id);
-                    done(error_response(500, "internal_error",
-                                        "Herald hit an unexpected error; the request id identifies it in the log"));
+                    done(error_response(
+                        500, "internal_error",
+                        "Herald hit an unexpected error; the request id identifies it in the log"));
                 }
             });
         },
@@ -174,14 +178,18 @@ net::awaitable<void> server::impl::run_session(std::shared_ptr<session_state> s)
         bhttp::request_parser<bhttp::string_body> parser;
         parser.header_limit(std::uint32_t(options.header_limit));
         parser.body_limit(options.body_limit);
-        co_await bhttp::async_read_header(s->stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
+        co_await bhttp::async_read_header(s->stream, buffer, parser,
+                                          net::redirect_error(net::use_awaitable, ec));
         if (ec) {
             if (ec == bhttp::error::header_limit) {
-                co_await write(*s, error_response(431, "headers_too_large", "request headers are too large"),
-                               nullptr, 11, false, ec);
+                co_await write(
+                    *s, error_response(431, "headers_too_large", "request headers are too large"),
+                    nullptr, 11, false, ec);
             } else if (is_parse_error(ec)) {
-                co_await write(*s, error_response(400, "bad_request", "malformed HTTP request: " + ec.message()),
-                               nullptr, 11, false, ec);
+                co_await write(
+                    *s,
+                    error_response(400, "bad_request", "malformed HTTP request: " + ec.message()),
+                    nullptr, 11, false, ec);
             }
             break;
         }
@@ -190,20 +198,24 @@ net::awaitable<void> server::impl::run_session(std::shared_ptr<session_state> s)
         std::string target(head.target());
         std::string path = target.substr(0, target.find('?'));
         std::string method(head.method_string());
-        if (std::size_t limit = routes.body_limit_for(method, url_decode(path, false))) parser.body_limit(limit);
+        if (std::size_t limit = routes.body_limit_for(method, url_decode(path, false)))
+            parser.body_limit(limit);
         if (!parser.is_done()) {
             if (beast::iequals(head[bhttp::field::expect], "100-continue")) {
                 bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, head.version()};
-                co_await bhttp::async_write(s->stream, cont, net::redirect_error(net::use_awaitable, ec));
+                co_await bhttp::async_write(s->stream, cont,
+                                            net::redirect_error(net::use_awaitable, ec));
                 if (ec) break;
             }
             s->stream.expires_after(options.read_timeout);
-            co_await bhttp::async_read(s->stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
+            co_await bhttp::async_read(s->stream, buffer, parser,
+                                       net::redirect_error(net::use_awaitable, ec));
             if (ec == bhttp::error::body_limit) {
-                co_await write(*s,
-                               error_response(413, "body_too_large",
-                                              "the request body exceeds the limit for this endpoint"),
-                               nullptr, head.version(), false, ec);
+                co_await write(
+                    *s,
+                    error_response(413, "body_too_large",
+                                   "the request body exceeds the limit for this endpoint"),
+                    nullptr, head.version(), false, ec);
                 break;
             }
             if (ec) break;
@@ -244,8 +256,8 @@ net::awaitable<void> server::impl::run_session(std::shared_ptr<session_state> s)
             auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - req.received_at)
                           .count();
-            spdlog::info("{} \"{} {}\" {} {} {:.1f}ms rid={}", req.remote_ip, req.method, req.path, status,
-                         bytes, double(us) / 1000.0, req.request_id);
+            spdlog::info("{} \"{} {}\" {} {} {:.1f}ms rid={}", req.remote_ip, req.method, req.path,
+                         status, bytes, double(us) / 1000.0, req.request_id);
         }
         if (ec || !keep_alive) break;
         first = false;
@@ -273,7 +285,9 @@ void server::impl::close_idle_sessions() {
 server::server(server_options options, const router& routes)
     : impl_(std::make_unique<impl>(std::move(options), routes)) {}
 
-server::~server() { stop(std::chrono::seconds(1)); }
+server::~server() {
+    stop(std::chrono::seconds(1));
+}
 
 result<void> server::start() {
     auto& i = *impl_;
@@ -281,15 +295,17 @@ result<void> server::start() {
     auto address = net::ip::make_address(i.options.address, ec);
     if (ec)
         return fail(std::make_error_code(std::errc::invalid_argument),
-                    "http.listen: \"" + i.options.address + "\" is not an IP address", "http.listen");
+                    "http.listen: \"" + i.options.address + "\" is not an IP address",
+                    "http.listen");
     tcp::endpoint endpoint(address, i.options.port);
     i.acceptor.open(endpoint.protocol(), ec);
     if (!ec) i.acceptor.set_option(net::socket_base::reuse_address(true), ec);
     if (!ec) i.acceptor.bind(endpoint, ec);
     if (!ec) i.acceptor.listen(net::socket_base::max_listen_connections, ec);
     if (ec)
-        return fail(ec, "cannot listen on " + i.options.address + ":" + std::to_string(i.options.port) +
-                            ": " + ec.message(),
+        return fail(ec,
+                    "cannot listen on " + i.options.address + ":" + std::to_string(i.options.port)
+                        + ": " + ec.message(),
                     "http.port");
     i.bound_port = i.acceptor.local_endpoint().port();
     net::co_spawn(i.ioc, i.accept_loop(), [](std::exception_ptr e) {
@@ -300,14 +316,19 @@ result<void> server::start() {
             spdlog::error("http accept loop ended by an exception: {}", ex.what());
         }
     });
-    int n = i.options.io_threads > 0 ? i.options.io_threads : int(std::max(1u, std::thread::hardware_concurrency()));
+    int n = i.options.io_threads > 0 ? i.options.io_threads
+                                     : int(std::max(1u, std::thread::hardware_concurrency()));
     for (int t = 0; t < n; ++t) i.threads.emplace_back([&ioc = i.ioc] { ioc.run(); });
     return {};
 }
 
-std::uint16_t server::port() const noexcept { return impl_->bound_port; }
+std::uint16_t server::port() const noexcept {
+    return impl_->bound_port;
+}
 
-std::size_t server::open_connections() const noexcept { return impl_->connections.load(); }
+std::size_t server::open_connections() const noexcept {
+    return impl_->connections.load();
+}
 
 void server::stop(std::chrono::milliseconds deadline) {
     auto& i = *impl_;
@@ -323,7 +344,8 @@ void server::stop(std::chrono::milliseconds deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     if (i.connections > 0)
-        spdlog::warn("http: {} connection(s) still busy at the shutdown deadline; closing them", i.connections.load());
+        spdlog::warn("http: {} connection(s) still busy at the shutdown deadline; closing them",
+                     i.connections.load());
     i.ioc.stop();
     for (auto& t : i.threads) t.join();
     i.threads.clear();

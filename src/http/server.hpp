@@ -16,9 +16,9 @@ namespace herald::http {
 
 struct server_options {
     std::string address = "127.0.0.1";
-    std::uint16_t port = 8080;        ///< 0 picks a free port
-    int io_threads = 0;               ///< 0: one per core
-    int worker_threads = 16;          ///< threads that run handlers
+    std::uint16_t port = 8080;  ///< 0 picks a free port
+    int io_threads = 0;         ///< 0: one per core
+    int worker_threads = 16;    ///< threads that run handlers
     std::size_t body_limit = 1 << 20;
     std::size_t header_limit = 16 * 1024;
     std::chrono::milliseconds read_timeout{30000};
@@ -30,7 +30,7 @@ struct server_options {
 };
 
 class server {
-public:
+  public:
     server(server_options options, const router& routes);
     ~server();
     server(const server&) = delete;
@@ -46,7 +46,7 @@ public:
     /// Connections open now.
     std::size_t open_connections() const noexcept;
 
-private:
+  private:
     struct impl;
     std::unique_ptr<impl> impl_;
 };

@@ -22,18 +22,30 @@ constexpr core::error_entry<errc> entries[] = {
 
 number_type map_type(PhoneNumberUtil::PhoneNumberType t) {
     switch (t) {
-        case PhoneNumberUtil::MOBILE: return number_type::mobile;
-        case PhoneNumberUtil::FIXED_LINE: return number_type::fixed_line;
-        case PhoneNumberUtil::FIXED_LINE_OR_MOBILE: return number_type::fixed_line_or_mobile;
-        case PhoneNumberUtil::TOLL_FREE: return number_type::toll_free;
-        case PhoneNumberUtil::PREMIUM_RATE: return number_type::premium_rate;
-        case PhoneNumberUtil::SHARED_COST: return number_type::shared_cost;
-        case PhoneNumberUtil::VOIP: return number_type::voip;
-        case PhoneNumberUtil::PERSONAL_NUMBER: return number_type::personal_number;
-        case PhoneNumberUtil::PAGER: return number_type::pager;
-        case PhoneNumberUtil::UAN: return number_type::uan;
-        case PhoneNumberUtil::VOICEMAIL: return number_type::voicemail;
-        case PhoneNumberUtil::UNKNOWN: break;
+        case PhoneNumberUtil::MOBILE:
+            return number_type::mobile;
+        case PhoneNumberUtil::FIXED_LINE:
+            return number_type::fixed_line;
+        case PhoneNumberUtil::FIXED_LINE_OR_MOBILE:
+            return number_type::fixed_line_or_mobile;
+        case PhoneNumberUtil::TOLL_FREE:
+            return number_type::toll_free;
+        case PhoneNumberUtil::PREMIUM_RATE:
+            return number_type::premium_rate;
+        case PhoneNumberUtil::SHARED_COST:
+            return number_type::shared_cost;
+        case PhoneNumberUtil::VOIP:
+            return number_type::voip;
+        case PhoneNumberUtil::PERSONAL_NUMBER:
+            return number_type::personal_number;
+        case PhoneNumberUtil::PAGER:
+            return number_type::pager;
+        case PhoneNumberUtil::UAN:
+            return number_type::uan;
+        case PhoneNumberUtil::VOICEMAIL:
+            return number_type::voicemail;
+        case PhoneNumberUtil::UNKNOWN:
+            break;
     }
     return number_type::unknown;
 }
@@ -63,18 +75,30 @@ const std::error_category& phone_category() noexcept {
 
 std::string_view to_string(number_type t) noexcept {
     switch (t) {
-        case number_type::mobile: return "mobile";
-        case number_type::fixed_line: return "fixed_line";
-        case number_type::fixed_line_or_mobile: return "fixed_line_or_mobile";
-        case number_type::toll_free: return "toll_free";
-        case number_type::premium_rate: return "premium_rate";
-        case number_type::shared_cost: return "shared_cost";
-        case number_type::voip: return "voip";
-        case number_type::personal_number: return "personal_number";
-        case number_type::pager: return "pager";
-        case number_type::uan: return "uan";
-        case number_type::voicemail: return "voicemail";
-        case number_type::unknown: break;
+        case number_type::mobile:
+            return "mobile";
+        case number_type::fixed_line:
+            return "fixed_line";
+        case number_type::fixed_line_or_mobile:
+            return "fixed_line_or_mobile";
+        case number_type::toll_free:
+            return "toll_free";
+        case number_type::premium_rate:
+            return "premium_rate";
+        case number_type::shared_cost:
+            return "shared_cost";
+        case number_type::voip:
+            return "voip";
+        case number_type::personal_number:
+            return "personal_number";
+        case number_type::pager:
+            return "pager";
+        case number_type::uan:
+            return "uan";
+        case number_type::voicemail:
+            return "voicemail";
+        case number_type::unknown:
+            break;
     }
     return "unknown";
 }
@@ -94,11 +118,13 @@ result<phone_number> normalize(std::string_view input, std::string_view default_
     if (region.empty()) region = "ZZ";  // unknown region: only +international numbers parse
 
     if (input.size() > 64)
-        return fail(errc::not_a_number, "phone number " + quoted(input) + " is too long to be a number");
+        return fail(errc::not_a_number,
+                    "phone number " + quoted(input) + " is too long to be a number");
 
     PhoneNumber number;
     switch (util.Parse(std::string(input), region, &number)) {
-        case PhoneNumberUtil::NO_PARSING_ERROR: break;
+        case PhoneNumberUtil::NO_PARSING_ERROR:
+            break;
         case PhoneNumberUtil::INVALID_COUNTRY_CODE_ERROR:
             return fail(errc::invalid_country_code,
                         region == "ZZ" && !looks_international(input)
@@ -122,17 +148,20 @@ result<phone_number> normalize(std::string_view input, std::string_view default_
                             ? "+" + std::to_string(number.country_code())
                             : number_region;
     switch (util.IsPossibleNumberWithReason(number)) {
-        case PhoneNumberUtil::IS_POSSIBLE: break;
+        case PhoneNumberUtil::IS_POSSIBLE:
+            break;
         case PhoneNumberUtil::IS_POSSIBLE_LOCAL_ONLY:
-            return fail(errc::too_short, "phone number " + quoted(input) + " is too short for " + where +
-                                             " (it lacks an area code)");
+            return fail(errc::too_short, "phone number " + quoted(input) + " is too short for "
+                                             + where + " (it lacks an area code)");
         case PhoneNumberUtil::INVALID_COUNTRY_CODE:
             return fail(errc::invalid_country_code,
                         "phone number " + quoted(input) + " has an unknown country calling code");
         case PhoneNumberUtil::TOO_SHORT:
-            return fail(errc::too_short, "phone number " + quoted(input) + " is too short for " + where);
+            return fail(errc::too_short,
+                        "phone number " + quoted(input) + " is too short for " + where);
         case PhoneNumberUtil::TOO_LONG:
-            return fail(errc::too_long, "phone number " + quoted(input) + " is too long for " + where);
+            return fail(errc::too_long,
+                        "phone number " + quoted(input) + " is too long for " + where);
         case PhoneNumberUtil::INVALID_LENGTH:
             return fail(errc::invalid_for_region,
                         "phone number " + quoted(input) + " has the wrong length for " + where);

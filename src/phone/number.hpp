@@ -28,14 +28,14 @@ std::string_view to_string(number_type t) noexcept;
 
 /// A valid number in E.164 form, with what the numbering plan says about it.
 struct phone_number {
-    std::string e164;         ///< "+14155550123"
-    std::string region;       ///< ISO 3166 alpha-2, e.g. "US" (the region that owns the range)
-    int country_code = 0;     ///< calling code, e.g. 1
+    std::string e164;      ///< "+14155550123"
+    std::string region;    ///< ISO 3166 alpha-2, e.g. "US" (the region that owns the range)
+    int country_code = 0;  ///< calling code, e.g. 1
     number_type type = number_type::unknown;
     bool can_receive_sms() const noexcept {
-        return type == number_type::mobile || type == number_type::fixed_line_or_mobile ||
-               type == number_type::voip || type == number_type::personal_number ||
-               type == number_type::unknown;
+        return type == number_type::mobile || type == number_type::fixed_line_or_mobile
+               || type == number_type::voip || type == number_type::personal_number
+               || type == number_type::unknown;
     }
 };
 

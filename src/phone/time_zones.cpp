@@ -1,15 +1,15 @@
 #include "phone/time_zones.hpp"
 
-#include <date/tz.h>
-#include <phonenumbers/geocoding/phonenumber_offline_geocoder.h>
-#include <phonenumbers/phonenumberutil.h>
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <sstream>
+
+#include <date/tz.h>
+#include <phonenumbers/geocoding/phonenumber_offline_geocoder.h>
+#include <phonenumbers/phonenumberutil.h>
+#include <spdlog/spdlog.h>
 
 namespace herald::phone {
 namespace {
@@ -31,8 +31,8 @@ const std::map<std::string, std::vector<std::string>, std::less<>>& zone_table()
             if (line.empty() || line[0] == '#') continue;
             std::istringstream fields(line);
             std::string countries, coords, zone;
-            if (!std::getline(fields, countries, '\t') || !std::getline(fields, coords, '\t') ||
-                !std::getline(fields, zone, '\t'))
+            if (!std::getline(fields, countries, '\t') || !std::getline(fields, coords, '\t')
+                || !std::getline(fields, zone, '\t'))
                 continue;
             std::istringstream cs(countries);
             for (std::string cc; std::getline(cs, cc, ',');) t[cc].push_back(zone);
@@ -52,7 +52,9 @@ struct subdivision {
 const std::vector<subdivision>& subdivisions() {
     static const std::vector<subdivision> table = {
         {"AL", "Alabama", {"America/Chicago"}},
-        {"AK", "Alaska", {"America/Anchorage", "America/Juneau", "America/Sitka", "America/Nome", "America/Adak"}},
+        {"AK",
+         "Alaska",
+         {"America/Anchorage", "America/Juneau", "America/Sitka", "America/Nome", "America/Adak"}},
         {"AZ", "Arizona", {"America/Phoenix", "America/Denver"}},
         {"AR", "Arkansas", {"America/Chicago"}},
         {"CA", "California", {"America/Los_Angeles"}},
@@ -104,7 +106,9 @@ const std::vector<subdivision>& subdivisions() {
         {"WY", "Wyoming", {"America/Denver"}},
         // Canada
         {"AB", "Alberta", {"America/Edmonton"}},
-        {"BC", "British Columbia", {"America/Vancouver", "America/Edmonton", "America/Dawson_Creek", "America/Fort_Nelson"}},
+        {"BC",
+         "British Columbia",
+         {"America/Vancouver", "America/Edmonton", "America/Dawson_Creek", "America/Fort_Nelson"}},
         {"MB", "Manitoba", {"America/Winnipeg"}},
         {"NB", "New Brunswick", {"America/Moncton"}},
         {"NL", "Newfoundland and Labrador", {"America/St_Johns", "America/Goose_Bay"}},
@@ -161,8 +165,7 @@ std::vector<std::string> candidate_time_zones(const phone_number& number,
         const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
         PhoneNumber parsed;
         if (util.Parse(number.e164, "ZZ", &parsed) == PhoneNumberUtil::NO_PARSING_ERROR) {
-            std::string desc =
-                geocoder().GetDescriptionForNumber(parsed, icu::Locale("en", "US"));
+            std::string desc = geocoder().GetDescriptionForNumber(parsed, icu::Locale("en", "US"));
             if (const subdivision* s = subdivision_from_description(desc))
                 return {s->zones.begin(), s->zones.end()};
         }

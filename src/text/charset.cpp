@@ -10,22 +10,22 @@ constexpr char32_t none = 0xFFFFFFFF;
 
 /// GSM 03.38 default alphabet, septet -> Unicode. 0x1B is the escape to the extension table.
 constexpr std::array<char32_t, 128> gsm_default = {
-    U'@',    U'\u00A3', U'$',      U'\u00A5', U'\u00E8', U'\u00E9', U'\u00F9', U'\u00EC',
-    U'\u00F2', U'\u00C7', U'\n',   U'\u00D8', U'\u00F8', U'\r',     U'\u00C5', U'\u00E5',
-    U'\u0394', U'_',    U'\u03A6', U'\u0393', U'\u039B', U'\u03A9', U'\u03A0', U'\u03A8',
-    U'\u03A3', U'\u0398', U'\u039E', none,     U'\u00C6', U'\u00E6', U'\u00DF', U'\u00C9',
-    U' ',    U'!',      U'"',      U'#',      U'\u00A4', U'%',      U'&',      U'\'',
-    U'(',    U')',      U'*',      U'+',      U',',      U'-',      U'.',      U'/',
-    U'0',    U'1',      U'2',      U'3',      U'4',      U'5',      U'6',      U'7',
-    U'8',    U'9',      U':',      U';',      U'<',      U'=',      U'>',      U'?',
-    U'\u00A1', U'A',    U'B',      U'C',      U'D',      U'E',      U'F',      U'G',
-    U'H',    U'I',      U'J',      U'K',      U'L',      U'M',      U'N',      U'O',
-    U'P',    U'Q',      U'R',      U'S',      U'T',      U'U',      U'V',      U'W',
-    U'X',    U'Y',      U'Z',      U'\u00C4', U'\u00D6', U'\u00D1', U'\u00DC', U'\u00A7',
-    U'\u00BF', U'a',    U'b',      U'c',      U'd',      U'e',      U'f',      U'g',
-    U'h',    U'i',      U'j',      U'k',      U'l',      U'm',      U'n',      U'o',
-    U'p',    U'q',      U'r',      U's',      U't',      U'u',      U'v',      U'w',
-    U'x',    U'y',      U'z',      U'\u00E4', U'\u00F6', U'\u00F1', U'\u00FC', U'\u00E0',
+    U'@',      U'\u00A3', U'$',      U'\u00A5', U'\u00E8', U'\u00E9', U'\u00F9', U'\u00EC',
+    U'\u00F2', U'\u00C7', U'\n',     U'\u00D8', U'\u00F8', U'\r',     U'\u00C5', U'\u00E5',
+    U'\u0394', U'_',      U'\u03A6', U'\u0393', U'\u039B', U'\u03A9', U'\u03A0', U'\u03A8',
+    U'\u03A3', U'\u0398', U'\u039E', none,      U'\u00C6', U'\u00E6', U'\u00DF', U'\u00C9',
+    U' ',      U'!',      U'"',      U'#',      U'\u00A4', U'%',      U'&',      U'\'',
+    U'(',      U')',      U'*',      U'+',      U',',      U'-',      U'.',      U'/',
+    U'0',      U'1',      U'2',      U'3',      U'4',      U'5',      U'6',      U'7',
+    U'8',      U'9',      U':',      U';',      U'<',      U'=',      U'>',      U'?',
+    U'\u00A1', U'A',      U'B',      U'C',      U'D',      U'E',      U'F',      U'G',
+    U'H',      U'I',      U'J',      U'K',      U'L',      U'M',      U'N',      U'O',
+    U'P',      U'Q',      U'R',      U'S',      U'T',      U'U',      U'V',      U'W',
+    U'X',      U'Y',      U'Z',      U'\u00C4', U'\u00D6', U'\u00D1', U'\u00DC', U'\u00A7',
+    U'\u00BF', U'a',      U'b',      U'c',      U'd',      U'e',      U'f',      U'g',
+    U'h',      U'i',      U'j',      U'k',      U'l',      U'm',      U'n',      U'o',
+    U'p',      U'q',      U'r',      U's',      U't',      U'u',      U'v',      U'w',
+    U'x',      U'y',      U'z',      U'\u00E4', U'\u00F6', U'\u00F1', U'\u00FC', U'\u00E0',
 };
 
 /// The extension table: (septet after ESC, Unicode).
@@ -44,7 +44,8 @@ struct reverse_tables {
     std::array<std::uint8_t, 0x400> ext{};
     reverse_tables() {
         for (std::size_t s = 0; s < gsm_default.size(); ++s)
-            if (gsm_default[s] != none && gsm_default[s] < 0x400) base[gsm_default[s]] = std::uint8_t(s + 1);
+            if (gsm_default[s] != none && gsm_default[s] < 0x400)
+                base[gsm_default[s]] = std::uint8_t(s + 1);
         for (auto e : gsm_extension)
             if (e.cp < 0x400) ext[e.cp] = std::uint8_t(e.septet + 1);
     }
@@ -101,7 +102,8 @@ std::u32string from_gsm7_unpacked(std::string_view septets) {
             char32_t found = none;
             for (auto e : gsm_extension)
                 if (e.septet == next) found = e.cp;
-            out.push_back(found != none ? found : (gsm_default[next] != none ? gsm_default[next] : U' '));
+            out.push_back(found != none ? found
+                                        : (gsm_default[next] != none ? gsm_default[next] : U' '));
         } else {
             out.push_back(gsm_default[s]);
         }

@@ -28,6 +28,8 @@ std::string to_ucs2be(std::u32string_view text);
 std::u32string from_ucs2be(std::string_view octets);
 
 /// UTF-16 code units a character takes (2 beyond the BMP).
-inline int utf16_units(char32_t cp) noexcept { return cp > 0xFFFF ? 2 : 1; }
+inline int utf16_units(char32_t cp) noexcept {
+    return cp > 0xFFFF ? 2 : 1;
+}
 
 }  // namespace herald::text

@@ -8,11 +8,11 @@
 namespace herald::text {
 
 enum class errc {
-    invalid_utf8 = 1,      ///< the input is not valid UTF-8
-    unknown_placeholder,   ///< a template names a field that does not exist
-    malformed_template,    ///< unclosed or empty placeholder
-    template_too_long,     ///< the template exceeds the configured length
-    unrepresentable,       ///< a character cannot be expressed in the requested charset
+    invalid_utf8 = 1,     ///< the input is not valid UTF-8
+    unknown_placeholder,  ///< a template names a field that does not exist
+    malformed_template,   ///< unclosed or empty placeholder
+    template_too_long,    ///< the template exceeds the configured length
+    unrepresentable,      ///< a character cannot be expressed in the requested charset
 };
 
 const std::error_category& text_category() noexcept;

@@ -10,10 +10,23 @@ namespace {
 bool is_trimmable(char32_t cp) {
     if (cp < 0x80) return std::isspace(int(cp)) || std::ispunct(int(cp));
     switch (cp) {
-        case U'\u00A0': case U'\u00A1': case U'\u00AB': case U'\u00BB': case U'\u00BF':
-        case U'\u2018': case U'\u2019': case U'\u201C': case U'\u201D': case U'\u2026':
-        case U'\u3000': case U'\u200B': case U'\uFEFF': case U'\u3002': case U'\uFF01':
-        case U'\uFF0E': case U'\uFF1F':
+        case U'\u00A0':
+        case U'\u00A1':
+        case U'\u00AB':
+        case U'\u00BB':
+        case U'\u00BF':
+        case U'\u2018':
+        case U'\u2019':
+        case U'\u201C':
+        case U'\u201D':
+        case U'\u2026':
+        case U'\u3000':
+        case U'\u200B':
+        case U'\uFEFF':
+        case U'\u3002':
+        case U'\uFF01':
+        case U'\uFF0E':
+        case U'\uFF1F':
             return true;
         default:
             return (cp >= 0x2000 && cp <= 0x200A) || cp == 0x202F || cp == 0x205F;
@@ -28,10 +41,14 @@ bool contains(const std::vector<std::string>& list, std::string_view word) {
 
 std::string_view to_string(keyword_kind k) noexcept {
     switch (k) {
-        case keyword_kind::opt_out: return "opt_out";
-        case keyword_kind::opt_in: return "opt_in";
-        case keyword_kind::help: return "help";
-        case keyword_kind::none: break;
+        case keyword_kind::opt_out:
+            return "opt_out";
+        case keyword_kind::opt_in:
+            return "opt_in";
+        case keyword_kind::help:
+            return "help";
+        case keyword_kind::none:
+            break;
     }
     return "none";
 }

@@ -29,17 +29,17 @@ bool valid_name(std::string_view name) {
 }  // namespace
 
 bool message_template::is_contact_field(std::string_view name) noexcept {
-    return name == "first_name" || name == "last_name" || name == "email" ||
-           name == "phone_number" || name == "country_code";
+    return name == "first_name" || name == "last_name" || name == "email" || name == "phone_number"
+           || name == "country_code";
 }
 
 result<message_template> message_template::compile(
     std::string_view source, const std::function<bool(std::string_view)>& known,
     std::size_t max_length) {
     if (source.size() > max_length)
-        return fail(errc::template_too_long,
-                    "template is " + std::to_string(source.size()) + " bytes; the limit is " +
-                        std::to_string(max_length));
+        return fail(errc::template_too_long, "template is " + std::to_string(source.size())
+                                                 + " bytes; the limit is "
+                                                 + std::to_string(max_length));
     std::size_t bad = 0;
     if (!decode_utf8(source, &bad))
         return fail(errc::invalid_utf8,
@@ -58,10 +58,11 @@ result<message_template> message_template::compile(
         literal.append(source.substr(i, open - i));
         std::size_t close = source.find("}}", open + 2);
         std::size_t next_open = source.find("{{", open + 2);
-        if (close == std::string_view::npos || (next_open != std::string_view::npos && next_open < close))
-            return fail(errc::malformed_template,
-                        "placeholder opened at character " + std::to_string(open + 1) +
-                            " is not closed with }}");
+        if (close == std::string_view::npos
+            || (next_open != std::string_view::npos && next_open < close))
+            return fail(errc::malformed_template, "placeholder opened at character "
+                                                      + std::to_string(open + 1)
+                                                      + " is not closed with }}");
         std::string_view inner = source.substr(open + 2, close - open - 2);
         std::optional<std::string> fallback;
         if (auto bar = inner.find('|'); bar != std::string_view::npos) {
@@ -88,7 +89,8 @@ result<message_template> message_template::compile(
     return t;
 }
 
-std::string message_template::render(const lookup& values, std::vector<std::string>* missing) const {
+std::string message_template::render(const lookup& values,
+                                     std::vector<std::string>* missing) const {
     std::string out;
     out.reserve(source_.size() + 32);
     for (const auto& p : pieces_) {

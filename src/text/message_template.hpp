@@ -29,12 +29,12 @@ struct placeholder {
 
 /// A parsed template: literal text and placeholders in order.
 class message_template {
-public:
+  public:
     /// Parses a template. `known` decides which plain (non-custom) names exist; custom.* names
     /// are always allowed. Errors name the offending placeholder or position.
-    static result<message_template> compile(
-        std::string_view source, const std::function<bool(std::string_view)>& known,
-        std::size_t max_length = 10'000);
+    static result<message_template> compile(std::string_view source,
+                                            const std::function<bool(std::string_view)>& known,
+                                            std::size_t max_length = 10'000);
 
     /// The standard contact fields a template may use without declaring them.
     static bool is_contact_field(std::string_view name) noexcept;
@@ -49,7 +49,7 @@ public:
     const std::vector<placeholder>& placeholders() const noexcept { return placeholders_; }
     const std::string& source() const noexcept { return source_; }
 
-private:
+  private:
     struct piece {
         std::string literal;
         int placeholder = -1;  ///< index into placeholders_, or -1 for a literal piece

@@ -52,8 +52,8 @@ result<message_shape> analyze_utf8(std::string_view utf8) {
     std::size_t bad = 0;
     auto decoded = decode_utf8(utf8, &bad);
     if (!decoded)
-        return fail(errc::invalid_utf8, "text is not valid UTF-8 (bad byte at offset " +
-                                            std::to_string(bad) + ")");
+        return fail(errc::invalid_utf8,
+                    "text is not valid UTF-8 (bad byte at offset " + std::to_string(bad) + ")");
     return analyze(*decoded);
 }
 

@@ -1,11 +1,11 @@
 // The herald executable: usage and configuration errors exit non-zero with a clear message,
 // every subcommand has --help, and `serve` comes up ready on a fresh data folder.
 
-#include <gtest/gtest.h>
-#include <signal.h>
-
 #include <filesystem>
 #include <fstream>
+#include <signal.h>
+
+#include <gtest/gtest.h>
 
 #include "db/embedded.hpp"
 #include "support/background.hpp"
@@ -29,10 +29,17 @@ std::string write_config(const std::string& name, const std::string& text) {
 }
 
 TEST(cli, every_subcommand_has_help) {
-    for (std::vector<std::string> args :
-         {std::vector<std::string>{"--help"}, {"serve", "--help"}, {"migrate", "--help"}, {"db", "--help"},
-          {"db", "start", "--help"}, {"db", "stop", "--help"}, {"db", "status", "--help"}, {"db", "psql", "--help"},
-          {"config", "--help"}, {"config", "show", "--help"}, {"config", "check", "--help"}}) {
+    for (std::vector<std::string> args : {std::vector<std::string>{"--help"},
+                                          {"serve", "--help"},
+                                          {"migrate", "--help"},
+                                          {"db", "--help"},
+                                          {"db", "start", "--help"},
+                                          {"db", "stop", "--help"},
+                                          {"db", "status", "--help"},
+                                          {"db", "psql", "--help"},
+                                          {"config", "--help"},
+                                          {"config", "show", "--help"},
+                                          {"config", "check", "--help"}}) {
         auto r = run_herald(args);
         EXPECT_EQ(r.exit_code, 0) << args[0];
         EXPECT_TRUE(contains(r.output, "Usage")) << r.output;
@@ -59,19 +66,28 @@ TEST_P(bad_usage, exits_2_with_a_clear_message) {
 INSTANTIATE_TEST_SUITE_P(
     arguments, bad_usage,
     ::testing::Values(
-        usage_case{{}, {}, "A subcommand is required"},
-        usage_case{{"launch"}, {}, "launch"},
+        usage_case{{}, {}, "A subcommand is required"}, usage_case{{"launch"}, {}, "launch"},
         usage_case{{"serve", "--http-port"}, {}, "--http-port"},
         usage_case{{"serve", "--http-port", "http"}, {}, "--http-port: expected a whole number"},
-        usage_case{{"serve", "--http-port", "70000"}, {}, "--http-port: must be between 0 and 65535"},
+        usage_case{
+            {"serve", "--http-port", "70000"}, {}, "--http-port: must be between 0 and 65535"},
         usage_case{{"serve", "--no-such-flag"}, {}, "--no-such-flag"},
-        usage_case{{"serve", "--config", "/nonexistent/herald.toml"}, {}, "/nonexistent/herald.toml"},
+        usage_case{
+            {"serve", "--config", "/nonexistent/herald.toml"}, {}, "/nonexistent/herald.toml"},
         usage_case{{"serve", "--log-level", "chatty"}, {}, "--log-level: must be one of"},
-        usage_case{{"serve", "--http-listen", "localhost:80"}, {}, "--http-listen: expected an IP address"},
-        usage_case{{"config", "check"}, {"HERALD_HTTP_PORT=eighty"}, "environment HERALD_HTTP_PORT: expected a whole number"},
-        usage_case{{"config", "check"}, {"HERALD_DATABASE_POOL_SIZE=0"}, "HERALD_DATABASE_POOL_SIZE"},
-        usage_case{{"config", "check", "--database-url", "mysql://root@db"}, {}, "--database-url: expected a postgresql://"},
-        usage_case{{"db", "status"}, {"HERALD_DATABASE_URL=postgresql://x/y"}, "database.url is set"},
+        usage_case{{"serve", "--http-listen", "localhost:80"},
+                   {},
+                   "--http-listen: expected an IP address"},
+        usage_case{{"config", "check"},
+                   {"HERALD_HTTP_PORT=eighty"},
+                   "environment HERALD_HTTP_PORT: expected a whole number"},
+        usage_case{
+            {"config", "check"}, {"HERALD_DATABASE_POOL_SIZE=0"}, "HERALD_DATABASE_POOL_SIZE"},
+        usage_case{{"config", "check", "--database-url", "mysql://root@db"},
+                   {},
+                   "--database-url: expected a postgresql://"},
+        usage_case{
+            {"db", "status"}, {"HERALD_DATABASE_URL=postgresql://x/y"}, "database.url is set"},
         usage_case{{"db"}, {}, "A subcommand is required"}),
     [](const auto& p) { return "case_" + std::to_string(p.index); });
 
@@ -79,7 +95,8 @@ TEST(cli, config_file_errors_name_file_and_line) {
     auto file = write_config("bad.toml", "[http]\nport = 8080\nthreads = \"many\"\n");
     auto r = run_herald({"config", "check", "--config", file});
     EXPECT_EQ(r.exit_code, 2);
-    EXPECT_TRUE(contains(r.output, "bad.toml:3: http.threads: expected a whole number")) << r.output;
+    EXPECT_TRUE(contains(r.output, "bad.toml:3: http.threads: expected a whole number"))
+        << r.output;
 
     auto typo = write_config("typo.toml", "[htp]\nport = 8080\n");
     r = run_herald({"config", "check", "--config", typo});
@@ -100,12 +117,14 @@ TEST(cli, precedence_file_then_env_then_flags) {
     r = run_herald({"config", "show", "--config", file}, {"HERALD_HTTP_PORT=2000"});
     EXPECT_TRUE(contains(r.output, "http.port = \"2000\""));
     EXPECT_TRUE(contains(r.output, "data_dir = \"/srv/file\""));
-    r = run_herald({"config", "show", "--config", file, "--data-dir", "/srv/flag"}, {"HERALD_DATA_DIR=/srv/env"});
+    r = run_herald({"config", "show", "--config", file, "--data-dir", "/srv/flag"},
+                   {"HERALD_DATA_DIR=/srv/env"});
     EXPECT_TRUE(contains(r.output, "data_dir = \"/srv/flag\"")) << r.output;
 }
 
 TEST(cli, config_show_never_prints_the_password) {
-    auto r = run_herald({"config", "show"}, {"HERALD_DATABASE_URL=postgresql://herald:hunter2@db.internal/herald"});
+    auto r = run_herald({"config", "show"},
+                        {"HERALD_DATABASE_URL=postgresql://herald:hunter2@db.internal/herald"});
     EXPECT_EQ(r.exit_code, 0);
     EXPECT_FALSE(contains(r.output, "hunter2"));
     EXPECT_TRUE(contains(r.output, "herald:***@db.internal"));
@@ -145,8 +164,10 @@ TEST(cli, migrate_reports_an_unreachable_database) {
 
 TEST(cli, serve_on_a_fresh_data_dir_becomes_ready_and_stops_cleanly) {
     std::string data = test::temp_dir("serve");
-    test::background_process serve({test::herald_binary(), "serve", "--data-dir", data, "--http-port", "0"});
-    ASSERT_TRUE(serve.wait_for_output("Herald is running.", std::chrono::seconds(90))) << serve.output();
+    test::background_process serve(
+        {test::herald_binary(), "serve", "--data-dir", data, "--http-port", "0"});
+    ASSERT_TRUE(serve.wait_for_output("Herald is running.", std::chrono::seconds(90)))
+        << serve.output();
     auto port = serve.number_after("http://127.0.0.1:");
     ASSERT_TRUE(port) << serve.output();
     EXPECT_TRUE(contains(serve.output(), "psql \"host="));
@@ -162,7 +183,8 @@ TEST(cli, serve_on_a_fresh_data_dir_becomes_ready_and_stops_cleanly) {
     // A second serve on the same port fails with a clear message instead of hanging.
     auto clash = run_herald({"serve", "--data-dir", data, "--http-port", std::to_string(*port)});
     EXPECT_EQ(clash.exit_code, 2);
-    EXPECT_TRUE(contains(clash.output, "cannot listen on 127.0.0.1:" + std::to_string(*port))) << clash.output;
+    EXPECT_TRUE(contains(clash.output, "cannot listen on 127.0.0.1:" + std::to_string(*port)))
+        << clash.output;
 
     serve.signal(SIGTERM);
     auto code = serve.wait(std::chrono::seconds(30));
@@ -173,8 +195,10 @@ TEST(cli, serve_on_a_fresh_data_dir_becomes_ready_and_stops_cleanly) {
     EXPECT_EQ(cluster->state(), db::cluster_state::stopped);
 
     // Restart on the same data: the cluster is reused and the schema is current.
-    test::background_process again({test::herald_binary(), "serve", "--data-dir", data, "--http-port", "0"});
-    ASSERT_TRUE(again.wait_for_output("Herald is running.", std::chrono::seconds(60))) << again.output();
+    test::background_process again(
+        {test::herald_binary(), "serve", "--data-dir", data, "--http-port", "0"});
+    ASSERT_TRUE(again.wait_for_output("Herald is running.", std::chrono::seconds(60)))
+        << again.output();
     EXPECT_FALSE(contains(again.output(), "creating the embedded PostgreSQL cluster"));
     EXPECT_FALSE(contains(again.output(), "applied migration"));
     again.signal(SIGINT);
@@ -192,15 +216,18 @@ TEST(cli, db_commands_manage_the_cluster) {
     ASSERT_EQ(start.exit_code, 0) << start.output;
     EXPECT_TRUE(contains(start.output, "started"));
     EXPECT_EQ(run_herald({"db", "status", "--data-dir", data}).exit_code, 0);
-    EXPECT_TRUE(contains(run_herald({"db", "start", "--data-dir", data}).output, "already running"));
+    EXPECT_TRUE(
+        contains(run_herald({"db", "start", "--data-dir", data}).output, "already running"));
 
     auto psql = run_herald({"db", "psql", "--data-dir", data, "--", "-tAc", "SELECT 40 + 2"});
     EXPECT_EQ(psql.exit_code, 0) << psql.output;
     EXPECT_TRUE(contains(psql.output, "42")) << psql.output;
 
     // A held cluster survives a serve that comes and goes.
-    test::background_process serve({test::herald_binary(), "serve", "--data-dir", data, "--http-port", "0"});
-    ASSERT_TRUE(serve.wait_for_output("Herald is running.", std::chrono::seconds(60))) << serve.output();
+    test::background_process serve(
+        {test::herald_binary(), "serve", "--data-dir", data, "--http-port", "0"});
+    ASSERT_TRUE(serve.wait_for_output("Herald is running.", std::chrono::seconds(60)))
+        << serve.output();
     serve.signal(SIGTERM);
     EXPECT_EQ(serve.wait(std::chrono::seconds(30)), 0);
     EXPECT_EQ(run_herald({"db", "status", "--data-dir", data}).exit_code, 0);

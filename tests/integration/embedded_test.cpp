@@ -2,15 +2,16 @@
 // when a crashed Herald left it running, recovered after PostgreSQL itself crashed, and run
 // as the postgres user when Herald is root.
 
-#include <gtest/gtest.h>
-#include <sys/stat.h>
+#include "db/embedded.hpp"
 
 #include <filesystem>
 #include <fstream>
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
 
 #include "core/process.hpp"
 #include "db/connection.hpp"
-#include "db/embedded.hpp"
 #include "support/pg.hpp"
 
 namespace herald {
@@ -28,7 +29,7 @@ int count_rows(const db::embedded_cluster& c) {
 }
 
 class embedded : public ::testing::Test {
-protected:
+  protected:
     std::string dir = test::temp_dir("embedded");
     void TearDown() override {
         if (auto c = db::embedded_cluster::locate(options(dir))) (void)c->stop(true);
@@ -47,7 +48,8 @@ TEST_F(embedded, start_stop_and_restart_keep_the_data) {
     EXPECT_EQ(cluster->state(), db::cluster_state::running);
     {
         auto conn = test::pg::connect(cluster->conninfo());
-        ASSERT_TRUE(conn.exec("CREATE TABLE kept (n int); INSERT INTO kept SELECT generate_series(1, 10)"));
+        ASSERT_TRUE(
+            conn.exec("CREATE TABLE kept (n int); INSERT INTO kept SELECT generate_series(1, 10)"));
         // Unix socket only: no TCP listener.
         EXPECT_EQ(conn.exec("SHOW listen_addresses")->front().get<std::string>(0), "");
         EXPECT_EQ(conn.exec("SELECT current_database()")->front().get<std::string>(0), "herald");
@@ -107,7 +109,8 @@ TEST_F(embedded, a_crashed_postgres_recovers_without_losing_committed_data) {
     ASSERT_TRUE(cluster->ensure_running());
     {
         auto conn = test::pg::connect(cluster->conninfo());
-        ASSERT_TRUE(conn.exec("CREATE TABLE kept (n int); INSERT INTO kept SELECT generate_series(1, 500)"));
+        ASSERT_TRUE(conn.exec(
+            "CREATE TABLE kept (n int); INSERT INTO kept SELECT generate_series(1, 500)"));
     }
     ASSERT_TRUE(cluster->stop(/*immediate=*/true));  // no shutdown checkpoint, as in a crash
     auto r = cluster->ensure_running();

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "db/errc.hpp"
 #include "db/migrate.hpp"
@@ -9,7 +9,9 @@
 namespace herald {
 namespace {
 
-std::vector<db::migration> builtin() { return *db::load_migrations(db::builtin_migrations()); }
+std::vector<db::migration> builtin() {
+    return *db::load_migrations(db::builtin_migrations());
+}
 
 int applied_count(db::connection& c) {
     return c.exec("SELECT count(*) FROM schema_migrations")->front().get<int>(0);
@@ -62,7 +64,8 @@ TEST(migrations, an_edited_applied_migration_is_refused_by_name) {
 
 TEST(migrations, the_herald_binary_refuses_an_edited_migration_too) {
     // Same check, through the files loader: a file with the same name and different text.
-    std::vector<core::embedded_file> files(db::builtin_migrations().begin(), db::builtin_migrations().end());
+    std::vector<core::embedded_file> files(db::builtin_migrations().begin(),
+                                           db::builtin_migrations().end());
     std::string edited = std::string(files.front().text) + "\nSELECT 1;\n";
     files.front().text = edited;
     auto loaded = db::load_migrations(files);
@@ -75,7 +78,9 @@ TEST(migrations, the_herald_binary_refuses_an_edited_migration_too) {
 
 TEST(migrations, a_database_newer_than_the_build_is_refused) {
     auto c = test::pg::connect(test::pg::instance().fresh_database());
-    ASSERT_TRUE(c.exec("INSERT INTO schema_migrations (version, file, checksum) VALUES (9999, '9999_future.sql', 'x')"));
+    ASSERT_TRUE(
+        c.exec("INSERT INTO schema_migrations (version, file, checksum) VALUES (9999, "
+               "'9999_future.sql', 'x')"));
     auto r = db::migrate(c, builtin());
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, db::errc::migration_unknown);

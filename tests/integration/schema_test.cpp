@@ -1,12 +1,12 @@
 // The merged schema holds every table and column of both seed schemas (docs/seeds/), each
 // with its seed type or a stricter one, plus the constraints and upkeep the merge adds.
 
-#include <gtest/gtest.h>
-
 #include <fstream>
-#include <set>
 #include <regex>
+#include <set>
 #include <sstream>
+
+#include <gtest/gtest.h>
 
 #include "core/uuid.hpp"
 #include "store/maintenance.hpp"
@@ -34,17 +34,20 @@ std::string lower(std::string s) {
 
 /// Columns of every CREATE TABLE in the bulk-SMS seed (SQL).
 std::vector<seed_column> bulk_seed_columns() {
-    std::string text = read(std::string(HERALD_SOURCE_DIR) + "/docs/seeds/bulk-sms-platform-schema.txt");
+    std::string text =
+        read(std::string(HERALD_SOURCE_DIR) + "/docs/seeds/bulk-sms-platform-schema.txt");
     std::vector<seed_column> out;
     std::regex table(R"(CREATE TABLE (\w+) \(([\s\S]*?)\n\);)");
-    std::regex column(R"(^\s+(\w+)\s+(UUID|VARCHAR\(\d+\)|INTEGER|TEXT|JSONB|BOOLEAN|DECIMAL\(\d+,\s*\d+\)|TIMESTAMP WITH TIME ZONE)(?=[\s,]|$))",
-                      std::regex::icase);
+    std::regex column(
+        R"(^\s+(\w+)\s+(UUID|VARCHAR\(\d+\)|INTEGER|TEXT|JSONB|BOOLEAN|DECIMAL\(\d+,\s*\d+\)|TIMESTAMP WITH TIME ZONE)(?=[\s,]|$))",
+        std::regex::icase);
     for (std::sregex_iterator it(text.begin(), text.end(), table), end; it != end; ++it) {
         std::string name = (*it)[1], body = (*it)[2];
         std::istringstream lines(body);
         for (std::string line; std::getline(lines, line);) {
             std::smatch m;
-            if (std::regex_search(line, m, column)) out.push_back({"bulk", name, m[1], lower(m[2])});
+            if (std::regex_search(line, m, column))
+                out.push_back({"bulk", name, m[1], lower(m[2])});
         }
     }
     return out;
@@ -52,7 +55,8 @@ std::vector<seed_column> bulk_seed_columns() {
 
 /// Columns of every "### Table: `x`" markdown table in the collections seed.
 std::vector<seed_column> collections_seed_columns() {
-    std::string text = read(std::string(HERALD_SOURCE_DIR) + "/docs/seeds/collections-sms-schema.txt");
+    std::string text =
+        read(std::string(HERALD_SOURCE_DIR) + "/docs/seeds/collections-sms-schema.txt");
     std::vector<seed_column> out;
     std::regex heading(R"(### Table: `(\w+)`)");
     std::regex row(R"(^\| `(\w+)` \| `(\w+)` \|)");
@@ -60,8 +64,10 @@ std::vector<seed_column> collections_seed_columns() {
     std::istringstream lines(text);
     for (std::string line; std::getline(lines, line);) {
         std::smatch m;
-        if (std::regex_search(line, m, heading)) current = m[1];
-        else if (!current.empty() && std::regex_search(line, m, row)) out.push_back({"collections", current, m[1], lower(m[2])});
+        if (std::regex_search(line, m, heading))
+            current = m[1];
+        else if (!current.empty() && std::regex_search(line, m, row))
+            out.push_back({"collections", current, m[1], lower(m[2])});
     }
     return out;
 }
@@ -80,27 +86,32 @@ bool compatible(const seed_column& seed, const actual_column& actual, std::strin
     why = "seed " + t + ", schema " + actual.type;
     if (t == "uuid") return actual.type == "uuid";
     if (std::regex_match(t, m, std::regex(R"(varchar\((\d+)\))")))
-        return actual.type == "character varying" && actual.length && *actual.length <= std::stoi(m[1]);
+        return actual.type == "character varying" && actual.length
+               && *actual.length <= std::stoi(m[1]);
     if (t == "integer") {
-        bool is_key = seed.source == "collections" && (seed.column == "id" || seed.column.ends_with("_id"));
-        return actual.type == "integer" || actual.type == "smallint" || (is_key && actual.type == "uuid");
+        bool is_key =
+            seed.source == "collections" && (seed.column == "id" || seed.column.ends_with("_id"));
+        return actual.type == "integer" || actual.type == "smallint"
+               || (is_key && actual.type == "uuid");
     }
-    if (t == "text" || t == "string") return actual.type == "text" || actual.type == "character varying";
+    if (t == "text" || t == "string")
+        return actual.type == "text" || actual.type == "character varying";
     if (t == "jsonb") return actual.type == "jsonb";
     if (t == "boolean") return actual.type == "boolean";
     if (t == "date") return actual.type == "date";
     if (t == "timestamp with time zone") return actual.type == "timestamp with time zone";
     if (t == "timestamp")
-        return actual.type == "timestamp with time zone" || actual.type == "timestamp without time zone";
+        return actual.type == "timestamp with time zone"
+               || actual.type == "timestamp without time zone";
     if (std::regex_match(t, m, std::regex(R"(decimal\((\d+),\s*(\d+)\))")))
-        return actual.type == "numeric" && actual.precision && *actual.precision <= std::stoi(m[1]) &&
-               actual.scale == std::stoi(m[2]);
+        return actual.type == "numeric" && actual.precision && *actual.precision <= std::stoi(m[1])
+               && actual.scale == std::stoi(m[2]);
     why = "unknown seed type " + t;
     return false;
 }
 
 class schema : public ::testing::Test {
-protected:
+  protected:
     db::connection conn = test::pg::connect(test::pg::instance().fresh_database());
 };
 
@@ -110,10 +121,11 @@ TEST_F(schema, the_seed_files_were_parsed_completely) {
     std::set<std::string> tables;
     for (auto& c : bulk) tables.insert(c.table);
     for (auto& c : coll) tables.insert(c.table);
-    EXPECT_EQ(tables, (std::set<std::string>{"users", "user_roles", "contact_groups", "contacts", "sms_campaigns",
-                                             "sms_delivery_logs", "billing_transactions", "api_tokens", "audit_logs",
-                                             "message_history", "customer_preferences", "opt_out_requests",
-                                             "communication_logs"}));
+    EXPECT_EQ(tables, (std::set<std::string>{"users", "user_roles", "contact_groups", "contacts",
+                                             "sms_campaigns", "sms_delivery_logs",
+                                             "billing_transactions", "api_tokens", "audit_logs",
+                                             "message_history", "customer_preferences",
+                                             "opt_out_requests", "communication_logs"}));
     EXPECT_EQ(bulk.size(), 11u + 5 + 6 + 11 + 11 + 11 + 10 + 9 + 7);
     EXPECT_EQ(coll.size(), 5u + 4 + 3 + 5);
 }
@@ -125,25 +137,28 @@ TEST_F(schema, every_seed_column_exists_with_its_type_or_a_stricter_one) {
     for (const auto& seed : columns) {
         auto rs = conn.exec(
             "SELECT data_type, character_maximum_length, numeric_precision, numeric_scale "
-            "FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 AND column_name = $2",
+            "FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 AND "
+            "column_name = $2",
             {seed.table, seed.column});
         ASSERT_TRUE(rs);
         ASSERT_EQ(rs->size(), 1) << seed.table << "." << seed.column << " is missing";
         auto row = rs->front();
-        actual_column actual{row.get<std::string>(0), row.get<std::optional<int>>(1), row.get<std::optional<int>>(2),
-                             row.get<std::optional<int>>(3)};
+        actual_column actual{row.get<std::string>(0), row.get<std::optional<int>>(1),
+                             row.get<std::optional<int>>(2), row.get<std::optional<int>>(3)};
         std::string why;
-        EXPECT_TRUE(compatible(seed, actual, why)) << seed.table << "." << seed.column << ": " << why;
+        EXPECT_TRUE(compatible(seed, actual, why))
+            << seed.table << "." << seed.column << ": " << why;
     }
 }
 
 TEST_F(schema, seed_indexes_exist_under_their_names) {
-    for (const char* idx : {"idx_users_email", "idx_users_role", "idx_user_roles_user_id", "idx_contact_groups_user_id",
-                            "idx_contacts_user_id", "idx_contacts_group_id", "idx_contacts_phone",
-                            "idx_campaigns_user_id", "idx_campaigns_status", "idx_delivery_logs_campaign_id",
-                            "idx_delivery_logs_status", "idx_delivery_logs_phone", "idx_billing_user_id",
-                            "idx_billing_type", "idx_api_tokens_user_id", "idx_api_tokens_token",
-                            "idx_audit_logs_user_id", "idx_audit_logs_action"}) {
+    for (const char* idx :
+         {"idx_users_email", "idx_users_role", "idx_user_roles_user_id",
+          "idx_contact_groups_user_id", "idx_contacts_user_id", "idx_contacts_group_id",
+          "idx_contacts_phone", "idx_campaigns_user_id", "idx_campaigns_status",
+          "idx_delivery_logs_campaign_id", "idx_delivery_logs_status", "idx_delivery_logs_phone",
+          "idx_billing_user_id", "idx_billing_type", "idx_api_tokens_user_id",
+          "idx_api_tokens_token", "idx_audit_logs_user_id", "idx_audit_logs_action"}) {
         auto rs = conn.exec("SELECT to_regclass($1) IS NOT NULL", {std::string(idx)});
         EXPECT_TRUE(rs->front().get<bool>(0)) << idx;
     }
@@ -173,53 +188,82 @@ TEST_F(schema, status_and_role_columns_are_checked) {
                                 {table, column});
         EXPECT_GT(checks->front().get<int>(0), 0) << table << "." << column << " has no CHECK";
     }
-    auto bad = conn.exec("INSERT INTO users (username, email, password_hash, role) VALUES ('x', 'x@x', 'h', 'superuser')");
+    auto bad = conn.exec(
+        "INSERT INTO users (username, email, password_hash, role) VALUES ('x', 'x@x', 'h', "
+        "'superuser')");
     ASSERT_FALSE(bad);
     EXPECT_TRUE(bad.error().is(condition::invalid_input));
 }
 
 TEST_F(schema, tenants_and_ledger_rules_hold_in_the_database) {
     auto tenant = core::uuid_v4();
-    ASSERT_TRUE(conn.exec("INSERT INTO users (id, username, email, password_hash, tenant_id) VALUES ($1, 't', 't@x', 'h', $1)",
-                          {tenant}));
+    ASSERT_TRUE(
+        conn.exec("INSERT INTO users (id, username, email, password_hash, tenant_id) VALUES ($1, "
+                  "'t', 't@x', 'h', $1)",
+                  {tenant}));
     // A client without a tenant is refused.
-    EXPECT_FALSE(conn.exec("INSERT INTO users (username, email, password_hash) VALUES ('u', 'u@x', 'h')"));
+    EXPECT_FALSE(
+        conn.exec("INSERT INTO users (username, email, password_hash) VALUES ('u', 'u@x', 'h')"));
     // The balance cannot go negative unless the account allows it.
     EXPECT_FALSE(conn.exec("UPDATE users SET sms_credits = -1 WHERE id = $1", {tenant}));
-    EXPECT_TRUE(conn.exec(
-        "UPDATE users SET settings = '{\"allow_negative_credits\": true}', sms_credits = -1 WHERE id = $1", {tenant}));
+    EXPECT_TRUE(
+        conn.exec("UPDATE users SET settings = '{\"allow_negative_credits\": true}', sms_credits = "
+                  "-1 WHERE id = $1",
+                  {tenant}));
     // Ledger rows must add up.
-    EXPECT_FALSE(conn.exec("INSERT INTO billing_transactions (user_id, transaction_type, amount, credits_before, "
-                           "credits_after, credits) VALUES ($1, 'adjustment', 5, 10, 14, 5)",
-                           {tenant}));
-    EXPECT_TRUE(conn.exec("INSERT INTO billing_transactions (user_id, transaction_type, amount, credits_before, "
-                          "credits_after, credits) VALUES ($1, 'adjustment', 5, 10, 15, 5)",
-                          {tenant}));
+    EXPECT_FALSE(conn.exec(
+        "INSERT INTO billing_transactions (user_id, transaction_type, amount, credits_before, "
+        "credits_after, credits) VALUES ($1, 'adjustment', 5, 10, 14, 5)",
+        {tenant}));
+    EXPECT_TRUE(conn.exec(
+        "INSERT INTO billing_transactions (user_id, transaction_type, amount, credits_before, "
+        "credits_after, credits) VALUES ($1, 'adjustment', 5, 10, 15, 5)",
+        {tenant}));
     // Phone numbers are unique per tenant and must be E.164.
-    ASSERT_TRUE(conn.exec("INSERT INTO contacts (user_id, phone_number) VALUES ($1, '+14155550123')", {tenant}));
-    auto dup = conn.exec("INSERT INTO contacts (user_id, phone_number) VALUES ($1, '+14155550123')", {tenant});
+    ASSERT_TRUE(conn.exec(
+        "INSERT INTO contacts (user_id, phone_number) VALUES ($1, '+14155550123')", {tenant}));
+    auto dup = conn.exec("INSERT INTO contacts (user_id, phone_number) VALUES ($1, '+14155550123')",
+                         {tenant});
     ASSERT_FALSE(dup);
     EXPECT_TRUE(dup.error().is(condition::duplicate));
-    EXPECT_FALSE(conn.exec("INSERT INTO contacts (user_id, phone_number) VALUES ($1, '4155550123')", {tenant}));
+    EXPECT_FALSE(conn.exec("INSERT INTO contacts (user_id, phone_number) VALUES ($1, '4155550123')",
+                           {tenant}));
     // An opt-out is per (tenant, number).
-    ASSERT_TRUE(conn.exec("INSERT INTO opt_outs (user_id, phone_number, source) VALUES ($1, '+14155550123', 'api')", {tenant}));
-    EXPECT_FALSE(conn.exec("INSERT INTO opt_outs (user_id, phone_number, source) VALUES ($1, '+14155550123', 'api')", {tenant}));
+    ASSERT_TRUE(conn.exec(
+        "INSERT INTO opt_outs (user_id, phone_number, source) VALUES ($1, '+14155550123', 'api')",
+        {tenant}));
+    EXPECT_FALSE(conn.exec(
+        "INSERT INTO opt_outs (user_id, phone_number, source) VALUES ($1, '+14155550123', 'api')",
+        {tenant}));
 }
 
 TEST_F(schema, group_totals_follow_membership) {
     auto tenant = core::uuid_v4();
-    ASSERT_TRUE(conn.exec("INSERT INTO users (id, username, email, password_hash, tenant_id) VALUES ($1, 't', 't@x', 'h', $1)",
-                          {tenant}));
-    auto g = conn.exec("INSERT INTO contact_groups (user_id, name) VALUES ($1, 'g') RETURNING id", {tenant})->front().get<std::string>(0);
-    ASSERT_TRUE(conn.exec("INSERT INTO contacts (user_id, phone_number) SELECT $1, '+1415555' || lpad(i::text, 4, '0') "
-                          "FROM generate_series(1, 50) i",
-                          {tenant}));
-    ASSERT_TRUE(conn.exec("INSERT INTO contact_group_members (group_id, contact_id, user_id) "
-                          "SELECT $1, id, $2 FROM contacts WHERE user_id = $2",
-                          {g, tenant}));
-    auto total = [&] { return conn.exec("SELECT total_contacts FROM contact_groups WHERE id = $1", {g})->front().get<int>(0); };
+    ASSERT_TRUE(
+        conn.exec("INSERT INTO users (id, username, email, password_hash, tenant_id) VALUES ($1, "
+                  "'t', 't@x', 'h', $1)",
+                  {tenant}));
+    auto g = conn.exec("INSERT INTO contact_groups (user_id, name) VALUES ($1, 'g') RETURNING id",
+                       {tenant})
+                 ->front()
+                 .get<std::string>(0);
+    ASSERT_TRUE(
+        conn.exec("INSERT INTO contacts (user_id, phone_number) SELECT $1, '+1415555' || "
+                  "lpad(i::text, 4, '0') "
+                  "FROM generate_series(1, 50) i",
+                  {tenant}));
+    ASSERT_TRUE(
+        conn.exec("INSERT INTO contact_group_members (group_id, contact_id, user_id) "
+                  "SELECT $1, id, $2 FROM contacts WHERE user_id = $2",
+                  {g, tenant}));
+    auto total = [&] {
+        return conn.exec("SELECT total_contacts FROM contact_groups WHERE id = $1", {g})
+            ->front()
+            .get<int>(0);
+    };
     EXPECT_EQ(total(), 50);
-    ASSERT_TRUE(conn.exec("DELETE FROM contacts WHERE phone_number LIKE '+1415555000%'", {}));  // 9 contacts, cascades
+    ASSERT_TRUE(conn.exec("DELETE FROM contacts WHERE phone_number LIKE '+1415555000%'",
+                          {}));  // 9 contacts, cascades
     EXPECT_EQ(total(), 41);
     ASSERT_TRUE(conn.exec("DELETE FROM contact_group_members WHERE group_id = $1", {g}));
     EXPECT_EQ(total(), 0);
@@ -230,19 +274,26 @@ TEST_F(schema, delivery_log_partitions_are_created_ahead_and_route_rows) {
     auto far = sys_days(year(2031) / 3 / 15);
     auto created = store::ensure_partitions(conn, far, 2);
     ASSERT_TRUE(created) << created.error().message;
-    EXPECT_EQ(*created, 3);  // March, April and May 2031
+    EXPECT_EQ(*created, 3);                                 // March, April and May 2031
     EXPECT_EQ(*store::ensure_partitions(conn, far, 2), 0);  // idempotent
-    for (const char* p : {"sms_delivery_logs_y2031m03", "sms_delivery_logs_y2031m04", "sms_delivery_logs_y2031m05"})
-        EXPECT_TRUE(conn.exec("SELECT to_regclass($1) IS NOT NULL", {std::string(p)})->front().get<bool>(0)) << p;
+    for (const char* p :
+         {"sms_delivery_logs_y2031m03", "sms_delivery_logs_y2031m04", "sms_delivery_logs_y2031m05"})
+        EXPECT_TRUE(
+            conn.exec("SELECT to_regclass($1) IS NOT NULL", {std::string(p)})->front().get<bool>(0))
+            << p;
 
     auto tenant = core::uuid_v4();
-    ASSERT_TRUE(conn.exec("INSERT INTO users (id, username, email, password_hash, tenant_id) VALUES ($1, 't', 't@x', 'h', $1)",
-                          {tenant}));
+    ASSERT_TRUE(
+        conn.exec("INSERT INTO users (id, username, email, password_hash, tenant_id) VALUES ($1, "
+                  "'t', 't@x', 'h', $1)",
+                  {tenant}));
     auto insert_at = [&](sys_days day) {
         auto id = core::uuid_v7_at(day);
-        auto r = conn.exec("INSERT INTO sms_delivery_logs (id, created_at, user_id, phone_number) VALUES ($1, $2, $3, "
-                           "'+14155550123') RETURNING tableoid::regclass::text",
-                           {id, system_clock::time_point(day), tenant});
+        auto r = conn.exec(
+            "INSERT INTO sms_delivery_logs (id, created_at, user_id, phone_number) VALUES ($1, $2, "
+            "$3, "
+            "'+14155550123') RETURNING tableoid::regclass::text",
+            {id, system_clock::time_point(day), tenant});
         EXPECT_TRUE(r) << (r ? "" : r.error().message);
         return r ? r->front().get<std::string>(0) : std::string();
     };

@@ -1,27 +1,27 @@
 #include "support/background.hpp"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <cstring>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <signal.h>
+#include <spawn.h>
 #include <sstream>
 #include <stdexcept>
+#include <sys/wait.h>
 #include <thread>
+#include <unistd.h>
 
 extern char** environ;
 
 namespace herald::test {
 
-background_process::background_process(std::vector<std::string> argv, std::vector<std::string> env) {
+background_process::background_process(std::vector<std::string> argv,
+                                       std::vector<std::string> env) {
     static std::atomic<int> n{0};
-    log_ = (std::filesystem::temp_directory_path() /
-            ("herald-bg-" + std::to_string(getpid()) + "-" + std::to_string(n++) + ".log"))
+    log_ = (std::filesystem::temp_directory_path()
+            / ("herald-bg-" + std::to_string(getpid()) + "-" + std::to_string(n++) + ".log"))
                .string();
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
@@ -65,7 +65,8 @@ std::string background_process::output() const {
     return ss.str();
 }
 
-bool background_process::wait_for_output(const std::string& text, std::chrono::milliseconds timeout) {
+bool background_process::wait_for_output(const std::string& text,
+                                         std::chrono::milliseconds timeout) {
     auto until = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < until) {
         if (output().find(text) != std::string::npos) return true;

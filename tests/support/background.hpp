@@ -1,17 +1,16 @@
 #pragma once
 /// A child process that runs while the test goes on: `herald serve`, the simulator, node.
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <optional>
 #include <string>
+#include <sys/types.h>
 #include <vector>
 
 namespace herald::test {
 
 class background_process {
-public:
+  public:
     /// Starts argv with extra NAME=VALUE env; stdout and stderr go to a log file.
     background_process(std::vector<std::string> argv, std::vector<std::string> env = {});
     ~background_process();  ///< SIGKILLs the child if it still runs
@@ -30,7 +29,7 @@ public:
     std::optional<int> wait(std::chrono::milliseconds timeout);
     bool running();
 
-private:
+  private:
     pid_t pid_ = -1;
     std::string log_;
     std::optional<int> exit_code_;

@@ -1,13 +1,12 @@
 #include "support/http_client.hpp"
 
 #include <arpa/inet.h>
+#include <cstdlib>
+#include <iostream>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <cstdlib>
-#include <iostream>
 
 namespace herald::test {
 
@@ -100,8 +99,8 @@ http_reply http_client::raw(const std::string& bytes) {
     return read_reply();
 }
 
-http_reply http_client::request(const std::string& method, const std::string& target, const std::string& body,
-                                const std::vector<std::string>& headers) {
+http_reply http_client::request(const std::string& method, const std::string& target,
+                                const std::string& body, const std::vector<std::string>& headers) {
     std::string req = method + " " + target + " HTTP/1.1\r\nHost: " + host_ + "\r\n";
     for (const auto& h : headers) req += h + "\r\n";
     if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH")

@@ -16,7 +16,7 @@ struct http_reply {
 };
 
 class http_client {
-public:
+  public:
     explicit http_client(int port, std::string host = "127.0.0.1");
     ~http_client();
     http_client(const http_client&) = delete;
@@ -24,15 +24,15 @@ public:
 
     /// Sends a request; `headers` are "Name: value" lines. Fails the test binary (abort) only
     /// when the server cannot be reached at all; returns status 0 when the reply is cut off.
-    http_reply request(const std::string& method, const std::string& target, const std::string& body = {},
-                       const std::vector<std::string>& headers = {});
+    http_reply request(const std::string& method, const std::string& target,
+                       const std::string& body = {}, const std::vector<std::string>& headers = {});
     http_reply get(const std::string& target, const std::vector<std::string>& headers = {}) {
         return request("GET", target, {}, headers);
     }
     /// Sends raw bytes and reads one reply; for malformed-request tests.
     http_reply raw(const std::string& bytes);
 
-private:
+  private:
     bool connect();
     http_reply read_reply();
     int port_;

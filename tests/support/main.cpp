@@ -1,9 +1,9 @@
 // gtest main for Herald's test binaries: quiet logs unless HERALD_TEST_LOG is set.
 
+#include <cstdlib>
+
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
-
-#include <cstdlib>
 
 int main(int argc, char** argv) {
     testing::InitGoogleTest(&argc, argv);

@@ -14,7 +14,7 @@
 namespace herald::test {
 
 class pg {
-public:
+  public:
     /// The process-wide test cluster (started on first call).
     static pg& instance();
 
@@ -32,7 +32,7 @@ public:
 
     ~pg();
 
-private:
+  private:
     pg();
     std::string create_database(const char* prefix, const char* template_name);
     std::string root_;

@@ -5,9 +5,12 @@
 
 namespace herald::test {
 
-std::string herald_binary() { return HERALD_BINARY; }
+std::string herald_binary() {
+    return HERALD_BINARY;
+}
 
-core::process_result run_herald(const std::vector<std::string>& args, const std::vector<std::string>& env,
+core::process_result run_herald(const std::vector<std::string>& args,
+                                const std::vector<std::string>& env,
                                 std::chrono::milliseconds timeout) {
     std::vector<std::string> argv = {herald_binary()};
     argv.insert(argv.end(), args.begin(), args.end());

@@ -1,9 +1,10 @@
-#include <gtest/gtest.h>
+#include "core/config.hpp"
 
 #include <filesystem>
 #include <fstream>
 
-#include "core/config.hpp"
+#include <gtest/gtest.h>
+
 #include "core/errc.hpp"
 #include "core/redact.hpp"
 
@@ -26,7 +27,8 @@ TEST(config, defaults_are_valid) {
 }
 
 TEST(config, precedence_is_file_then_environment_then_flags) {
-    auto file = write_file("precedence.toml", "data_dir = \"/srv/from-file\"\n[http]\nport = 1000\nthreads = 3\n");
+    auto file = write_file("precedence.toml",
+                           "data_dir = \"/srv/from-file\"\n[http]\nport = 1000\nthreads = 3\n");
     config_sources src;
     src.file = file;
     auto c = load_config(src);
@@ -49,8 +51,8 @@ TEST(config, precedence_is_file_then_environment_then_flags) {
 
 TEST(config, durations_and_sizes_parse_with_units) {
     config_sources src;
-    src.environment = {"HERALD_HTTP_READ_TIMEOUT=250ms", "HERALD_HTTP_IDLE_TIMEOUT=2m", "HERALD_HTTP_BODY_LIMIT=2MiB",
-                       "HERALD_DATABASE_CONNECT_TIMEOUT=3"};
+    src.environment = {"HERALD_HTTP_READ_TIMEOUT=250ms", "HERALD_HTTP_IDLE_TIMEOUT=2m",
+                       "HERALD_HTTP_BODY_LIMIT=2MiB", "HERALD_DATABASE_CONNECT_TIMEOUT=3"};
     auto c = load_config(src);
     ASSERT_TRUE(c) << c.error().message;
     EXPECT_EQ(c->http.read_timeout, std::chrono::milliseconds(250));
@@ -72,7 +74,8 @@ TEST_P(bad_environment, names_the_variable_and_the_reason) {
     ASSERT_FALSE(c) << GetParam().env;
     EXPECT_EQ(c.error().code, errc::invalid_value);
     const std::string name = GetParam().env.substr(0, GetParam().env.find('='));
-    EXPECT_NE(c.error().message.find("environment " + name), std::string::npos) << c.error().message;
+    EXPECT_NE(c.error().message.find("environment " + name), std::string::npos)
+        << c.error().message;
     EXPECT_NE(c.error().message.find(GetParam().says), std::string::npos) << c.error().message;
 }
 
@@ -107,7 +110,8 @@ TEST(config, file_errors_name_file_line_and_key) {
     src.file = write_file("badvalue.toml", "[http]\n\nport = \"eighty\"\n");
     c = load_config(src);
     ASSERT_FALSE(c);
-    EXPECT_NE(c.error().message.find("badvalue.toml:3: http.port: expected a whole number"), std::string::npos)
+    EXPECT_NE(c.error().message.find("badvalue.toml:3: http.port: expected a whole number"),
+              std::string::npos)
         << c.error().message;
 
     src.file = write_file("syntax.toml", "[http\nport = 1\n");
@@ -159,7 +163,8 @@ TEST(redact, hides_passwords_in_every_form) {
     EXPECT_EQ(redact_connection_string("postgres://u:pw@h/db"), "postgres://u:***@h/db");
     EXPECT_EQ(redact_connection_string("postgres://u@h/db"), "postgres://u@h/db");
     EXPECT_EQ(redact_connection_string("host=h password=pw user=u"), "host=h password=*** user=u");
-    EXPECT_EQ(redact_connection_string("host=h password='p w' user=u"), "host=h password=*** user=u");
+    EXPECT_EQ(redact_connection_string("host=h password='p w' user=u"),
+              "host=h password=*** user=u");
     EXPECT_EQ(redact_connection_string("postgres://h/db?password=pw&sslmode=require"),
               "postgres://h/db?password=***&sslmode=require");
 }

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "core/process.hpp"
+
+#include <gtest/gtest.h>
 
 namespace herald::core {
 namespace {

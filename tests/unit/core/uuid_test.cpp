@@ -1,9 +1,9 @@
-#include <gtest/gtest.h>
+#include "core/uuid.hpp"
 
 #include <set>
 #include <thread>
 
-#include "core/uuid.hpp"
+#include <gtest/gtest.h>
 
 namespace herald::core {
 namespace {
@@ -38,7 +38,8 @@ TEST(uuid, v7_unique_across_threads) {
 }
 
 TEST(uuid, v7_at_carries_the_given_time) {
-    auto t = std::chrono::sys_days(std::chrono::year(2031) / 5 / 17) + std::chrono::milliseconds(1234);
+    auto t =
+        std::chrono::sys_days(std::chrono::year(2031) / 5 / 17) + std::chrono::milliseconds(1234);
     EXPECT_EQ(uuid_v7_at(t).v7_time(), t);
 }
 
@@ -48,13 +49,15 @@ TEST(uuid, parse_and_format_round_trip) {
     auto back = uuid::parse(u.str());
     ASSERT_TRUE(back);
     EXPECT_EQ(*back, u);
-    EXPECT_EQ(uuid::parse("01234567-89AB-CDEF-0123-456789abcdef")->str(), "01234567-89ab-cdef-0123-456789abcdef");
+    EXPECT_EQ(uuid::parse("01234567-89AB-CDEF-0123-456789abcdef")->str(),
+              "01234567-89ab-cdef-0123-456789abcdef");
 }
 
 TEST(uuid, parse_rejects_malformed) {
-    for (const char* bad : {"", "not-a-uuid", "01234567-89ab-cdef-0123-456789abcde", "01234567-89ab-cdef-0123-456789abcdeff",
-                            "0123456789ab-cdef-0123-456789abcdef0", "01234567-89ab-cdef-0123-456789abcdeg",
-                            "01234567_89ab_cdef_0123_456789abcdef"})
+    for (const char* bad :
+         {"", "not-a-uuid", "01234567-89ab-cdef-0123-456789abcde",
+          "01234567-89ab-cdef-0123-456789abcdeff", "0123456789ab-cdef-0123-456789abcdef0",
+          "01234567-89ab-cdef-0123-456789abcdeg", "01234567_89ab_cdef_0123_456789abcdef"})
         EXPECT_FALSE(uuid::parse(bad)) << bad;
 }
 

@@ -1,7 +1,8 @@
+#include "db/param.hpp"
+
 #include <gtest/gtest.h>
 
 #include "db/errc.hpp"
-#include "db/param.hpp"
 
 namespace herald::db {
 namespace {
@@ -20,14 +21,16 @@ TEST(param, text_forms) {
 }
 
 TEST(timestamps, format_is_iso_utc_with_microseconds) {
-    auto t = sys_days(year(2026) / 11 / 23) + hours(10) + minutes(5) + seconds(7) + microseconds(123456);
+    auto t =
+        sys_days(year(2026) / 11 / 23) + hours(10) + minutes(5) + seconds(7) + microseconds(123456);
     EXPECT_EQ(format_timestamp(t), "2026-11-23T10:05:07.123456Z");
     auto before_epoch = sys_days(year(1969) / 12 / 31) + hours(23) + microseconds(500);
     EXPECT_EQ(format_timestamp(before_epoch), "1969-12-31T23:00:00.000500Z");
 }
 
 TEST(timestamps, parse_accepts_postgres_output_with_any_offset) {
-    auto t = sys_days(year(2026) / 11 / 23) + hours(10) + minutes(5) + seconds(7) + microseconds(120000);
+    auto t =
+        sys_days(year(2026) / 11 / 23) + hours(10) + minutes(5) + seconds(7) + microseconds(120000);
     EXPECT_EQ(parse_timestamp("2026-11-23 10:05:07.12+00"), t);
     EXPECT_EQ(parse_timestamp("2026-11-23 15:35:07.12+05:30"), t);
     EXPECT_EQ(parse_timestamp("2026-11-23 05:05:07.12-05"), t);
@@ -38,20 +41,23 @@ TEST(timestamps, parse_accepts_postgres_output_with_any_offset) {
 }
 
 TEST(timestamps, parse_rejects_garbage) {
-    for (const char* bad : {"", "2026-11-23", "2026-13-01 00:00:00+00", "2026-02-30 00:00:00+00", "yesterday",
-                            "2026-11-23 10:05:07+0x", "2026-11-23 10:05:07 junk"})
+    for (const char* bad : {"", "2026-11-23", "2026-13-01 00:00:00+00", "2026-02-30 00:00:00+00",
+                            "yesterday", "2026-11-23 10:05:07+0x", "2026-11-23 10:05:07 junk"})
         EXPECT_FALSE(parse_timestamp(bad)) << bad;
 }
 
 TEST(arrays, literal_escapes_quotes_and_backslashes) {
     EXPECT_EQ(array_literal(std::vector<std::string>{"a", "b\"c", "d\\e", "", "x,y"}),
               R"({"a","b\"c","d\\e","","x,y"})");
-    EXPECT_EQ(array_literal(std::vector<std::optional<std::string>>{"a", std::nullopt}), R"({"a",NULL})");
+    EXPECT_EQ(array_literal(std::vector<std::optional<std::string>>{"a", std::nullopt}),
+              R"({"a",NULL})");
     EXPECT_EQ(array_literal(std::vector<std::string>{}), "{}");
 }
 
 TEST(sqlstate, maps_to_policy_conditions) {
-    auto is = [](const char* state, condition c) { return std::error_code(from_sqlstate(state)) == c; };
+    auto is = [](const char* state, condition c) {
+        return std::error_code(from_sqlstate(state)) == c;
+    };
     EXPECT_TRUE(is("23505", condition::duplicate));
     EXPECT_TRUE(is("40001", condition::retryable));
     EXPECT_TRUE(is("40P01", condition::retryable));

@@ -1,13 +1,13 @@
-#include <gtest/gtest.h>
-
-#include <nlohmann/json.hpp>
-
 #include "http/router.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 namespace herald::http {
 namespace {
 
-response call(const router& r, std::string method, std::string path, std::string* matched = nullptr) {
+response call(const router& r, std::string method, std::string path,
+              std::string* matched = nullptr) {
     request req;
     req.method = std::move(method);
     req.path = std::move(path);
@@ -21,7 +21,8 @@ response call(const router& r, std::string method, std::string path, std::string
 TEST(router, matches_literal_and_parameter_segments) {
     router r;
     r.add("GET", "/v1/contacts", [](request&) { return response(200, "text/plain", "list"); });
-    r.add("GET", "/v1/contacts/{id}", [](request& q) { return response(200, "text/plain", std::string(q.param("id"))); });
+    r.add("GET", "/v1/contacts/{id}",
+          [](request& q) { return response(200, "text/plain", std::string(q.param("id"))); });
     r.add("DELETE", "/v1/contacts/{id}", [](request&) { return response(204, "text/plain", ""); });
     std::string matched;
     EXPECT_EQ(call(r, "GET", "/v1/contacts", &matched).body, "list");
@@ -55,7 +56,8 @@ TEST(router, duplicate_registration_is_a_programming_error) {
 
 TEST(router, per_route_body_limits) {
     router r;
-    r.add("POST", "/v1/groups/{id}/import", [](request&) { return response(); }, 500u << 20);
+    r.add(
+        "POST", "/v1/groups/{id}/import", [](request&) { return response(); }, 500u << 20);
     EXPECT_EQ(r.body_limit_for("POST", "/v1/groups/g1/import"), 500u << 20);
     EXPECT_EQ(r.body_limit_for("POST", "/v1/groups/g1"), 0u);
 }

@@ -1,7 +1,8 @@
+#include "phone/number.hpp"
+
 #include <gtest/gtest.h>
 
 #include "phone/errc.hpp"
-#include "phone/number.hpp"
 #include "phone/time_zones.hpp"
 
 namespace herald::phone {
@@ -86,8 +87,10 @@ TEST(phone, can_receive_sms_is_false_for_landlines_and_toll_free) {
 }
 
 TEST(time_zones, country_zones_come_from_zone1970) {
-    EXPECT_EQ(candidate_time_zones(*normalize("0803 123 4567", "NG")), std::vector<std::string>{"Africa/Lagos"});
-    EXPECT_EQ(candidate_time_zones(*normalize("98765 43210", "IN")), std::vector<std::string>{"Asia/Kolkata"});
+    EXPECT_EQ(candidate_time_zones(*normalize("0803 123 4567", "NG")),
+              std::vector<std::string>{"Africa/Lagos"});
+    EXPECT_EQ(candidate_time_zones(*normalize("98765 43210", "IN")),
+              std::vector<std::string>{"Asia/Kolkata"});
     auto de = candidate_time_zones(*normalize("0151 23456789", "DE"));
     EXPECT_NE(std::find(de.begin(), de.end(), "Europe/Berlin"), de.end());
     auto gb = candidate_time_zones(*normalize("+44 20 7946 0958"));
@@ -95,9 +98,12 @@ TEST(time_zones, country_zones_come_from_zone1970) {
 }
 
 TEST(time_zones, us_and_canada_narrow_to_the_area_code_state) {
-    EXPECT_EQ(candidate_time_zones(*normalize("+1 212 555 0123")), std::vector<std::string>{"America/New_York"});
-    EXPECT_EQ(candidate_time_zones(*normalize("+1 310 555 0123")), std::vector<std::string>{"America/Los_Angeles"});
-    EXPECT_EQ(candidate_time_zones(*normalize("+1 808 555 0123")), std::vector<std::string>{"Pacific/Honolulu"});
+    EXPECT_EQ(candidate_time_zones(*normalize("+1 212 555 0123")),
+              std::vector<std::string>{"America/New_York"});
+    EXPECT_EQ(candidate_time_zones(*normalize("+1 310 555 0123")),
+              std::vector<std::string>{"America/Los_Angeles"});
+    EXPECT_EQ(candidate_time_zones(*normalize("+1 808 555 0123")),
+              std::vector<std::string>{"Pacific/Honolulu"});
     auto tx = candidate_time_zones(*normalize("+1 915 555 0123"));  // El Paso area, Texas
     EXPECT_NE(std::find(tx.begin(), tx.end(), "America/Chicago"), tx.end());
     EXPECT_NE(std::find(tx.begin(), tx.end(), "America/Denver"), tx.end());
@@ -109,17 +115,20 @@ TEST(time_zones, us_and_canada_narrow_to_the_area_code_state) {
 TEST(time_zones, explicit_zone_overrides_and_is_validated) {
     auto n = *normalize("+1 212 555 0123");
     EXPECT_EQ(candidate_time_zones(n, "Europe/Paris"), std::vector<std::string>{"Europe/Paris"});
-    EXPECT_EQ(candidate_time_zones(n, "Mars/Olympus"), std::vector<std::string>{"America/New_York"});
+    EXPECT_EQ(candidate_time_zones(n, "Mars/Olympus"),
+              std::vector<std::string>{"America/New_York"});
     EXPECT_TRUE(is_valid_time_zone("America/Los_Angeles"));
     EXPECT_FALSE(is_valid_time_zone("Mars/Olympus"));
     EXPECT_FALSE(is_valid_time_zone(""));
 }
 
 TEST(time_zones, every_subdivision_zone_exists_in_tzdata) {
-    for (const char* n : {"+1 907 555 0123", "+1 928 555 0123", "+1 305 555 0123", "+1 208 555 0123",
-                          "+1 317 555 0123", "+1 502 555 0123", "+1 906 555 0123", "+1 605 555 0123",
-                          "+1 604 555 0123", "+1 709 555 0123", "+1 867 555 0123", "+1 306 555 0123"}) {
-        for (const auto& z : candidate_time_zones(*normalize(n))) EXPECT_TRUE(is_valid_time_zone(z)) << n << " " << z;
+    for (const char* n :
+         {"+1 907 555 0123", "+1 928 555 0123", "+1 305 555 0123", "+1 208 555 0123",
+          "+1 317 555 0123", "+1 502 555 0123", "+1 906 555 0123", "+1 605 555 0123",
+          "+1 604 555 0123", "+1 709 555 0123", "+1 867 555 0123", "+1 306 555 0123"}) {
+        for (const auto& z : candidate_time_zones(*normalize(n)))
+            EXPECT_TRUE(is_valid_time_zone(z)) << n << " " << z;
     }
 }
 

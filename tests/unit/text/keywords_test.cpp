@@ -1,14 +1,16 @@
-#include <gtest/gtest.h>
-
 #include "text/keywords.hpp"
+
+#include <gtest/gtest.h>
 
 namespace herald::text {
 namespace {
 
 TEST(keywords, default_lists) {
-    for (const char* w : {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
+    for (const char* w :
+         {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
         EXPECT_EQ(classify(w), keyword_kind::opt_out) << w;
-    for (const char* w : {"START", "YES", "UNSTOP"}) EXPECT_EQ(classify(w), keyword_kind::opt_in) << w;
+    for (const char* w : {"START", "YES", "UNSTOP"})
+        EXPECT_EQ(classify(w), keyword_kind::opt_in) << w;
     for (const char* w : {"HELP", "INFO"}) EXPECT_EQ(classify(w), keyword_kind::help) << w;
 }
 

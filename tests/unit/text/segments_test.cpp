@@ -1,13 +1,16 @@
+#include "text/segments.hpp"
+
 #include <gtest/gtest.h>
 
 #include "text/charset.hpp"
-#include "text/segments.hpp"
 #include "text/utf8.hpp"
 
 namespace herald::text {
 namespace {
 
-std::u32string u32(std::string_view utf8) { return *decode_utf8(utf8); }
+std::u32string u32(std::string_view utf8) {
+    return *decode_utf8(utf8);
+}
 
 std::string repeat(std::string_view s, std::size_t n) {
     std::string out;
@@ -115,7 +118,8 @@ TEST(segments, remaining_counts_free_units) {
 }
 
 TEST(charset, gsm_round_trip_including_extension_table) {
-    std::u32string text = u32("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./09:;<=>?¡AZÄÖÑÜ§¿azäöñüà€[]{}^~|\\\f");
+    std::u32string text = u32(
+        "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./09:;<=>?¡AZÄÖÑÜ§¿azäöñüà€[]{}^~|\\\f");
     auto encoded = to_gsm7_unpacked(text);
     ASSERT_TRUE(encoded.has_value());
     EXPECT_EQ(from_gsm7_unpacked(*encoded), text);
@@ -137,7 +141,7 @@ TEST(charset, ucs2_round_trip_with_surrogates) {
 
 TEST(charset, broken_ucs2_becomes_replacement_characters) {
     EXPECT_EQ(from_ucs2be(std::string("\xD8\x3D\x00\x41", 4)), U"\uFFFDA");  // lone high surrogate
-    EXPECT_EQ(from_ucs2be(std::string("\x00\x41\x00", 3)), U"A\uFFFD");    // odd length
+    EXPECT_EQ(from_ucs2be(std::string("\x00\x41\x00", 3)), U"A\uFFFD");      // odd length
 }
 
 TEST(charset, latin1) {
@@ -150,10 +154,12 @@ TEST(utf8, rejects_overlongs_surrogates_and_truncation) {
     std::size_t bad = 99;
     EXPECT_FALSE(decode_utf8("\xC0\xAF", &bad));  // overlong '/'
     EXPECT_EQ(bad, 0u);
-    EXPECT_FALSE(decode_utf8("ab\xED\xA0\x80"));  // UTF-16 surrogate
+    EXPECT_FALSE(decode_utf8("ab\xED\xA0\x80"));    // UTF-16 surrogate
     EXPECT_FALSE(decode_utf8("\xF4\x90\x80\x80"));  // beyond U+10FFFF
     EXPECT_FALSE(decode_utf8("\xE2\x82"));          // truncated
-    EXPECT_EQ(decode_utf8_lossy("a\xFF" "b"), U"a\uFFFDb");
+    EXPECT_EQ(decode_utf8_lossy("a\xFF"
+                                "b"),
+              U"a\uFFFDb");
     EXPECT_EQ(encode_utf8(U"€😀"), "€😀");
 }
 

@@ -1,13 +1,16 @@
+#include "text/smart_encoding.hpp"
+
 #include <gtest/gtest.h>
 
 #include "text/segments.hpp"
-#include "text/smart_encoding.hpp"
 #include "text/utf8.hpp"
 
 namespace herald::text {
 namespace {
 
-std::u32string u32(std::string_view s) { return *decode_utf8(s); }
+std::u32string u32(std::string_view s) {
+    return *decode_utf8(s);
+}
 
 TEST(smart_encoding, replaces_word_processor_punctuation) {
     auto r = smart_encode(u32("“Don’t” pay – it’s free…\u00A0ok"));

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include <map>
+
+#include <gtest/gtest.h>
 
 #include "text/errc.hpp"
 #include "text/message_template.hpp"
@@ -8,7 +8,9 @@
 namespace herald::text {
 namespace {
 
-bool contact_fields(std::string_view name) { return message_template::is_contact_field(name); }
+bool contact_fields(std::string_view name) {
+    return message_template::is_contact_field(name);
+}
 
 std::string render(const message_template& t, const std::map<std::string, std::string>& values,
                    std::vector<std::string>* missing = nullptr) {
@@ -22,11 +24,12 @@ std::string render(const message_template& t, const std::map<std::string, std::s
 }
 
 TEST(message_template, renders_contact_and_custom_fields) {
-    auto t = message_template::compile("Hi {{first_name}} {{ last_name }}, you owe {{custom.balance}}.",
-                                       contact_fields);
+    auto t = message_template::compile(
+        "Hi {{first_name}} {{ last_name }}, you owe {{custom.balance}}.", contact_fields);
     ASSERT_TRUE(t) << t.error().message;
-    EXPECT_EQ(render(*t, {{"first_name", "Ada"}, {"last_name", "Lovelace"}, {"custom.balance", "$12"}}),
-              "Hi Ada Lovelace, you owe $12.");
+    EXPECT_EQ(
+        render(*t, {{"first_name", "Ada"}, {"last_name", "Lovelace"}, {"custom.balance", "$12"}}),
+        "Hi Ada Lovelace, you owe $12.");
     ASSERT_EQ(t->placeholders().size(), 3u);
     EXPECT_TRUE(t->placeholders()[2].is_custom());
     EXPECT_EQ(t->placeholders()[2].custom_key(), "balance");
@@ -58,14 +61,15 @@ TEST(message_template, unknown_placeholder_is_an_error_naming_it) {
 }
 
 TEST(message_template, caller_variables_are_allowed_when_declared) {
-    auto t = message_template::compile("Your code is {{code}}", [](std::string_view n) { return n == "code"; });
+    auto t = message_template::compile("Your code is {{code}}",
+                                       [](std::string_view n) { return n == "code"; });
     ASSERT_TRUE(t);
     EXPECT_EQ(render(*t, {{"code", "4711"}}), "Your code is 4711");
 }
 
 TEST(message_template, malformed_placeholders_are_errors) {
-    for (const char* bad : {"Hi {{first_name", "Hi {{first_name {{last_name}}", "Hi {{}}", "Hi {{ | x}}",
-                            "Hi {{first name}}", "Hi {{9lives}}", "{{custom.}}"}) {
+    for (const char* bad : {"Hi {{first_name", "Hi {{first_name {{last_name}}", "Hi {{}}",
+                            "Hi {{ | x}}", "Hi {{first name}}", "Hi {{9lives}}", "{{custom.}}"}) {
         auto t = message_template::compile(bad, contact_fields);
         ASSERT_FALSE(t) << bad;
         EXPECT_EQ(t.error().code, errc::malformed_template) << bad;
