@@ -1,5 +1,12 @@
 #include "smpp/client.hpp"
 
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <random>
+#include <unordered_map>
+
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -7,13 +14,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
-
-#include <condition_variable>
-#include <deque>
-#include <future>
-#include <mutex>
-#include <random>
-#include <unordered_map>
 
 #include "smpp/detail/connection.hpp"
 #include "smpp/engine.hpp"
@@ -40,17 +40,21 @@ std::string with_plus(const std::string& addr, std::uint8_t ton) {
 
 std::string_view to_string(submit_outcome o) noexcept {
     switch (o) {
-        case submit_outcome::accepted: return "accepted";
-        case submit_outcome::rejected: return "rejected";
-        case submit_outcome::failed: return "failed";
-        case submit_outcome::invalid: return "invalid";
+        case submit_outcome::accepted:
+            return "accepted";
+        case submit_outcome::rejected:
+            return "rejected";
+        case submit_outcome::failed:
+            return "failed";
+        case submit_outcome::invalid:
+            return "invalid";
     }
     return "?";
 }
 
 bool is_transient_status(std::uint32_t s) noexcept {
-    return s == status::throttled || s == status::message_queue_full || s == status::system_error ||
-           s == status::submit_failed || s == status::unknown_error || s == temporary_app_error;
+    return s == status::throttled || s == status::message_queue_full || s == status::system_error
+           || s == status::submit_failed || s == status::unknown_error || s == temporary_app_error;
 }
 
 struct client::impl : std::enable_shared_from_this<impl> {
@@ -93,7 +97,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
           strand(net::make_strand(e.context())),
           limiter(cfg.tps, std::max(1.0, cfg.tps / 20), std::chrono::steady_clock::now()),
           rng(std::random_device{}()) {
-        for (int i = 0; i < std::max(1, cfg.binds); ++i) slots.push_back(std::make_unique<slot>(i, strand));
+        for (int i = 0; i < std::max(1, cfg.binds); ++i)
+            slots.push_back(std::make_unique<slot>(i, strand));
         next_ref = std::uint16_t(rng());
     }
 
@@ -151,7 +156,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
     std::chrono::milliseconds backoff(int failures) {
         auto base = cfg.reconnect_min.count() << std::min(failures > 0 ? failures - 1 : 0, 16);
         base = std::min<long long>(base, cfg.reconnect_max.count());
-        std::uniform_int_distribution<long long> jitter(base / 2, std::max<long long>(base / 2, base));
+        std::uniform_int_distribution<long long> jitter(base / 2,
+                                                        std::max<long long>(base / 2, base));
         return std::chrono::milliseconds(jitter(rng));
     }
 
@@ -160,15 +166,16 @@ struct client::impl : std::enable_shared_from_this<impl> {
         auto delay = backoff(++s.failures);
         spdlog::debug("smpp {}: bind {} reconnects in {} ms", cfg.name, s.index, delay.count());
         s.timer.expires_after(delay);
-        s.timer.async_wait(net::bind_executor(strand, [w = weak_from_this(), &s](boost::system::error_code ec) {
-            auto self = w.lock();
-            if (!self || ec || self->stopping) return;
-            {
-                std::lock_guard lock(self->stats_mutex);
-                ++self->counters.reconnects;
-            }
-            self->connect(s);
-        }));
+        s.timer.async_wait(
+            net::bind_executor(strand, [w = weak_from_this(), &s](boost::system::error_code ec) {
+                auto self = w.lock();
+                if (!self || ec || self->stopping) return;
+                {
+                    std::lock_guard lock(self->stats_mutex);
+                    ++self->counters.reconnects;
+                }
+                self->connect(s);
+            }));
     }
 
     void connect(slot& s) {
@@ -183,27 +190,31 @@ struct client::impl : std::enable_shared_from_this<impl> {
         }));
         resolver->async_resolve(
             cfg.host, std::to_string(cfg.port),
-            net::bind_executor(strand, [w = weak_from_this(), &s, resolver, socket, deadline](
-                                           boost::system::error_code ec, tcp::resolver::results_type results) {
-                auto self = w.lock();
-                if (!self) return;
-                if (ec) {
-                    deadline->cancel();
-                    return self->connect_failed(s, "cannot resolve " + self->cfg.host + ": " + ec.message());
-                }
-                net::async_connect(*socket, results,
-                                   net::bind_executor(self->strand, [w, &s, socket, deadline](boost::system::error_code ec2,
-                                                                                              const tcp::endpoint&) {
-                                       deadline->cancel();
-                                       auto me = w.lock();
-                                       if (!me) return;
-                                       if (ec2)
-                                           return me->connect_failed(s, "cannot connect to " + me->cfg.host + ":" +
-                                                                            std::to_string(me->cfg.port) + ": " +
-                                                                            ec2.message());
-                                       me->connected(s, std::move(*socket));
-                                   }));
-            }));
+            net::bind_executor(
+                strand, [w = weak_from_this(), &s, resolver, socket, deadline](
+                            boost::system::error_code ec, tcp::resolver::results_type results) {
+                    auto self = w.lock();
+                    if (!self) return;
+                    if (ec) {
+                        deadline->cancel();
+                        return self->connect_failed(
+                            s, "cannot resolve " + self->cfg.host + ": " + ec.message());
+                    }
+                    net::async_connect(
+                        *socket, results,
+                        net::bind_executor(self->strand, [w, &s, socket, deadline](
+                                                             boost::system::error_code ec2,
+                                                             const tcp::endpoint&) {
+                            deadline->cancel();
+                            auto me = w.lock();
+                            if (!me) return;
+                            if (ec2)
+                                return me->connect_failed(
+                                    s, "cannot connect to " + me->cfg.host + ":"
+                                           + std::to_string(me->cfg.port) + ": " + ec2.message());
+                            me->connected(s, std::move(*socket));
+                        }));
+                }));
     }
 
     void connect_failed(slot& s, const std::string& why) {
@@ -230,7 +241,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
         net::dispatch(s.conn->executor(), [w = weak_from_this(), &s, conn = s.conn] {
             auto self = w.lock();
             if (!self || s.conn != conn) return;
-            bind_credentials creds{self->cfg.system_id, self->cfg.password, self->cfg.system_type, 0, 0, {}};
+            bind_credentials creds{
+                self->cfg.system_id, self->cfg.password, self->cfg.system_type, 0, 0, {}};
             conn->fsm().bind(self->cfg.mode, creds, std::chrono::steady_clock::now());
             conn->flush();
         });
@@ -239,28 +251,29 @@ struct client::impl : std::enable_shared_from_this<impl> {
     // ---- events from a bind ----
 
     void on_event(slot& s, session_event&& e) {
-        std::visit(overloaded{
-                       [&](event::bound& b) {
-                           s.bound = true;
-                           s.failures = 0;
-                           spdlog::info("smpp {}: bind {} up ({} to {})", cfg.name, s.index, to_string(b.mode),
-                                        b.system_id.empty() ? cfg.host : b.system_id);
-                           report_state("bound");
-                           pump(s);
-                       },
-                       [&](event::bind_failed& f) {
-                           note_error(f.reason);
-                           spdlog::warn("smpp {}: bind {} failed: {}", cfg.name, s.index, f.reason);
-                       },
-                       [&](event::response& r) { on_response(s, r.token, r.msg); },
-                       [&](event::failed& f) { on_failed(s, f.token, f.reason); },
-                       [&](event::request& r) { on_request(s, std::move(r.msg)); },
-                       [&](event::protocol_error& p) {
-                           spdlog::debug("smpp {}: bind {} protocol error: {}", cfg.name, s.index, p.what);
-                       },
-                       [&](event::closed& c) { on_closed(s, c.reason); },
-                   },
-                   e);
+        std::visit(
+            overloaded{
+                [&](event::bound& b) {
+                    s.bound = true;
+                    s.failures = 0;
+                    spdlog::info("smpp {}: bind {} up ({} to {})", cfg.name, s.index,
+                                 to_string(b.mode), b.system_id.empty() ? cfg.host : b.system_id);
+                    report_state("bound");
+                    pump(s);
+                },
+                [&](event::bind_failed& f) {
+                    note_error(f.reason);
+                    spdlog::warn("smpp {}: bind {} failed: {}", cfg.name, s.index, f.reason);
+                },
+                [&](event::response& r) { on_response(s, r.token, r.msg); },
+                [&](event::failed& f) { on_failed(s, f.token, f.reason); },
+                [&](event::request& r) { on_request(s, std::move(r.msg)); },
+                [&](event::protocol_error& p) {
+                    spdlog::debug("smpp {}: bind {} protocol error: {}", cfg.name, s.index, p.what);
+                },
+                [&](event::closed& c) { on_closed(s, c.reason); },
+            },
+            e);
     }
 
     void on_closed(slot& s, const std::string& reason) {
@@ -301,8 +314,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
         const std::uint32_t st = m.command_status;
         if (st == status::ok && std::holds_alternative<submit_sm_resp>(m.body)) {
             part_done(ref, std::get<submit_sm_resp>(m.body).message_id);
-        } else if ((st == status::throttled || st == status::message_queue_full) &&
-                   ref.retries < cfg.max_throttle_retries) {
+        } else if ((st == status::throttled || st == status::message_queue_full)
+                   && ref.retries < cfg.max_throttle_retries) {
             {
                 std::lock_guard lock(stats_mutex);
                 ++counters.throttled;
@@ -310,13 +323,14 @@ struct client::impl : std::enable_shared_from_this<impl> {
             ++ref.retries;
             s.retry.push_back(ref);
             s.paused_until = std::chrono::steady_clock::now() + cfg.throttle_backoff;
-            spdlog::debug("smpp {}: bind {} throttled ({}); pausing {} ms", cfg.name, s.index, status_name(st),
-                          cfg.throttle_backoff.count());
+            spdlog::debug("smpp {}: bind {} throttled ({}); pausing {} ms", cfg.name, s.index,
+                          status_name(st), cfg.throttle_backoff.count());
         } else {
             const bool permanent = st != status::ok && !is_transient_status(st);
             part_failed(ref, st == status::ok ? status::system_error : st,
-                        std::holds_alternative<generic_nack>(m.body) ? "generic_nack " + status_name(st)
-                                                                     : "submit_sm refused with " + status_name(st),
+                        std::holds_alternative<generic_nack>(m.body)
+                            ? "generic_nack " + status_name(st)
+                            : "submit_sm refused with " + status_name(st),
                         permanent);
         }
         pump(s);
@@ -339,7 +353,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
         if (++j.answered == j.built.parts.size()) complete(j);
     }
 
-    void part_failed(const part_ref& ref, std::uint32_t st, const std::string& why, bool permanent) {
+    void part_failed(const part_ref& ref, std::uint32_t st, const std::string& why,
+                     bool permanent) {
         auto it = jobs.find(ref.job_id);
         if (it == jobs.end()) return;
         job& j = *it->second;
@@ -357,17 +372,22 @@ struct client::impl : std::enable_shared_from_this<impl> {
         r.data_coding = j.built.data_coding;
         bool all = true;
         for (auto& id : j.ids) {
-            if (id) r.message_ids.push_back(*id);
-            else all = false;
+            if (id)
+                r.message_ids.push_back(*id);
+            else
+                all = false;
         }
-        r.outcome = all ? submit_outcome::accepted
+        r.outcome = all                 ? submit_outcome::accepted
                     : j.permanent_error ? submit_outcome::rejected
                                         : submit_outcome::failed;
         {
             std::lock_guard lock(stats_mutex);
-            if (r.outcome == submit_outcome::accepted) ++counters.accepted;
-            else if (r.outcome == submit_outcome::rejected) ++counters.rejected;
-            else ++counters.failed;
+            if (r.outcome == submit_outcome::accepted)
+                ++counters.accepted;
+            else if (r.outcome == submit_outcome::rejected)
+                ++counters.rejected;
+            else
+                ++counters.failed;
         }
         auto done = std::move(j.done);
         jobs.erase(j.id);
@@ -423,12 +443,13 @@ struct client::impl : std::enable_shared_from_this<impl> {
         if (s.pause_armed) return;
         s.pause_armed = true;
         s.pause.expires_at(until);
-        s.pause.async_wait(net::bind_executor(strand, [w = weak_from_this(), &s](boost::system::error_code ec) {
-            auto self = w.lock();
-            if (!self) return;
-            s.pause_armed = false;
-            if (!ec) self->pump(s);
-        }));
+        s.pause.async_wait(
+            net::bind_executor(strand, [w = weak_from_this(), &s](boost::system::error_code ec) {
+                auto self = w.lock();
+                if (!self) return;
+                s.pause_armed = false;
+                if (!ec) self->pump(s);
+            }));
     }
 
     void pump(slot& s) {
@@ -458,8 +479,10 @@ struct client::impl : std::enable_shared_from_this<impl> {
                 arm_pause(s, now + limiter.wait_time(now));
                 break;
             }
-            if (from_retry) s.retry.pop_front();
-            else if (++jobs.at(ref.job_id)->next == jobs.at(ref.job_id)->built.parts.size()) s.current.reset();
+            if (from_retry)
+                s.retry.pop_front();
+            else if (++jobs.at(ref.job_id)->next == jobs.at(ref.job_id)->built.parts.size())
+                s.current.reset();
             const job& j = *jobs.at(ref.job_id);
             std::uint64_t token = next_token++;
             s.in_flight.emplace(token, ref);
@@ -469,7 +492,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
         if (sent) {
             std::lock_guard lock(stats_mutex);
             counters.pdus_sent += sent;
-            auto second = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+            auto second =
+                std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
             if (second != tps_second) {
                 counters.tps_now = second == tps_second + 1 ? double(tps_count) : 0.0;
                 tps_second = second;
@@ -502,13 +526,15 @@ struct client::impl : std::enable_shared_from_this<impl> {
 
     ack_fn make_ack(slot& s, std::uint32_t sequence, pdu response) {
         std::weak_ptr<detail::connection> weak_conn = s.conn;
-        return [w = weak_from_this(), weak_conn, sequence, response = std::move(response)](bool accepted) {
+        return [w = weak_from_this(), weak_conn, sequence,
+                response = std::move(response)](bool accepted) {
             auto self = w.lock();
             if (!self) return;
             net::dispatch(self->strand, [weak_conn, sequence, response, accepted] {
                 auto conn = weak_conn.lock();
                 if (!conn || conn->fsm().state() == session_state::closed) return;
-                conn->fsm().respond(sequence, response, accepted ? status::ok : temporary_app_error);
+                conn->fsm().respond(sequence, response,
+                                    accepted ? status::ok : temporary_app_error);
                 conn->flush();
             });
         };
@@ -522,10 +548,13 @@ struct client::impl : std::enable_shared_from_this<impl> {
                     std::lock_guard lock(stats_mutex);
                     ++counters.receipts;
                 }
-                delivery_report rep{cfg.name, receipt_id_key(r->message_id, cfg.receipt_ids), std::move(*r)};
+                delivery_report rep{cfg.name, receipt_id_key(r->message_id, cfg.receipt_ids),
+                                    std::move(*r)};
                 auto ack = make_ack(s, seq, deliver_sm_resp{});
-                if (handlers.on_receipt) handlers.on_receipt(std::move(rep), std::move(ack));
-                else ack(true);
+                if (handlers.on_receipt)
+                    handlers.on_receipt(std::move(rep), std::move(ack));
+                else
+                    ack(true);
                 return;
             }
             if (is_receipt(*d)) {
@@ -541,7 +570,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
             in.from = with_plus(d->source_addr, d->source_addr_ton);
             in.to = with_plus(d->destination_addr, d->dest_addr_ton);
             in.data_coding = d->data_coding;
-            in.text = decode_text(d->data_coding, d->esm_class, payload, cfg.coding.default_coding, &in.concat);
+            in.text = decode_text(d->data_coding, d->esm_class, payload, cfg.coding.default_coding,
+                                  &in.concat);
             deliver_inbound(s, std::move(in), make_ack(s, seq, deliver_sm_resp{}));
             return;
         }
@@ -551,7 +581,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
             in.from = with_plus(d->source_addr, d->source_addr_ton);
             in.to = with_plus(d->destination_addr, d->dest_addr_ton);
             in.data_coding = d->data_coding;
-            in.text = decode_text(d->data_coding, d->esm_class, d->tlvs.octets(tag::message_payload).value_or(""),
+            in.text = decode_text(d->data_coding, d->esm_class,
+                                  d->tlvs.octets(tag::message_payload).value_or(""),
                                   cfg.coding.default_coding, &in.concat);
             deliver_inbound(s, std::move(in), make_ack(s, seq, data_sm_resp{}));
             return;
@@ -565,8 +596,10 @@ struct client::impl : std::enable_shared_from_this<impl> {
             std::lock_guard lock(stats_mutex);
             ++counters.inbound;
         }
-        if (handlers.on_inbound) handlers.on_inbound(std::move(in), std::move(ack));
-        else ack(true);
+        if (handlers.on_inbound)
+            handlers.on_inbound(std::move(in), std::move(ack));
+        else
+            ack(true);
     }
 
     // ---- stopping ----
@@ -595,14 +628,14 @@ struct client::impl : std::enable_shared_from_this<impl> {
         future.wait_for(grace + std::chrono::seconds(2));
     }
 
-    void await_closed(std::chrono::steady_clock::time_point until, std::shared_ptr<std::promise<void>> finished) {
+    void await_closed(std::chrono::steady_clock::time_point until,
+                      std::shared_ptr<std::promise<void>> finished) {
         bool open = false;
         for (auto& s : slots) open = open || s->conn != nullptr;
         if (open && std::chrono::steady_clock::now() < until) {
             auto t = std::make_shared<net::steady_timer>(strand, std::chrono::milliseconds(20));
-            t->async_wait([self = shared_from_this(), t, until, finished](boost::system::error_code) {
-                self->await_closed(until, finished);
-            });
+            t->async_wait([self = shared_from_this(), t, until, finished](
+                              boost::system::error_code) { self->await_closed(until, finished); });
             return;
         }
         for (auto& s : slots)
@@ -638,11 +671,17 @@ client::client(engine& eng, client_config config, client_handlers handlers)
     impl_->counters.binds_configured = int(impl_->slots.size());
 }
 
-client::~client() { stop(std::chrono::seconds(2)); }
+client::~client() {
+    stop(std::chrono::seconds(2));
+}
 
-void client::start() { impl_->start(); }
+void client::start() {
+    impl_->start();
+}
 
-void client::stop(std::chrono::milliseconds grace) { impl_->stop(grace); }
+void client::stop(std::chrono::milliseconds grace) {
+    impl_->stop(grace);
+}
 
 bool client::submit(outbound_sms sms, submit_callback done, std::chrono::milliseconds wait) {
     auto& i = *impl_;
@@ -652,7 +691,8 @@ bool client::submit(outbound_sms sms, submit_callback done, std::chrono::millise
     bool post = false;
     {
         std::unique_lock lock(i.mutex);
-        if (!i.space.wait_for(lock, wait, [&] { return i.closed_for_submit || i.waiting < i.cfg.max_queue; }))
+        if (!i.space.wait_for(lock, wait,
+                              [&] { return i.closed_for_submit || i.waiting < i.cfg.max_queue; }))
             return false;
         if (i.closed_for_submit) return false;
         j->id = i.next_job++;
@@ -664,7 +704,8 @@ bool client::submit(outbound_sms sms, submit_callback done, std::chrono::millise
         std::lock_guard lock(i.stats_mutex);
         ++i.counters.submitted;
     }
-    if (post) net::post(i.strand, [w = std::weak_ptr<impl>(impl_)] {
+    if (post)
+        net::post(i.strand, [w = std::weak_ptr<impl>(impl_)] {
             if (auto self = w.lock()) self->drain_inbox();
         });
     return true;
@@ -689,6 +730,8 @@ client_stats client::stats() const {
     return s;
 }
 
-const client_config& client::config() const noexcept { return impl_->cfg; }
+const client_config& client::config() const noexcept {
+    return impl_->cfg;
+}
 
 }  // namespace herald::smpp

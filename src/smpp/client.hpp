@@ -112,7 +112,7 @@ struct client_stats {
 };
 
 class client {
-public:
+  public:
     client(engine& eng, client_config config, client_handlers handlers = {});
     /// Stops (see stop()).
     ~client();
@@ -133,7 +133,7 @@ public:
     client_stats stats() const;
     const client_config& config() const noexcept;
 
-private:
+  private:
     struct impl;
     std::shared_ptr<impl> impl_;
 };

@@ -11,7 +11,7 @@ std::uint32_t be32(const std::uint8_t* p) noexcept {
 
 /// Reads fields from a PDU body; the first failure sticks and later reads return defaults.
 class reader {
-public:
+  public:
     reader(std::span<const std::uint8_t> body, decode_error& err) : b_(body), err_(err) {}
 
     bool ok() const noexcept { return ok_; }
@@ -38,8 +38,8 @@ public:
                 return s;
             }
         }
-        fail(status_on_error, std::string(field) + " is not a NUL-terminated string of at most " +
-                                  std::to_string(max - 1) + " characters");
+        fail(status_on_error, std::string(field) + " is not a NUL-terminated string of at most "
+                                  + std::to_string(max - 1) + " characters");
         return {};
     }
     /// A time field: empty or exactly 16 characters.
@@ -67,8 +67,8 @@ public:
             std::uint16_t len = u16("length");
             if (remaining() < len) {
                 fail(status::invalid_optional_length,
-                     "optional parameter 0x" + hex16(t.tag) + " claims " + std::to_string(len) +
-                         " octets but only " + std::to_string(remaining()) + " remain");
+                     "optional parameter 0x" + hex16(t.tag) + " claims " + std::to_string(len)
+                         + " octets but only " + std::to_string(remaining()) + " remain");
                 break;
             }
             t.value = octets(len, "value");
@@ -86,11 +86,12 @@ public:
     /// The body must be fully consumed for PDUs without optional parameters.
     void expect_end(const char* pdu_name) {
         if (ok_ && !at_end())
-            fail(status::invalid_cmd_length, std::string(pdu_name) + " has " + std::to_string(remaining()) +
-                                                 " unexpected trailing octets");
+            fail(status::invalid_cmd_length, std::string(pdu_name) + " has "
+                                                 + std::to_string(remaining())
+                                                 + " unexpected trailing octets");
     }
 
-private:
+  private:
     static std::string hex16(std::uint16_t v) {
         static constexpr char d[] = "0123456789abcdef";
         return {d[v >> 12], d[(v >> 8) & 15], d[(v >> 4) & 15], d[v & 15]};
@@ -110,24 +111,32 @@ private:
             case tag::message_state:
             case tag::sar_total_segments:
             case tag::sar_segment_seqnum:
-            case tag::sc_interface_version: want = 1; break;
+            case tag::sc_interface_version:
+                want = 1;
+                break;
             case tag::sar_msg_ref_num:
             case tag::user_message_reference:
             case tag::source_port:
-            case tag::destination_port: want = 2; break;
-            case tag::network_error_code: want = 3; break;
+            case tag::destination_port:
+                want = 2;
+                break;
+            case tag::network_error_code:
+                want = 3;
+                break;
             case tag::receipted_message_id:
                 if (t.value.empty() || t.value.size() > 65) {
-                    fail(status::invalid_optional_length, "receipted_message_id must be 1 to 65 octets");
+                    fail(status::invalid_optional_length,
+                         "receipted_message_id must be 1 to 65 octets");
                     return false;
                 }
                 return true;
-            default: return true;
+            default:
+                return true;
         }
         if (t.value.size() != want) {
-            fail(status::invalid_optional_length, "optional parameter 0x" + hex16(t.tag) + " must be " +
-                                                      std::to_string(want) + " octets, got " +
-                                                      std::to_string(t.value.size()));
+            fail(status::invalid_optional_length,
+                 "optional parameter 0x" + hex16(t.tag) + " must be " + std::to_string(want)
+                     + " octets, got " + std::to_string(t.value.size()));
             return false;
         }
         return true;
@@ -141,7 +150,7 @@ private:
 
 /// Appends fields; the first limit violation sticks.
 class writer {
-public:
+  public:
     explicit writer(std::string& out) : out_(out) {}
     bool ok() const noexcept { return ok_; }
     const std::string& why() const noexcept { return why_; }
@@ -157,13 +166,15 @@ public:
     }
     void cstring(const std::string& s, std::size_t max, const char* field) {
         if (s.size() + 1 > max || s.find('\0') != std::string::npos)
-            return fail(std::string(field) + " is longer than " + std::to_string(max - 1) + " characters");
+            return fail(std::string(field) + " is longer than " + std::to_string(max - 1)
+                        + " characters");
         out_.append(s);
         out_.push_back('\0');
     }
     void raw(const std::string& s) { out_.append(s); }
     void time(const std::string& s, const char* field) {
-        if (!s.empty() && s.size() != 16) return fail(std::string(field) + " must be empty or 16 characters");
+        if (!s.empty() && s.size() != 16)
+            return fail(std::string(field) + " must be empty or 16 characters");
         cstring(s, 17, field);
     }
     void tlvs(const tlv_list& l) {
@@ -180,7 +191,7 @@ public:
         why_ = std::move(why);
     }
 
-private:
+  private:
     std::string& out_;
     bool ok_ = true;
     std::string why_;
@@ -404,8 +415,8 @@ decode_result decode(std::span<const std::uint8_t> bytes, const codec_options& o
     err.sequence_number = be32(bytes.data() + 12);
     if (len != bytes.size() || len > options.max_command_length) {
         err.command_status = status::invalid_cmd_length;
-        err.what = "command_length " + std::to_string(len) + " does not match the " +
-                   std::to_string(bytes.size()) + " octets received";
+        err.what = "command_length " + std::to_string(len) + " does not match the "
+                   + std::to_string(bytes.size()) + " octets received";
         return err;
     }
     message m;
@@ -425,7 +436,8 @@ decode_result decode(std::span<const std::uint8_t> bytes, const codec_options& o
 }
 
 decode_result decode(std::string_view bytes, const codec_options& options) {
-    return decode(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()), options);
+    return decode(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()),
+                  options);
 }
 
 bool encode(const message& m, std::string& out, std::string* why) {
@@ -435,7 +447,14 @@ bool encode(const message& m, std::string& out, std::string* why) {
     w.u32(command_id_of(m.body));
     w.u32(m.command_status);
     w.u32(m.sequence_number);
-    std::visit([&](const auto& body) { write_body(w, body); }, m.body);
+    std::visit(
+        [&](const auto& body) {
+            // An error response with nothing to say goes without a body, as peers expect.
+            using T = std::decay_t<decltype(body)>;
+            if (is_response(T::command_id) && m.command_status != status::ok && body == T{}) return;
+            write_body(w, body);
+        },
+        m.body);
     if (!w.ok()) {
         out.resize(start);
         if (why) *why = w.why();

@@ -40,7 +40,7 @@ struct decode_error {
 
 /// Either a decoded message or why it failed.
 class decode_result {
-public:
+  public:
     decode_result(message m) : v_(std::move(m)) {}
     decode_result(decode_error e) : v_(std::move(e)) {}
     explicit operator bool() const noexcept { return v_.index() == 0; }
@@ -49,7 +49,7 @@ public:
     const message* operator->() const { return &std::get<0>(v_); }
     const decode_error& error() const { return std::get<1>(v_); }
 
-private:
+  private:
     std::variant<message, decode_error> v_;
 };
 

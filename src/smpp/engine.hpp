@@ -13,7 +13,7 @@ class io_context;
 namespace herald::smpp {
 
 class engine {
-public:
+  public:
     /// Starts `threads` threads running the loop.
     explicit engine(int threads = 1);
     /// Stops the loop and joins the threads.
@@ -28,7 +28,7 @@ public:
     /// Stops the loop early (the destructor does it too).
     void stop();
 
-private:
+  private:
     struct impl;
     std::unique_ptr<impl> impl_;
 };

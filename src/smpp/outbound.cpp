@@ -17,9 +17,12 @@ bool all_digits(std::string_view s) {
 /// Encodes one part in the chosen coding.
 std::string encode_part(const std::u32string& part, std::uint8_t coding) {
     switch (coding) {
-        case coding::ucs2: return text::to_ucs2be(part);
-        case coding::latin1: return *text::to_latin1(part);
-        default: return *text::to_gsm7_unpacked(part);
+        case coding::ucs2:
+            return text::to_ucs2be(part);
+        case coding::latin1:
+            return *text::to_latin1(part);
+        default:
+            return *text::to_gsm7_unpacked(part);
     }
 }
 
@@ -38,7 +41,9 @@ std::optional<long_method> parse_long_method(std::string_view s) noexcept {
     return std::nullopt;
 }
 
-std::string_view to_string(default_coding c) noexcept { return c == default_coding::gsm7 ? "gsm7" : "latin1"; }
+std::string_view to_string(default_coding c) noexcept {
+    return c == default_coding::gsm7 ? "gsm7" : "latin1";
+}
 
 std::string_view to_string(long_method m) noexcept {
     return m == long_method::udh ? "udh" : m == long_method::sar ? "sar" : "payload";
@@ -67,17 +72,22 @@ std::optional<built_submits> build_submits(const outbound_sms& sms, const coding
     auto cps = text::decode_utf8(sms.text);
     if (!cps) return set_why("message text is not valid UTF-8");
     address src = make_address(sms.source), dst = make_address(sms.destination);
-    if (dst.ton != 1 && dst.ton != 3) return set_why("destination \"" + sms.destination + "\" is not a number");
-    if (src.value.size() > 20 || dst.value.size() > 20) return set_why("address longer than 20 characters");
+    if (dst.ton != 1 && dst.ton != 3)
+        return set_why("destination \"" + sms.destination + "\" is not a number");
+    if (src.value.size() > 20 || dst.value.size() > 20)
+        return set_why("address longer than 20 characters");
 
     text::message_shape shape = text::analyze(*cps);
     std::uint8_t dc = coding::ucs2;
     text::encoding split_as = text::encoding::ucs2;
     if (shape.encoding == text::encoding::gsm7) {
         split_as = text::encoding::gsm7;
-        if (policy.default_coding == default_coding::gsm7) dc = coding::smsc_default;
-        else if (text::to_latin1(*cps)) dc = coding::latin1;
-        else split_as = text::encoding::ucs2;  // GSM-only letters (Greek, euro) have no Latin-1 form
+        if (policy.default_coding == default_coding::gsm7)
+            dc = coding::smsc_default;
+        else if (text::to_latin1(*cps))
+            dc = coding::latin1;
+        else
+            split_as = text::encoding::ucs2;  // GSM-only letters (Greek, euro) have no Latin-1 form
     }
 
     submit_sm base;
@@ -90,7 +100,8 @@ std::optional<built_submits> build_submits(const outbound_sms& sms, const coding
     base.registered_delivery = sms.request_receipt ? 1 : 0;
     base.validity_period = sms.validity_period;
     base.data_coding = dc;
-    if (sms.user_message_reference) base.tlvs.set_u16(tag::user_message_reference, *sms.user_message_reference);
+    if (sms.user_message_reference)
+        base.tlvs.set_u16(tag::user_message_reference, *sms.user_message_reference);
 
     built_submits out;
     out.data_coding = dc;
@@ -117,7 +128,9 @@ std::optional<built_submits> build_submits(const outbound_sms& sms, const coding
         if (policy.long_method == long_method::udh) {
             sm.esm_class |= esm::udhi;
             // IEI 0x00: concatenated message, 8-bit reference.
-            sm.short_message = std::string{0x05, 0x00, 0x03, char(reference & 0xFF), char(total), char(seq)} + body;
+            sm.short_message =
+                std::string{0x05, 0x00, 0x03, char(reference & 0xFF), char(total), char(seq)}
+                + body;
         } else {
             sm.tlvs.set_u16(tag::sar_msg_ref_num, reference);
             sm.tlvs.set_u8(tag::sar_total_segments, total);
@@ -141,10 +154,12 @@ std::string decode_text(std::uint8_t data_coding, std::uint8_t esm_class, std::s
                 if (i + 2 + len > udh.size()) break;
                 std::string_view v = udh.substr(i + 2, len);
                 if (concat && iei == 0x00 && len == 3)
-                    *concat = concat_info{std::uint8_t(v[0]), std::uint8_t(v[1]), std::uint8_t(v[2])};
+                    *concat =
+                        concat_info{std::uint8_t(v[0]), std::uint8_t(v[1]), std::uint8_t(v[2])};
                 if (concat && iei == 0x08 && len == 4)
-                    *concat = concat_info{std::uint16_t(std::uint8_t(v[0]) << 8 | std::uint8_t(v[1])),
-                                          std::uint8_t(v[2]), std::uint8_t(v[3])};
+                    *concat =
+                        concat_info{std::uint16_t(std::uint8_t(v[0]) << 8 | std::uint8_t(v[1])),
+                                    std::uint8_t(v[2]), std::uint8_t(v[3])};
                 i += 2 + len;
             }
             payload.remove_prefix(udhl + 1);
@@ -153,11 +168,16 @@ std::string decode_text(std::uint8_t data_coding, std::uint8_t esm_class, std::s
     std::u32string cps;
     switch (data_coding) {
         case coding::smsc_default:
-            cps = smsc_default == default_coding::gsm7 ? text::from_gsm7_unpacked(payload) : text::from_latin1(payload);
+            cps = smsc_default == default_coding::gsm7 ? text::from_gsm7_unpacked(payload)
+                                                       : text::from_latin1(payload);
             break;
         case coding::ia5:
-        case coding::latin1: cps = text::from_latin1(payload); break;
-        case coding::ucs2: cps = text::from_ucs2be(payload); break;
+        case coding::latin1:
+            cps = text::from_latin1(payload);
+            break;
+        case coding::ucs2:
+            cps = text::from_ucs2be(payload);
+            break;
         default:
             // 8-bit binary and unknown codings: keep what is printable as Latin-1.
             cps = text::from_latin1(payload);

@@ -60,7 +60,9 @@ std::optional<std::string> tlv_list::octets(std::uint16_t t) const {
     return x->value;
 }
 
-void tlv_list::set_u8(std::uint16_t t, std::uint8_t v) { set(t, std::string(1, char(v))); }
+void tlv_list::set_u8(std::uint16_t t, std::uint8_t v) {
+    set(t, std::string(1, char(v)));
+}
 
 void tlv_list::set_u16(std::uint16_t t, std::uint16_t v) {
     set(t, std::string{char(v >> 8), char(v & 0xFF)});
@@ -89,57 +91,103 @@ std::uint32_t command_id_of(const pdu& p) noexcept {
 
 std::string command_name(std::uint32_t id) {
     switch (id) {
-        case bind_transmitter::command_id: return "bind_transmitter";
-        case bind_transmitter_resp::command_id: return "bind_transmitter_resp";
-        case bind_receiver::command_id: return "bind_receiver";
-        case bind_receiver_resp::command_id: return "bind_receiver_resp";
-        case bind_transceiver::command_id: return "bind_transceiver";
-        case bind_transceiver_resp::command_id: return "bind_transceiver_resp";
-        case outbind::command_id: return "outbind";
-        case unbind::command_id: return "unbind";
-        case unbind_resp::command_id: return "unbind_resp";
-        case generic_nack::command_id: return "generic_nack";
-        case submit_sm::command_id: return "submit_sm";
-        case submit_sm_resp::command_id: return "submit_sm_resp";
-        case deliver_sm::command_id: return "deliver_sm";
-        case deliver_sm_resp::command_id: return "deliver_sm_resp";
-        case data_sm::command_id: return "data_sm";
-        case data_sm_resp::command_id: return "data_sm_resp";
-        case query_sm::command_id: return "query_sm";
-        case query_sm_resp::command_id: return "query_sm_resp";
-        case enquire_link::command_id: return "enquire_link";
-        case enquire_link_resp::command_id: return "enquire_link_resp";
-        default: return hex32(id);
+        case bind_transmitter::command_id:
+            return "bind_transmitter";
+        case bind_transmitter_resp::command_id:
+            return "bind_transmitter_resp";
+        case bind_receiver::command_id:
+            return "bind_receiver";
+        case bind_receiver_resp::command_id:
+            return "bind_receiver_resp";
+        case bind_transceiver::command_id:
+            return "bind_transceiver";
+        case bind_transceiver_resp::command_id:
+            return "bind_transceiver_resp";
+        case outbind::command_id:
+            return "outbind";
+        case unbind::command_id:
+            return "unbind";
+        case unbind_resp::command_id:
+            return "unbind_resp";
+        case generic_nack::command_id:
+            return "generic_nack";
+        case submit_sm::command_id:
+            return "submit_sm";
+        case submit_sm_resp::command_id:
+            return "submit_sm_resp";
+        case deliver_sm::command_id:
+            return "deliver_sm";
+        case deliver_sm_resp::command_id:
+            return "deliver_sm_resp";
+        case data_sm::command_id:
+            return "data_sm";
+        case data_sm_resp::command_id:
+            return "data_sm_resp";
+        case query_sm::command_id:
+            return "query_sm";
+        case query_sm_resp::command_id:
+            return "query_sm_resp";
+        case enquire_link::command_id:
+            return "enquire_link";
+        case enquire_link_resp::command_id:
+            return "enquire_link_resp";
+        default:
+            return hex32(id);
     }
 }
 
 std::string status_name(std::uint32_t s) {
     switch (s) {
-        case status::ok: return "ESME_ROK";
-        case status::invalid_msg_length: return "ESME_RINVMSGLEN";
-        case status::invalid_cmd_length: return "ESME_RINVCMDLEN";
-        case status::invalid_cmd_id: return "ESME_RINVCMDID";
-        case status::invalid_bind_status: return "ESME_RINVBNDSTS";
-        case status::already_bound: return "ESME_RALYBND";
-        case status::system_error: return "ESME_RSYSERR";
-        case status::invalid_source: return "ESME_RINVSRCADR";
-        case status::invalid_destination: return "ESME_RINVDSTADR";
-        case status::invalid_message_id: return "ESME_RINVMSGID";
-        case status::bind_failed: return "ESME_RBINDFAIL";
-        case status::invalid_password: return "ESME_RINVPASWD";
-        case status::invalid_system_id: return "ESME_RINVSYSID";
-        case status::message_queue_full: return "ESME_RMSGQFUL";
-        case status::invalid_esm_class: return "ESME_RINVESMCLASS";
-        case status::submit_failed: return "ESME_RSUBMITFAIL";
-        case status::throttled: return "ESME_RTHROTTLED";
-        case status::invalid_schedule: return "ESME_RINVSCHED";
-        case status::invalid_expiry: return "ESME_RINVEXPIRY";
-        case status::invalid_optional_length: return "ESME_RINVPARLEN";
-        case status::missing_optional: return "ESME_RMISSINGOPTPARAM";
-        case status::invalid_optional_value: return "ESME_RINVOPTPARAMVAL";
-        case status::delivery_failure: return "ESME_RDELIVERYFAILURE";
-        case status::unknown_error: return "ESME_RUNKNOWNERR";
-        default: return hex32(s);
+        case status::ok:
+            return "ESME_ROK";
+        case status::invalid_msg_length:
+            return "ESME_RINVMSGLEN";
+        case status::invalid_cmd_length:
+            return "ESME_RINVCMDLEN";
+        case status::invalid_cmd_id:
+            return "ESME_RINVCMDID";
+        case status::invalid_bind_status:
+            return "ESME_RINVBNDSTS";
+        case status::already_bound:
+            return "ESME_RALYBND";
+        case status::system_error:
+            return "ESME_RSYSERR";
+        case status::invalid_source:
+            return "ESME_RINVSRCADR";
+        case status::invalid_destination:
+            return "ESME_RINVDSTADR";
+        case status::invalid_message_id:
+            return "ESME_RINVMSGID";
+        case status::bind_failed:
+            return "ESME_RBINDFAIL";
+        case status::invalid_password:
+            return "ESME_RINVPASWD";
+        case status::invalid_system_id:
+            return "ESME_RINVSYSID";
+        case status::message_queue_full:
+            return "ESME_RMSGQFUL";
+        case status::invalid_esm_class:
+            return "ESME_RINVESMCLASS";
+        case status::submit_failed:
+            return "ESME_RSUBMITFAIL";
+        case status::throttled:
+            return "ESME_RTHROTTLED";
+        case status::invalid_schedule:
+            return "ESME_RINVSCHED";
+        case status::invalid_expiry:
+            return "ESME_RINVEXPIRY";
+        case status::invalid_optional_length:
+            return "ESME_RINVPARLEN";
+        case status::missing_optional:
+            return "ESME_RMISSINGOPTPARAM";
+        case status::invalid_optional_value:
+            return "ESME_RINVOPTPARAMVAL";
+        case status::delivery_failure:
+            return "ESME_RDELIVERYFAILURE";
+        case status::unknown_error:
+            return "ESME_RUNKNOWNERR";
+        default:
+            return hex32(s);
     }
 }
 

@@ -18,24 +18,24 @@ namespace herald::smpp {
 /// Command status values used by Herald (SMPP 3.4 section 5.1.3).
 namespace status {
 inline constexpr std::uint32_t ok = 0x00000000;
-inline constexpr std::uint32_t invalid_msg_length = 0x00000001;   // ESME_RINVMSGLEN
-inline constexpr std::uint32_t invalid_cmd_length = 0x00000002;   // ESME_RINVCMDLEN
-inline constexpr std::uint32_t invalid_cmd_id = 0x00000003;       // ESME_RINVCMDID
-inline constexpr std::uint32_t invalid_bind_status = 0x00000004;  // ESME_RINVBNDSTS
-inline constexpr std::uint32_t already_bound = 0x00000005;        // ESME_RALYBND
-inline constexpr std::uint32_t system_error = 0x00000008;         // ESME_RSYSERR
-inline constexpr std::uint32_t invalid_source = 0x0000000A;       // ESME_RINVSRCADR
-inline constexpr std::uint32_t invalid_destination = 0x0000000B;  // ESME_RINVDSTADR
-inline constexpr std::uint32_t invalid_message_id = 0x0000000C;   // ESME_RINVMSGID
-inline constexpr std::uint32_t bind_failed = 0x0000000D;          // ESME_RBINDFAIL
-inline constexpr std::uint32_t invalid_password = 0x0000000E;     // ESME_RINVPASWD
-inline constexpr std::uint32_t invalid_system_id = 0x0000000F;    // ESME_RINVSYSID
-inline constexpr std::uint32_t message_queue_full = 0x00000014;   // ESME_RMSGQFUL
-inline constexpr std::uint32_t invalid_esm_class = 0x00000043;    // ESME_RINVESMCLASS
-inline constexpr std::uint32_t submit_failed = 0x00000045;        // ESME_RSUBMITFAIL
-inline constexpr std::uint32_t throttled = 0x00000058;            // ESME_RTHROTTLED
-inline constexpr std::uint32_t invalid_schedule = 0x00000061;     // ESME_RINVSCHED
-inline constexpr std::uint32_t invalid_expiry = 0x00000062;       // ESME_RINVEXPIRY
+inline constexpr std::uint32_t invalid_msg_length = 0x00000001;       // ESME_RINVMSGLEN
+inline constexpr std::uint32_t invalid_cmd_length = 0x00000002;       // ESME_RINVCMDLEN
+inline constexpr std::uint32_t invalid_cmd_id = 0x00000003;           // ESME_RINVCMDID
+inline constexpr std::uint32_t invalid_bind_status = 0x00000004;      // ESME_RINVBNDSTS
+inline constexpr std::uint32_t already_bound = 0x00000005;            // ESME_RALYBND
+inline constexpr std::uint32_t system_error = 0x00000008;             // ESME_RSYSERR
+inline constexpr std::uint32_t invalid_source = 0x0000000A;           // ESME_RINVSRCADR
+inline constexpr std::uint32_t invalid_destination = 0x0000000B;      // ESME_RINVDSTADR
+inline constexpr std::uint32_t invalid_message_id = 0x0000000C;       // ESME_RINVMSGID
+inline constexpr std::uint32_t bind_failed = 0x0000000D;              // ESME_RBINDFAIL
+inline constexpr std::uint32_t invalid_password = 0x0000000E;         // ESME_RINVPASWD
+inline constexpr std::uint32_t invalid_system_id = 0x0000000F;        // ESME_RINVSYSID
+inline constexpr std::uint32_t message_queue_full = 0x00000014;       // ESME_RMSGQFUL
+inline constexpr std::uint32_t invalid_esm_class = 0x00000043;        // ESME_RINVESMCLASS
+inline constexpr std::uint32_t submit_failed = 0x00000045;            // ESME_RSUBMITFAIL
+inline constexpr std::uint32_t throttled = 0x00000058;                // ESME_RTHROTTLED
+inline constexpr std::uint32_t invalid_schedule = 0x00000061;         // ESME_RINVSCHED
+inline constexpr std::uint32_t invalid_expiry = 0x00000062;           // ESME_RINVEXPIRY
 inline constexpr std::uint32_t invalid_optional_length = 0x000000C2;  // ESME_RINVPARLEN
 inline constexpr std::uint32_t missing_optional = 0x000000C3;         // ESME_RMISSINGOPTPARAM
 inline constexpr std::uint32_t invalid_optional_value = 0x000000C4;   // ESME_RINVOPTPARAMVAL
@@ -229,10 +229,11 @@ struct query_sm_resp {
 };
 
 /// Every PDU Herald understands.
-using pdu = std::variant<bind_transmitter, bind_transmitter_resp, bind_receiver, bind_receiver_resp,
-                         bind_transceiver, bind_transceiver_resp, outbind, unbind, unbind_resp,
-                         generic_nack, submit_sm, submit_sm_resp, deliver_sm, deliver_sm_resp, data_sm,
-                         data_sm_resp, query_sm, query_sm_resp, enquire_link, enquire_link_resp>;
+using pdu =
+    std::variant<bind_transmitter, bind_transmitter_resp, bind_receiver, bind_receiver_resp,
+                 bind_transceiver, bind_transceiver_resp, outbind, unbind, unbind_resp,
+                 generic_nack, submit_sm, submit_sm_resp, deliver_sm, deliver_sm_resp, data_sm,
+                 data_sm_resp, query_sm, query_sm_resp, enquire_link, enquire_link_resp>;
 
 /// A PDU with its header: what travels on the wire.
 struct message {

@@ -8,12 +8,15 @@
 namespace herald::smpp {
 
 class rate_limiter {
-public:
+  public:
     using time_point = std::chrono::steady_clock::time_point;
 
     /// rate <= 0 means unlimited.
     explicit rate_limiter(double rate = 0, double burst = 0, time_point now = {})
-        : rate_(rate), burst_(burst > 0 ? burst : std::max(1.0, rate / 10)), tokens_(burst_), last_(now) {}
+        : rate_(rate),
+          burst_(burst > 0 ? burst : std::max(1.0, rate / 10)),
+          tokens_(burst_),
+          last_(now) {}
 
     bool unlimited() const noexcept { return rate_ <= 0; }
     double rate() const noexcept { return rate_; }
@@ -35,7 +38,7 @@ public:
         return std::chrono::nanoseconds(static_cast<long long>((1.0 - tokens_) / rate_ * 1e9) + 1);
     }
 
-private:
+  private:
     void refill(time_point now) noexcept {
         if (now <= last_) return;
         double elapsed = std::chrono::duration<double>(now - last_).count();

@@ -6,8 +6,12 @@
 namespace herald::smpp {
 namespace {
 
-char upper(char c) { return c >= 'a' && c <= 'z' ? char(c - 32) : c; }
-char lower(char c) { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; }
+char upper(char c) {
+    return c >= 'a' && c <= 'z' ? char(c - 32) : c;
+}
+char lower(char c) {
+    return c >= 'A' && c <= 'Z' ? char(c + 32) : c;
+}
 
 std::string to_lower(std::string_view s) {
     std::string out(s);
@@ -47,7 +51,8 @@ std::optional<std::chrono::system_clock::time_point> parse_receipt_date(std::str
 }
 
 /// Finds `key:` (case-insensitive, at a word start) and returns the value up to the next space.
-std::optional<std::string_view> field(std::string_view text, std::string_view key, bool to_end = false) {
+std::optional<std::string_view> field(std::string_view text, std::string_view key,
+                                      bool to_end = false) {
     for (std::size_t i = 0; i + key.size() < text.size(); ++i) {
         if (i > 0 && text[i - 1] != ' ') continue;
         bool match = true;
@@ -65,11 +70,16 @@ std::optional<std::string_view> field(std::string_view text, std::string_view ke
 
 std::string_view to_string(receipt_outcome o) noexcept {
     switch (o) {
-        case receipt_outcome::delivered: return "delivered";
-        case receipt_outcome::undelivered: return "undelivered";
-        case receipt_outcome::expired: return "expired";
-        case receipt_outcome::rejected: return "rejected";
-        case receipt_outcome::in_progress: return "in_progress";
+        case receipt_outcome::delivered:
+            return "delivered";
+        case receipt_outcome::undelivered:
+            return "undelivered";
+        case receipt_outcome::expired:
+            return "expired";
+        case receipt_outcome::rejected:
+            return "rejected";
+        case receipt_outcome::in_progress:
+            return "in_progress";
     }
     return "?";
 }
@@ -87,28 +97,38 @@ receipt_outcome outcome_of_stat(std::string_view stat) noexcept {
 
 std::optional<receipt_outcome> outcome_of_state(std::uint8_t state) noexcept {
     switch (state) {
-        case 1: return receipt_outcome::in_progress;  // ENROUTE
-        case 2: return receipt_outcome::delivered;
-        case 3: return receipt_outcome::expired;
-        case 4: return receipt_outcome::undelivered;  // DELETED
-        case 5: return receipt_outcome::undelivered;
-        case 6: return receipt_outcome::in_progress;  // ACCEPTED
-        case 7: return receipt_outcome::undelivered;  // UNKNOWN
-        case 8: return receipt_outcome::rejected;
-        default: return std::nullopt;
+        case 1:
+            return receipt_outcome::in_progress;  // ENROUTE
+        case 2:
+            return receipt_outcome::delivered;
+        case 3:
+            return receipt_outcome::expired;
+        case 4:
+            return receipt_outcome::undelivered;  // DELETED
+        case 5:
+            return receipt_outcome::undelivered;
+        case 6:
+            return receipt_outcome::in_progress;  // ACCEPTED
+        case 7:
+            return receipt_outcome::undelivered;  // UNKNOWN
+        case 8:
+            return receipt_outcome::rejected;
+        default:
+            return std::nullopt;
     }
 }
 
 std::string_view stat_of_state(std::uint8_t state) noexcept {
-    static constexpr std::string_view names[] = {"SCHEDULED", "ENROUTE", "DELIVRD", "EXPIRED", "DELETED",
-                                                 "UNDELIV",   "ACCEPTD", "UNKNOWN", "REJECTD"};
+    static constexpr std::string_view names[] = {"SCHEDULED", "ENROUTE", "DELIVRD",
+                                                 "EXPIRED",   "DELETED", "UNDELIV",
+                                                 "ACCEPTD",   "UNKNOWN", "REJECTD"};
     return state < std::size(names) ? names[state] : "UNKNOWN";
 }
 
 bool is_receipt(const deliver_sm& d) noexcept {
     std::uint8_t type = d.esm_class & esm::receipt_mask;
-    return type == esm::delivery_receipt || type == esm::intermediate_notification ||
-           d.tlvs.find(tag::receipted_message_id) != nullptr;
+    return type == esm::delivery_receipt || type == esm::intermediate_notification
+           || d.tlvs.find(tag::receipted_message_id) != nullptr;
 }
 
 std::optional<receipt> parse_receipt_text(std::string_view text) {
@@ -121,8 +141,10 @@ std::optional<receipt> parse_receipt_text(std::string_view text) {
         r.outcome = outcome_of_stat(r.stat);
     }
     if (auto e = field(text, "err"); e && !e->empty()) r.error = std::string(*e);
-    if (auto s = field(text, "sub")) r.submitted = parse_number(*s, 10).transform([](auto v) { return int(v); });
-    if (auto s = field(text, "dlvrd")) r.delivered = parse_number(*s, 10).transform([](auto v) { return int(v); });
+    if (auto s = field(text, "sub"))
+        r.submitted = parse_number(*s, 10).transform([](auto v) { return int(v); });
+    if (auto s = field(text, "dlvrd"))
+        r.delivered = parse_number(*s, 10).transform([](auto v) { return int(v); });
     if (auto s = field(text, "submit date")) r.submit_date = parse_receipt_date(*s);
     if (auto s = field(text, "done date")) r.done_date = parse_receipt_date(*s);
     if (auto s = field(text, "text", true)) r.text = std::string(*s);
@@ -137,7 +159,8 @@ std::optional<receipt> parse_receipt(const deliver_sm& d) {
         if (auto p = d.tlvs.octets(tag::message_payload)) body = payload = *p;
     std::optional<receipt> r = parse_receipt_text(body);
     if (!r) r.emplace();
-    if (auto id = d.tlvs.cstring(tag::receipted_message_id); id && !id->empty()) r->message_id = *id;
+    if (auto id = d.tlvs.cstring(tag::receipted_message_id); id && !id->empty())
+        r->message_id = *id;
     if (auto st = d.tlvs.u8(tag::message_state)) {
         if (auto o = outcome_of_state(*st)) {
             r->outcome = *o;
@@ -160,10 +183,14 @@ std::optional<id_format> parse_id_format(std::string_view s) noexcept {
 
 std::string_view to_string(id_format f) noexcept {
     switch (f) {
-        case id_format::exact: return "exact";
-        case id_format::case_insensitive: return "case_insensitive";
-        case id_format::hex_in_receipt: return "hex_in_receipt";
-        case id_format::decimal_in_receipt: return "decimal_in_receipt";
+        case id_format::exact:
+            return "exact";
+        case id_format::case_insensitive:
+            return "case_insensitive";
+        case id_format::hex_in_receipt:
+            return "hex_in_receipt";
+        case id_format::decimal_in_receipt:
+            return "decimal_in_receipt";
     }
     return "?";
 }
@@ -173,8 +200,10 @@ std::string_view to_string(id_format f) noexcept {
 // parse as a number falls back to lower case, so it can still match itself.
 std::string submit_id_key(std::string_view id, id_format f) {
     switch (f) {
-        case id_format::exact: return std::string(id);
-        case id_format::case_insensitive: return to_lower(id);
+        case id_format::exact:
+            return std::string(id);
+        case id_format::case_insensitive:
+            return to_lower(id);
         case id_format::hex_in_receipt:
             if (auto v = parse_number(id, 10)) return to_base(*v, 10);
             return to_lower(id);
@@ -187,8 +216,10 @@ std::string submit_id_key(std::string_view id, id_format f) {
 
 std::string receipt_id_key(std::string_view id, id_format f) {
     switch (f) {
-        case id_format::exact: return std::string(id);
-        case id_format::case_insensitive: return to_lower(id);
+        case id_format::exact:
+            return std::string(id);
+        case id_format::case_insensitive:
+            return to_lower(id);
         case id_format::hex_in_receipt:
             if (auto v = parse_number(id, 16)) return to_base(*v, 10);
             return to_lower(id);

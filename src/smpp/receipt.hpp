@@ -1,7 +1,8 @@
 #pragma once
 /// Delivery receipts: parsed from the optional parameters (receipted_message_id,
 /// message_state, network_error_code) and from the classic text form
-///   id:IIII sub:SSS dlvrd:DDD submit date:YYMMDDhhmm done date:YYMMDDhhmm stat:DDDDDDD err:E text:...
+///   id:IIII sub:SSS dlvrd:DDD submit date:YYMMDDhhmm done date:YYMMDDhhmm stat:DDDDDDD err:E
+///   text:...
 /// and matched to submits by a message id normalised per connector.
 
 #include <chrono>
@@ -53,9 +54,9 @@ std::string_view stat_of_state(std::uint8_t message_state) noexcept;
 
 /// How a connector's receipts spell the ids its submit_sm_resp gave.
 enum class id_format {
-    exact,             ///< byte for byte
-    case_insensitive,  ///< hex ids whose case differs
-    hex_in_receipt,    ///< submit_sm_resp gives decimal, receipts give the same number in hex
+    exact,               ///< byte for byte
+    case_insensitive,    ///< hex ids whose case differs
+    hex_in_receipt,      ///< submit_sm_resp gives decimal, receipts give the same number in hex
     decimal_in_receipt,  ///< submit_sm_resp gives hex, receipts give the same number in decimal
 };
 

@@ -1,14 +1,14 @@
 #include "smpp/server.hpp"
 
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
-#include <spdlog/spdlog.h>
-
 #include <deque>
 #include <future>
 #include <mutex>
 #include <unordered_map>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
 
 #include "smpp/detail/connection.hpp"
 #include "smpp/engine.hpp"
@@ -51,11 +51,16 @@ using send_done = std::function<void(std::optional<message>, const std::string&)
 }  // namespace
 
 /// A session's state; every member is touched only on its strand except the atomics.
-class session_impl final : public server_session, public std::enable_shared_from_this<session_impl> {
-public:
-    session_impl(std::uint64_t id, detail::strand s, const server_config& cfg, server_handlers& handlers,
-                 std::function<void(std::uint64_t)> forget)
-        : id_(id), strand_(std::move(s)), cfg_(cfg), handlers_(handlers), forget_(std::move(forget)) {}
+class session_impl final : public server_session,
+                           public std::enable_shared_from_this<session_impl> {
+  public:
+    session_impl(std::uint64_t id, detail::strand s, const server_config& cfg,
+                 server_handlers& handlers, std::function<void(std::uint64_t)> forget)
+        : id_(id),
+          strand_(std::move(s)),
+          cfg_(cfg),
+          handlers_(handlers),
+          forget_(std::move(forget)) {}
 
     void attach(tcp::socket socket) {
         session_options opts;
@@ -66,7 +71,8 @@ public:
         opts.bind_timeout = cfg_.bind_timeout;
         conn_ = std::make_shared<detail::connection>(strand_, std::move(socket), opts,
                                                      [w = weak_from_this()](session_event&& e) {
-                                                         if (auto self = w.lock()) self->on_event(std::move(e));
+                                                         if (auto self = w.lock())
+                                                             self->on_event(std::move(e));
                                                      });
         remote_ = conn_->remote();
         conn_->start();
@@ -86,7 +92,8 @@ public:
     std::size_t backlog() const override { return backlog_.load(); }
 
     void respond(std::uint32_t sequence, pdu body, std::uint32_t command_status) override {
-        net::dispatch(strand_, [self = shared_from_this(), sequence, body = std::move(body), command_status]() mutable {
+        net::dispatch(strand_, [self = shared_from_this(), sequence, body = std::move(body),
+                                command_status]() mutable {
             if (!self->conn_) return;
             self->conn_->fsm().respond(sequence, std::move(body), command_status);
             self->conn_->flush();
@@ -95,7 +102,8 @@ public:
 
     void send(pdu body, send_done done) override {
         ++backlog_;
-        net::dispatch(strand_, [self = shared_from_this(), body = std::move(body), done = std::move(done)]() mutable {
+        net::dispatch(strand_, [self = shared_from_this(), body = std::move(body),
+                                done = std::move(done)]() mutable {
             self->outbox_.push_back({std::move(body), std::move(done)});
             self->pump();
         });
@@ -115,7 +123,7 @@ public:
         });
     }
 
-private:
+  private:
     struct outgoing {
         pdu body;
         send_done done;
@@ -150,64 +158,69 @@ private:
 
     void on_event(session_event&& e) {
         auto self = shared_from_this();
-        std::visit(
-            overloaded{
-                [&](event::request& r) {
-                    if (std::holds_alternative<bind_transmitter>(r.msg.body) ||
-                        std::holds_alternative<bind_receiver>(r.msg.body) ||
-                        std::holds_alternative<bind_transceiver>(r.msg.body)) {
-                        std::uint32_t verdict = cfg_.authenticate
-                                                    ? cfg_.authenticate(bind_system_id(r.msg.body),
-                                                                        bind_password(r.msg.body),
-                                                                        requested_mode(r.msg.body))
-                                                    : status::ok;
-                        if (verdict == status::ok) {
-                            conn_->fsm().accept_bind(r.msg, cfg_.system_id);
-                        } else {
-                            spdlog::info("smpp server: refused bind of \"{}\" from {}: {}",
-                                         bind_system_id(r.msg.body), remote_, status_name(verdict));
-                            conn_->fsm().reject_bind(r.msg, verdict);
-                        }
-                        return;
-                    }
-                    if (handlers_.on_request) handlers_.on_request(self, std::move(r.msg));
-                    else conn_->fsm().respond(r.msg.sequence_number, generic_nack{}, status::invalid_cmd_id);
-                },
-                [&](event::bound& b) {
-                    {
-                        std::lock_guard lock(mutex_);
-                        system_id_ = b.system_id;
-                        mode_ = b.mode;
-                    }
-                    bound_ = true;
-                    if (handlers_.on_bound) handlers_.on_bound(self);
-                },
-                [&](event::response& r) {
-                    auto it = waiting_.find(r.token);
-                    if (it == waiting_.end()) return;
-                    auto done = std::move(it->second);
-                    waiting_.erase(it);
-                    if (done) done(std::move(r.msg), {});
-                    pump();
-                },
-                [&](event::failed& f) {
-                    auto it = waiting_.find(f.token);
-                    if (it == waiting_.end()) return;
-                    auto done = std::move(it->second);
-                    waiting_.erase(it);
-                    if (done) done(std::nullopt, f.reason);
-                },
-                [&](event::bind_failed&) {},
-                [&](event::protocol_error& p) { spdlog::debug("smpp server: {}: {}", remote_, p.what); },
-                [&](event::closed& c) {
-                    bound_ = false;
-                    conn_.reset();
-                    fail_outbox("session closed: " + c.reason);
-                    if (handlers_.on_closed) handlers_.on_closed(self, c.reason);
-                    forget_(id_);
-                },
-            },
-            e);
+        std::visit(overloaded{
+                       [&](event::request& r) {
+                           if (std::holds_alternative<bind_transmitter>(r.msg.body)
+                               || std::holds_alternative<bind_receiver>(r.msg.body)
+                               || std::holds_alternative<bind_transceiver>(r.msg.body)) {
+                               std::uint32_t verdict =
+                                   cfg_.authenticate ? cfg_.authenticate(bind_system_id(r.msg.body),
+                                                                         bind_password(r.msg.body),
+                                                                         requested_mode(r.msg.body))
+                                                     : status::ok;
+                               if (verdict == status::ok) {
+                                   conn_->fsm().accept_bind(r.msg, cfg_.system_id);
+                               } else {
+                                   spdlog::info("smpp server: refused bind of \"{}\" from {}: {}",
+                                                bind_system_id(r.msg.body), remote_,
+                                                status_name(verdict));
+                                   conn_->fsm().reject_bind(r.msg, verdict);
+                               }
+                               return;
+                           }
+                           if (handlers_.on_request)
+                               handlers_.on_request(self, std::move(r.msg));
+                           else
+                               conn_->fsm().respond(r.msg.sequence_number, generic_nack{},
+                                                    status::invalid_cmd_id);
+                       },
+                       [&](event::bound& b) {
+                           {
+                               std::lock_guard lock(mutex_);
+                               system_id_ = b.system_id;
+                               mode_ = b.mode;
+                           }
+                           bound_ = true;
+                           if (handlers_.on_bound) handlers_.on_bound(self);
+                       },
+                       [&](event::response& r) {
+                           auto it = waiting_.find(r.token);
+                           if (it == waiting_.end()) return;
+                           auto done = std::move(it->second);
+                           waiting_.erase(it);
+                           if (done) done(std::move(r.msg), {});
+                           pump();
+                       },
+                       [&](event::failed& f) {
+                           auto it = waiting_.find(f.token);
+                           if (it == waiting_.end()) return;
+                           auto done = std::move(it->second);
+                           waiting_.erase(it);
+                           if (done) done(std::nullopt, f.reason);
+                       },
+                       [&](event::bind_failed&) {},
+                       [&](event::protocol_error& p) {
+                           spdlog::debug("smpp server: {}: {}", remote_, p.what);
+                       },
+                       [&](event::closed& c) {
+                           bound_ = false;
+                           conn_.reset();
+                           fail_outbox("session closed: " + c.reason);
+                           if (handlers_.on_closed) handlers_.on_closed(self, c.reason);
+                           forget_(id_);
+                       },
+                   },
+                   e);
     }
 
     std::uint64_t id_;
@@ -242,7 +255,8 @@ struct server::impl : std::enable_shared_from_this<impl> {
     bool stopped = false;
 
     void accept() {
-        acceptor.async_accept(eng.context(), [w = weak_from_this()](boost::system::error_code ec, tcp::socket socket) {
+        acceptor.async_accept(eng.context(), [w = weak_from_this()](boost::system::error_code ec,
+                                                                    tcp::socket socket) {
             auto self = w.lock();
             if (!self) return;
             if (ec) {
@@ -254,7 +268,8 @@ struct server::impl : std::enable_shared_from_this<impl> {
                 std::lock_guard lock(self->mutex);
                 if (self->stopped) return;
                 std::uint64_t id = self->next_id++;
-                s = std::make_shared<session_impl>(id, net::make_strand(self->eng.context()), self->cfg, self->handlers,
+                s = std::make_shared<session_impl>(id, net::make_strand(self->eng.context()),
+                                                   self->cfg, self->handlers,
                                                    [w](std::uint64_t gone) {
                                                        if (auto me = w.lock()) {
                                                            std::lock_guard l(me->mutex);
@@ -272,7 +287,9 @@ struct server::impl : std::enable_shared_from_this<impl> {
 server::server(engine& eng, server_config config, server_handlers handlers)
     : impl_(std::make_shared<impl>(eng, std::move(config), std::move(handlers))) {}
 
-server::~server() { stop(std::chrono::milliseconds(500)); }
+server::~server() {
+    stop(std::chrono::milliseconds(500));
+}
 
 result<void> server::start() {
     auto& i = *impl_;
@@ -284,13 +301,17 @@ result<void> server::start() {
     if (!ec) i.acceptor.set_option(net::socket_base::reuse_address(true), ec);
     if (!ec) i.acceptor.bind(ep, ec);
     if (!ec) i.acceptor.listen(net::socket_base::max_listen_connections, ec);
-    if (ec) return fail(ec, "cannot listen for SMPP on " + i.cfg.address + ":" + std::to_string(i.cfg.port) + ": " + ec.message());
+    if (ec)
+        return fail(ec, "cannot listen for SMPP on " + i.cfg.address + ":"
+                            + std::to_string(i.cfg.port) + ": " + ec.message());
     i.bound_port = i.acceptor.local_endpoint().port();
     net::post(i.acceptor.get_executor(), [self = impl_] { self->accept(); });
     return {};
 }
 
-std::uint16_t server::port() const noexcept { return impl_->bound_port; }
+std::uint16_t server::port() const noexcept {
+    return impl_->bound_port;
+}
 
 void server::stop(std::chrono::milliseconds grace) {
     auto& i = *impl_;

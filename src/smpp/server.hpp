@@ -20,7 +20,7 @@ class engine;
 
 struct server_config {
     std::string address = "127.0.0.1";
-    std::uint16_t port = 0;  ///< 0 picks a free port
+    std::uint16_t port = 0;            ///< 0 picks a free port
     std::string system_id = "herald";  ///< ours, sent in bind responses
     std::uint32_t window = 256;
     std::chrono::milliseconds response_timeout{30'000};
@@ -28,12 +28,14 @@ struct server_config {
     std::chrono::milliseconds bind_timeout{10'000};
     /// Decides a bind: status::ok to accept, or an error status such as
     /// status::invalid_password. Unset accepts every bind.
-    std::function<std::uint32_t(const std::string& system_id, const std::string& password, bind_mode)> authenticate;
+    std::function<std::uint32_t(const std::string& system_id, const std::string& password,
+                                bind_mode)>
+        authenticate;
 };
 
 /// One bound client. Its methods are thread-safe.
 class server_session {
-public:
+  public:
     virtual ~server_session() = default;
     virtual std::uint64_t id() const noexcept = 0;
     virtual std::string system_id() const = 0;
@@ -42,10 +44,12 @@ public:
     /// True while bound and able to take requests.
     virtual bool bound() const noexcept = 0;
     /// Answers a request the application received.
-    virtual void respond(std::uint32_t sequence, pdu body, std::uint32_t command_status = status::ok) = 0;
+    virtual void respond(std::uint32_t sequence, pdu body,
+                         std::uint32_t command_status = status::ok) = 0;
     /// Sends a request (deliver_sm, ...); `done` gets the response, or nullopt and why when
     /// none will come. Requests wait for window room in order.
-    virtual void send(pdu body, std::function<void(std::optional<message>, const std::string&)> done) = 0;
+    virtual void send(pdu body,
+                      std::function<void(std::optional<message>, const std::string&)> done) = 0;
     /// Requests waiting for window room.
     virtual std::size_t backlog() const = 0;
     /// Drops the TCP connection at once, without unbind (fault injection).
@@ -64,7 +68,7 @@ struct server_handlers {
 };
 
 class server {
-public:
+  public:
     server(engine& eng, server_config config, server_handlers handlers);
     ~server();
     server(const server&) = delete;
@@ -78,7 +82,7 @@ public:
     /// The sessions that are bound now.
     std::vector<server_session_ptr> sessions() const;
 
-private:
+  private:
     struct impl;
     std::shared_ptr<impl> impl_;
 };

@@ -11,7 +11,8 @@ struct overloaded : Fs... {
 };
 
 bind_mode mode_of(const pdu& p) {
-    if (std::holds_alternative<bind_transmitter>(p) || std::holds_alternative<bind_transmitter_resp>(p))
+    if (std::holds_alternative<bind_transmitter>(p)
+        || std::holds_alternative<bind_transmitter_resp>(p))
         return bind_mode::transmitter;
     if (std::holds_alternative<bind_receiver>(p) || std::holds_alternative<bind_receiver_resp>(p))
         return bind_mode::receiver;
@@ -19,21 +20,29 @@ bind_mode mode_of(const pdu& p) {
 }
 
 bool is_bind_request(const pdu& p) {
-    return std::holds_alternative<bind_transmitter>(p) || std::holds_alternative<bind_receiver>(p) ||
-           std::holds_alternative<bind_transceiver>(p);
+    return std::holds_alternative<bind_transmitter>(p) || std::holds_alternative<bind_receiver>(p)
+           || std::holds_alternative<bind_transceiver>(p);
 }
 
 /// The response PDU (empty body) for a request's command id, for error answers.
 pdu empty_response_for(std::uint32_t command_id) {
     switch (command_id) {
-        case bind_transmitter::command_id: return bind_transmitter_resp{};
-        case bind_receiver::command_id: return bind_receiver_resp{};
-        case bind_transceiver::command_id: return bind_transceiver_resp{};
-        case submit_sm::command_id: return submit_sm_resp{};
-        case deliver_sm::command_id: return deliver_sm_resp{};
-        case data_sm::command_id: return data_sm_resp{};
-        case query_sm::command_id: return query_sm_resp{};
-        default: return generic_nack{};
+        case bind_transmitter::command_id:
+            return bind_transmitter_resp{};
+        case bind_receiver::command_id:
+            return bind_receiver_resp{};
+        case bind_transceiver::command_id:
+            return bind_transceiver_resp{};
+        case submit_sm::command_id:
+            return submit_sm_resp{};
+        case deliver_sm::command_id:
+            return deliver_sm_resp{};
+        case data_sm::command_id:
+            return data_sm_resp{};
+        case query_sm::command_id:
+            return query_sm_resp{};
+        default:
+            return generic_nack{};
     }
 }
 
@@ -41,20 +50,28 @@ pdu empty_response_for(std::uint32_t command_id) {
 
 std::string_view to_string(bind_mode m) noexcept {
     switch (m) {
-        case bind_mode::transmitter: return "transmitter";
-        case bind_mode::receiver: return "receiver";
-        case bind_mode::transceiver: return "transceiver";
+        case bind_mode::transmitter:
+            return "transmitter";
+        case bind_mode::receiver:
+            return "receiver";
+        case bind_mode::transceiver:
+            return "transceiver";
     }
     return "?";
 }
 
 std::string_view to_string(session_state s) noexcept {
     switch (s) {
-        case session_state::open: return "open";
-        case session_state::binding: return "binding";
-        case session_state::bound: return "bound";
-        case session_state::unbinding: return "unbinding";
-        case session_state::closed: return "closed";
+        case session_state::open:
+            return "open";
+        case session_state::binding:
+            return "binding";
+        case session_state::bound:
+            return "bound";
+        case session_state::unbinding:
+            return "unbinding";
+        case session_state::closed:
+            return "closed";
     }
     return "?";
 }
@@ -88,15 +105,17 @@ void session_fsm::feed(std::string_view bytes, steady_time now) {
 void session_fsm::process(steady_time now) {
     std::size_t pos = 0;
     while (state_ != session_state::closed) {
-        auto view = std::span(reinterpret_cast<const std::uint8_t*>(in_.data()) + pos, in_used_ - pos);
+        auto view =
+            std::span(reinterpret_cast<const std::uint8_t*>(in_.data()) + pos, in_used_ - pos);
         frame f = find_frame(view, options_.codec);
         if (f.kind == frame::need_more) break;
         if (f.kind == frame::invalid) {
             // Without a trustworthy length the stream cannot be resynchronised.
             nack(0, status::invalid_cmd_length);
-            events_.push_back(event::protocol_error{"command_length " + std::to_string(f.command_length) +
-                                                    " is out of range"});
-            close("framing lost: command_length " + std::to_string(f.command_length) + " is out of range",
+            events_.push_back(event::protocol_error{
+                "command_length " + std::to_string(f.command_length) + " is out of range"});
+            close("framing lost: command_length " + std::to_string(f.command_length)
+                      + " is out of range",
                   false);
             break;
         }
@@ -122,24 +141,27 @@ void session_fsm::process(steady_time now) {
     }
     // Keep any partial PDU at the front of the buffer.
     if (pos > 0) {
-        std::copy(in_.begin() + std::ptrdiff_t(pos), in_.begin() + std::ptrdiff_t(in_used_), in_.begin());
+        std::copy(in_.begin() + std::ptrdiff_t(pos), in_.begin() + std::ptrdiff_t(in_used_),
+                  in_.begin());
         in_used_ -= pos;
     }
 }
 
 void session_fsm::handle(message&& m, steady_time) {
-    if (is_response(command_id_of(m.body))) handle_response(std::move(m));
-    else handle_request(std::move(m));
+    if (is_response(command_id_of(m.body)))
+        handle_response(std::move(m));
+    else
+        handle_request(std::move(m));
 }
 
 bool session_fsm::peer_may_submit() const noexcept {
-    return options_.role == role::smsc && state_ == session_state::bound &&
-           mode_ != bind_mode::receiver;
+    return options_.role == role::smsc && state_ == session_state::bound
+           && mode_ != bind_mode::receiver;
 }
 
 bool session_fsm::peer_may_deliver() const noexcept {
-    return options_.role == role::esme && state_ == session_state::bound &&
-           mode_ != bind_mode::transmitter;
+    return options_.role == role::esme && state_ == session_state::bound
+           && mode_ != bind_mode::transmitter;
 }
 
 void session_fsm::handle_request(message&& m) {
@@ -171,7 +193,9 @@ void session_fsm::handle_request(message&& m) {
                    [&](const data_sm&) {
                        return options_.role == role::smsc ? peer_may_submit() : peer_may_deliver();
                    },
-                   [&](const outbind&) { return options_.role == role::esme && state_ == session_state::open; },
+                   [&](const outbind&) {
+                       return options_.role == role::esme && state_ == session_state::open;
+                   },
                    [](const auto&) { return false; }},
         m.body);
     if (!allowed) {
@@ -184,8 +208,9 @@ void session_fsm::handle_request(message&& m) {
 void session_fsm::handle_response(message&& m) {
     auto it = pending_.find(m.sequence_number);
     if (it == pending_.end()) {
-        events_.push_back(event::protocol_error{"response " + command_name(command_id_of(m.body)) +
-                                                " to unknown sequence " + std::to_string(m.sequence_number)});
+        events_.push_back(event::protocol_error{"response " + command_name(command_id_of(m.body))
+                                                + " to unknown sequence "
+                                                + std::to_string(m.sequence_number)});
         return;
     }
     pending p = it->second;
@@ -206,13 +231,18 @@ void session_fsm::handle_response(message&& m) {
                     m.body);
                 events_.push_back(event::bound{*mode_, std::move(sid)});
             } else {
-                events_.push_back(event::bind_failed{m.command_status, "bind refused with " + status_name(m.command_status)});
+                events_.push_back(event::bind_failed{
+                    m.command_status, "bind refused with " + status_name(m.command_status)});
                 close("bind refused with " + status_name(m.command_status), false);
             }
             break;
         }
-        case kind::enquire: enquire_pending_ = false; break;
-        case kind::unbind_request: close("unbound", true); break;
+        case kind::enquire:
+            enquire_pending_ = false;
+            break;
+        case kind::unbind_request:
+            close("unbound", true);
+            break;
     }
 }
 
@@ -226,26 +256,33 @@ void session_fsm::tick(steady_time now) {
         switch (p.k) {
             case kind::user:
                 --user_in_flight_;
-                events_.push_back(event::failed{p.token, seq, true,
-                                                "no response within " +
-                                                    std::to_string(options_.response_timeout.count()) + "ms"});
+                events_.push_back(
+                    event::failed{p.token, seq, true,
+                                  "no response within "
+                                      + std::to_string(options_.response_timeout.count()) + "ms"});
                 break;
             case kind::bind_request:
-                events_.push_back(event::bind_failed{status::system_error, "no bind response in time"});
-                close("no bind response within " + std::to_string(options_.bind_timeout.count()) + "ms", false);
+                events_.push_back(
+                    event::bind_failed{status::system_error, "no bind response in time"});
+                close("no bind response within " + std::to_string(options_.bind_timeout.count())
+                          + "ms",
+                      false);
                 return;
             case kind::enquire:
                 close("the peer stopped answering enquire_link", false);
                 return;
-            case kind::unbind_request: close("no unbind response in time", false); return;
+            case kind::unbind_request:
+                close("no unbind response in time", false);
+                return;
         }
     }
-    if (options_.role == role::smsc && state_ == session_state::open && now - opened_at_ >= options_.bind_timeout) {
+    if (options_.role == role::smsc && state_ == session_state::open
+        && now - opened_at_ >= options_.bind_timeout) {
         close("no bind within " + std::to_string(options_.bind_timeout.count()) + "ms", false);
         return;
     }
-    if (state_ == session_state::bound && options_.enquire_link_interval.count() > 0 && !enquire_pending_ &&
-        now - last_received_ >= options_.enquire_link_interval) {
+    if (state_ == session_state::bound && options_.enquire_link_interval.count() > 0
+        && !enquire_pending_ && now - last_received_ >= options_.enquire_link_interval) {
         enquire_pending_ = true;
         send_internal(smpp::enquire_link{}, kind::enquire, now, options_.response_timeout);
     }
@@ -254,7 +291,8 @@ void session_fsm::tick(steady_time now) {
 steady_time session_fsm::next_deadline() const noexcept {
     steady_time next = steady_time::max();
     if (!deadlines_.empty()) next = deadlines_.front().first;
-    if (state_ == session_state::bound && options_.enquire_link_interval.count() > 0 && !enquire_pending_)
+    if (state_ == session_state::bound && options_.enquire_link_interval.count() > 0
+        && !enquire_pending_)
         next = std::min(next, last_received_ + options_.enquire_link_interval);
     if (options_.role == role::smsc && state_ == session_state::open)
         next = std::min(next, opened_at_ + options_.bind_timeout);
@@ -272,7 +310,8 @@ void session_fsm::close(std::string reason, bool clean) {
     for (auto& [due, seq] : deadlines_) {
         (void)due;
         const pending& p = pending_.at(seq);
-        if (p.k == kind::user) events_.push_back(event::failed{p.token, seq, false, "session closed: " + reason});
+        if (p.k == kind::user)
+            events_.push_back(event::failed{p.token, seq, false, "session closed: " + reason});
     }
     deadlines_.clear();
     pending_.clear();
@@ -322,7 +361,8 @@ void session_fsm::accept_bind(const message& request, std::string own_system_id)
 
 void session_fsm::reject_bind(const message& request, std::uint32_t command_status) {
     if (state_ != session_state::binding || options_.role != role::smsc) return;
-    write({command_status, request.sequence_number, empty_response_for(command_id_of(request.body))});
+    write(
+        {command_status, request.sequence_number, empty_response_for(command_id_of(request.body))});
     state_ = session_state::open;
 }
 
@@ -335,7 +375,8 @@ std::uint32_t session_fsm::next_sequence() noexcept {
     return sequence_;
 }
 
-std::uint32_t session_fsm::send_internal(pdu body, kind k, steady_time now, std::chrono::milliseconds timeout) {
+std::uint32_t session_fsm::send_internal(pdu body, kind k, steady_time now,
+                                         std::chrono::milliseconds timeout) {
     std::uint32_t seq = next_sequence();
     if (!write({status::ok, seq, std::move(body)})) return 0;
     // Deadlines mostly arrive in order; an unbind's shorter one is placed from the back.
@@ -374,7 +415,8 @@ void session_fsm::unbind(steady_time now) {
         return;
     }
     state_ = session_state::unbinding;
-    send_internal(smpp::unbind{}, kind::unbind_request, now, std::min(options_.response_timeout, std::chrono::milliseconds(5000)));
+    send_internal(smpp::unbind{}, kind::unbind_request, now,
+                  std::min(options_.response_timeout, std::chrono::milliseconds(5000)));
 }
 
 void session_fsm::nack(std::uint32_t sequence, std::uint32_t command_status) {
@@ -385,8 +427,10 @@ bool session_fsm::write(const message& m) {
     std::string why;
     if (encode(m, out_, &why)) return true;
     // Our own PDU broke a limit: a bug upstream. A response becomes a system error instead.
-    events_.push_back(event::protocol_error{"could not encode " + command_name(command_id_of(m.body)) + ": " + why});
-    if (is_response(command_id_of(m.body))) encode({status::system_error, m.sequence_number, generic_nack{}}, out_);
+    events_.push_back(event::protocol_error{"could not encode "
+                                            + command_name(command_id_of(m.body)) + ": " + why});
+    if (is_response(command_id_of(m.body)))
+        encode({status::system_error, m.sequence_number, generic_nack{}}, out_);
     return false;
 }
 

@@ -93,7 +93,7 @@ using session_event = std::variant<event::request, event::response, event::faile
                                    event::bind_failed, event::protocol_error, event::closed>;
 
 class session_fsm {
-public:
+  public:
     session_fsm(session_options options, steady_time now);
 
     // ---- input ----
@@ -138,7 +138,7 @@ public:
     std::optional<bind_mode> mode() const noexcept { return mode_; }
     const session_options& options() const noexcept { return options_; }
 
-private:
+  private:
     enum class kind : std::uint8_t { user, bind_request, enquire, unbind_request };
     using deadline_list = std::list<std::pair<steady_time, std::uint32_t>>;
     struct pending {
@@ -155,7 +155,8 @@ private:
     bool write(const message& m);
     void forget(std::unordered_map<std::uint32_t, pending>::iterator it);
     std::uint32_t next_sequence() noexcept;
-    std::uint32_t send_internal(pdu body, kind k, steady_time now, std::chrono::milliseconds timeout);
+    std::uint32_t send_internal(pdu body, kind k, steady_time now,
+                                std::chrono::milliseconds timeout);
     void close(std::string reason, bool clean);
     bool peer_may_submit() const noexcept;
     bool peer_may_deliver() const noexcept;

@@ -1,11 +1,5 @@
 #include "smpp/simulator.hpp"
 
-#include <boost/asio/bind_executor.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
-#include <spdlog/spdlog.h>
-
 #include <atomic>
 #include <charconv>
 #include <cstdio>
@@ -13,6 +7,12 @@
 #include <mutex>
 #include <random>
 #include <unordered_map>
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <spdlog/spdlog.h>
 
 #include "smpp/engine.hpp"
 #include "smpp/errc.hpp"
@@ -44,8 +44,8 @@ std::string receipt_date(std::chrono::system_clock::time_point t) {
     gmtime_r(&tt, &tm);
     char buf[64];
     // Receipts carry two-digit years (YYMMDDhhmm) by definition.
-    std::snprintf(buf, sizeof buf, "%02d%02d%02d%02d%02d", tm.tm_year % 100, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                  tm.tm_min);
+    std::snprintf(buf, sizeof buf, "%02d%02d%02d%02d%02d", tm.tm_year % 100, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min);
     return buf;
 }
 
@@ -57,11 +57,16 @@ struct outcome_info {
 
 outcome_info info(sim_outcome o) {
     switch (o) {
-        case sim_outcome::delivered: return {"DELIVRD", "000", 2};
-        case sim_outcome::undeliverable: return {"UNDELIV", "001", 5};
-        case sim_outcome::expired: return {"EXPIRED", "002", 3};
-        case sim_outcome::rejected: return {"REJECTD", "003", 8};
-        default: return {"UNKNOWN", "000", 7};
+        case sim_outcome::delivered:
+            return {"DELIVRD", "000", 2};
+        case sim_outcome::undeliverable:
+            return {"UNDELIV", "001", 5};
+        case sim_outcome::expired:
+            return {"EXPIRED", "002", 3};
+        case sim_outcome::rejected:
+            return {"REJECTD", "003", 8};
+        default:
+            return {"UNKNOWN", "000", 7};
     }
 }
 
@@ -79,12 +84,18 @@ std::optional<sim_outcome> parse_sim_outcome(std::string_view s) noexcept {
 
 std::string_view to_string(sim_outcome o) noexcept {
     switch (o) {
-        case sim_outcome::delivered: return "delivered";
-        case sim_outcome::undeliverable: return "undeliverable";
-        case sim_outcome::expired: return "expired";
-        case sim_outcome::rejected: return "rejected";
-        case sim_outcome::refuse: return "refuse";
-        case sim_outcome::no_receipt: return "no_receipt";
+        case sim_outcome::delivered:
+            return "delivered";
+        case sim_outcome::undeliverable:
+            return "undeliverable";
+        case sim_outcome::expired:
+            return "expired";
+        case sim_outcome::rejected:
+            return "rejected";
+        case sim_outcome::refuse:
+            return "refuse";
+        case sim_outcome::no_receipt:
+            return "no_receipt";
     }
     return "?";
 }
@@ -97,15 +108,19 @@ struct simulator::impl : std::enable_shared_from_this<impl> {
     };
 
     impl(engine& e, simulator_config c)
-        : eng(e), cfg(std::move(c)), strand(net::make_strand(e.context())), ticker(strand),
-          next_id(std::random_device{}() % 100'000'000 + 1'000'000), rng(std::random_device{}()) {}
+        : eng(e),
+          cfg(std::move(c)),
+          strand(net::make_strand(e.context())),
+          ticker(strand),
+          next_id(std::random_device{}() % 100'000'000 + 1'000'000),
+          rng(std::random_device{}()) {}
 
     engine& eng;
     simulator_config cfg;
     std::unique_ptr<server> srv;
     net::strand<net::io_context::executor_type> strand;
     net::steady_timer ticker;
-    bool ticker_armed = false;  // strand only
+    bool ticker_armed = false;         // strand only
     std::deque<due_receipt> receipts;  // strand only, ordered by `at`
 
     mutable std::mutex mutex;  // guards everything below
@@ -131,14 +146,16 @@ struct simulator::impl : std::enable_shared_from_this<impl> {
     void arm_ticker() {
         if (ticker_armed || receipts.empty()) return;
         ticker_armed = true;
-        auto when = std::max(receipts.front().at, std::chrono::steady_clock::now() + std::chrono::milliseconds(2));
+        auto when = std::max(receipts.front().at,
+                             std::chrono::steady_clock::now() + std::chrono::milliseconds(2));
         ticker.expires_at(when);
-        ticker.async_wait(net::bind_executor(strand, [w = weak_from_this()](boost::system::error_code ec) {
-            auto self = w.lock();
-            if (!self) return;
-            self->ticker_armed = false;
-            if (!ec) self->send_due();
-        }));
+        ticker.async_wait(
+            net::bind_executor(strand, [w = weak_from_this()](boost::system::error_code ec) {
+                auto self = w.lock();
+                if (!self) return;
+                self->ticker_armed = false;
+                if (!ec) self->send_due();
+            }));
     }
 
     std::shared_ptr<server_session> receiver_for(const std::string& system_id) {
@@ -170,20 +187,21 @@ struct simulator::impl : std::enable_shared_from_this<impl> {
 
     void deliver(const std::shared_ptr<server_session>& session, due_receipt r) {
         auto copy = r;
-        session->send(std::move(r.pdu), [w = weak_from_this(), copy = std::move(copy)](std::optional<message> resp,
-                                                                                       const std::string&) mutable {
-            auto self = w.lock();
-            if (!self) return;
-            if (resp && resp->command_status == status::ok) {
-                std::lock_guard lock(self->mutex);
-                ++self->counters.receipts_sent;
-                if (self->counters.receipts_pending > 0) --self->counters.receipts_pending;
-                return;
-            }
-            // Refused or lost with the connection: deliver it again later.
-            copy.at = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
-            self->schedule(std::move(copy));
-        });
+        session->send(
+            std::move(r.pdu), [w = weak_from_this(), copy = std::move(copy)](
+                                  std::optional<message> resp, const std::string&) mutable {
+                auto self = w.lock();
+                if (!self) return;
+                if (resp && resp->command_status == status::ok) {
+                    std::lock_guard lock(self->mutex);
+                    ++self->counters.receipts_sent;
+                    if (self->counters.receipts_pending > 0) --self->counters.receipts_pending;
+                    return;
+                }
+                // Refused or lost with the connection: deliver it again later.
+                copy.at = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+                self->schedule(std::move(copy));
+            });
     }
 
     // ---- submits ----
@@ -217,7 +235,8 @@ struct simulator::impl : std::enable_shared_from_this<impl> {
         return id;
     }
 
-    deliver_sm make_receipt(const submit_sm& sm, const std::string& id, std::uint64_t value, sim_outcome o) {
+    deliver_sm make_receipt(const submit_sm& sm, const std::string& id, std::uint64_t value,
+                            sim_outcome o) {
         auto inf = info(o);
         auto now = std::chrono::system_clock::now();
         deliver_sm d;
@@ -231,16 +250,18 @@ struct simulator::impl : std::enable_shared_from_this<impl> {
         if (cfg.receipt_text) {
             std::string preview = sm.short_message.substr(0, 20);
             for (auto& c : preview)
-                if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7E) c = '.';
-            d.short_message = "id:" + receipt_id(id, value) + " sub:001 dlvrd:" +
-                              (o == sim_outcome::delivered ? "001" : "000") + " submit date:" + receipt_date(now) +
-                              " done date:" + receipt_date(now) + " stat:" + inf.stat + " err:" + inf.err +
-                              " text:" + preview;
+                if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7E)
+                    c = '.';
+            d.short_message = "id:" + receipt_id(id, value) + " sub:001 dlvrd:"
+                              + (o == sim_outcome::delivered ? "001" : "000") + " submit date:"
+                              + receipt_date(now) + " done date:" + receipt_date(now)
+                              + " stat:" + inf.stat + " err:" + inf.err + " text:" + preview;
         }
         if (cfg.receipt_tlvs) {
             d.tlvs.set_cstring(tag::receipted_message_id, id);
             d.tlvs.set_u8(tag::message_state, inf.state);
-            if (o != sim_outcome::delivered) d.tlvs.set_network_error_code({3, std::uint16_t(std::atoi(inf.err))});
+            if (o != sim_outcome::delivered)
+                d.tlvs.set_network_error_code({3, std::uint16_t(std::atoi(inf.err))});
         }
         return d;
     }
@@ -264,7 +285,8 @@ struct simulator::impl : std::enable_shared_from_this<impl> {
             } else if (throttle_left > 0) {
                 --throttle_left;
                 throttle = true;
-            } else if (cfg.throttle_ratio > 0 && std::uniform_real_distribution<double>(0, 1)(rng) < cfg.throttle_ratio) {
+            } else if (cfg.throttle_ratio > 0
+                       && std::uniform_real_distribution<double>(0, 1)(rng) < cfg.throttle_ratio) {
                 throttle = true;
             }
             if (throttle) ++counters.throttled;
@@ -274,7 +296,8 @@ struct simulator::impl : std::enable_shared_from_this<impl> {
             drop_all();
             return;
         }
-        if (throttle) return respond(session, m.sequence_number, submit_sm_resp{}, status::throttled, delay);
+        if (throttle)
+            return respond(session, m.sequence_number, submit_sm_resp{}, status::throttled, delay);
         sim_outcome o = choose(sm->destination_addr);
         if (o == sim_outcome::refuse) {
             {
@@ -282,7 +305,8 @@ struct simulator::impl : std::enable_shared_from_this<impl> {
                 ++counters.refused;
                 ++counters.outcomes[std::string(to_string(o))];
             }
-            return respond(session, m.sequence_number, submit_sm_resp{}, status::invalid_destination, delay);
+            return respond(session, m.sequence_number, submit_sm_resp{},
+                           status::invalid_destination, delay);
         }
         std::uint64_t value = next_id++;
         std::string id = format_id(value, cfg.hex_ids);
@@ -290,7 +314,8 @@ struct simulator::impl : std::enable_shared_from_this<impl> {
             std::lock_guard lock(mutex);
             ++counters.accepted;
             ++counters.outcomes[std::string(to_string(o))];
-            if (o != sim_outcome::no_receipt && (sm->registered_delivery & 0x03)) ++counters.receipts_pending;
+            if (o != sim_outcome::no_receipt && (sm->registered_delivery & 0x03))
+                ++counters.receipts_pending;
         }
         respond(session, m.sequence_number, submit_sm_resp{id}, status::ok, delay);
         if (o == sim_outcome::no_receipt || !(sm->registered_delivery & 0x03)) return;
@@ -307,9 +332,10 @@ struct simulator::impl : std::enable_shared_from_this<impl> {
                  std::chrono::milliseconds delay) {
         if (delay.count() <= 0) return session->respond(seq, std::move(body), st);
         auto timer = std::make_shared<net::steady_timer>(eng.context(), delay);
-        timer->async_wait([timer, session, seq, body = std::move(body), st](boost::system::error_code) mutable {
-            session->respond(seq, std::move(body), st);
-        });
+        timer->async_wait(
+            [timer, session, seq, body = std::move(body), st](boost::system::error_code) mutable {
+                session->respond(seq, std::move(body), st);
+            });
     }
 
     void drop_all() {
@@ -325,9 +351,12 @@ struct simulator::impl : std::enable_shared_from_this<impl> {
     }
 };
 
-simulator::simulator(engine& eng, simulator_config config) : impl_(std::make_shared<impl>(eng, std::move(config))) {}
+simulator::simulator(engine& eng, simulator_config config)
+    : impl_(std::make_shared<impl>(eng, std::move(config))) {}
 
-simulator::~simulator() { stop(); }
+simulator::~simulator() {
+    stop();
+}
 
 result<void> simulator::start() {
     auto& i = *impl_;
@@ -337,8 +366,8 @@ result<void> simulator::start() {
     sc.system_id = "herald-sim";
     sc.window = i.cfg.window;
     if (!i.cfg.system_id.empty() || !i.cfg.password.empty()) {
-        sc.authenticate = [sid = i.cfg.system_id, pw = i.cfg.password](const std::string& s, const std::string& p,
-                                                                       bind_mode) {
+        sc.authenticate = [sid = i.cfg.system_id, pw = i.cfg.password](
+                              const std::string& s, const std::string& p, bind_mode) {
             if (!sid.empty() && s != sid) return status::invalid_system_id;
             if (!pw.empty() && p != pw) return status::invalid_password;
             return status::ok;
@@ -370,7 +399,9 @@ result<void> simulator::start() {
     return i.srv->start();
 }
 
-std::uint16_t simulator::port() const noexcept { return impl_->srv ? impl_->srv->port() : 0; }
+std::uint16_t simulator::port() const noexcept {
+    return impl_->srv ? impl_->srv->port() : 0;
+}
 
 void simulator::stop() {
     if (impl_->srv) impl_->srv->stop(std::chrono::milliseconds(500));
@@ -402,9 +433,11 @@ void simulator::set_rules(std::vector<std::pair<std::string, sim_outcome>> rules
     impl_->cfg.rules = std::move(rules);
 }
 
-result<void> simulator::send_mo(const std::string& from, const std::string& to, const std::string& text) {
+result<void> simulator::send_mo(const std::string& from, const std::string& to,
+                                const std::string& text) {
     auto session = impl_->receiver_for({});
-    if (!session) return fail(errc::not_bound, "no receiver or transceiver is bound to the simulator");
+    if (!session)
+        return fail(errc::not_bound, "no receiver or transceiver is bound to the simulator");
     auto cps = text::decode_utf8(text);
     if (!cps) return fail(errc::invalid_message, "the MO text is not valid UTF-8");
     deliver_sm d;
@@ -423,8 +456,10 @@ result<void> simulator::send_mo(const std::string& from, const std::string& to, 
         d.data_coding = coding::ucs2;
         body = text::to_ucs2be(*cps);
     }
-    if (body.size() <= 254) d.short_message = std::move(body);
-    else d.tlvs.set(tag::message_payload, std::move(body));
+    if (body.size() <= 254)
+        d.short_message = std::move(body);
+    else
+        d.tlvs.set(tag::message_payload, std::move(body));
     std::weak_ptr<impl> w = impl_;
     session->send(std::move(d), [w](std::optional<message> resp, const std::string& why) {
         if (!resp) spdlog::warn("smsc-sim: MO not acknowledged: {}", why);

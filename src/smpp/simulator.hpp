@@ -57,21 +57,21 @@ struct simulator_config {
 };
 
 struct simulator_stats {
-    std::size_t binds = 0;             ///< bound sessions now
+    std::size_t binds = 0;  ///< bound sessions now
     std::uint64_t binds_total = 0;
-    std::uint64_t submits = 0;         ///< submit_sm received
-    std::uint64_t accepted = 0;        ///< answered with a message id
-    std::uint64_t throttled = 0;       ///< answered ESME_RTHROTTLED
+    std::uint64_t submits = 0;    ///< submit_sm received
+    std::uint64_t accepted = 0;   ///< answered with a message id
+    std::uint64_t throttled = 0;  ///< answered ESME_RTHROTTLED
     std::uint64_t refused = 0;
-    std::uint64_t receipts_sent = 0;   ///< acknowledged by the client
+    std::uint64_t receipts_sent = 0;  ///< acknowledged by the client
     std::uint64_t receipts_pending = 0;
     std::uint64_t mo_sent = 0;
-    std::uint64_t disconnects = 0;     ///< connections dropped on purpose
+    std::uint64_t disconnects = 0;  ///< connections dropped on purpose
     std::map<std::string, std::uint64_t> outcomes;
 };
 
 class simulator {
-public:
+  public:
     simulator(engine& eng, simulator_config config);
     ~simulator();
     simulator(const simulator&) = delete;
@@ -101,7 +101,7 @@ public:
     std::size_t distinct_numbers() const;
     void reset_counters();
 
-private:
+  private:
     struct impl;
     std::shared_ptr<impl> impl_;
 };

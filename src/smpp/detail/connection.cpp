@@ -38,29 +38,33 @@ void connection::start() {
 
 void connection::read() {
     auto buf = fsm_.read_buffer(64 * 1024);
-    socket_.async_read_some(net::buffer(buf.data(), buf.size()),
-                            net::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-                                if (ec) {
-                                    if (!self->socket_closed_)
-                                        self->fsm_.transport_closed(ec == net::error::eof ? "the peer closed the connection"
-                                                                                          : "connection error: " + ec.message());
-                                    self->flush();
-                                    return;
-                                }
-                                self->fsm_.commit_read(n, std::chrono::steady_clock::now());
-                                self->flush();
-                                if (self->fsm_.state() != session_state::closed) self->read();
-                            }));
+    socket_.async_read_some(
+        net::buffer(buf.data(), buf.size()),
+        net::bind_executor(
+            strand_, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                if (ec) {
+                    if (!self->socket_closed_)
+                        self->fsm_.transport_closed(ec == net::error::eof
+                                                        ? "the peer closed the connection"
+                                                        : "connection error: " + ec.message());
+                    self->flush();
+                    return;
+                }
+                self->fsm_.commit_read(n, std::chrono::steady_clock::now());
+                self->flush();
+                if (self->fsm_.state() != session_state::closed) self->read();
+            }));
 }
 
 void connection::arm_timer() {
     timer_.expires_after(tick_interval);
-    timer_.async_wait(net::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec) {
-        if (ec || self->socket_closed_) return;
-        self->fsm_.tick(std::chrono::steady_clock::now());
-        self->flush();
-        if (self->fsm_.state() != session_state::closed) self->arm_timer();
-    }));
+    timer_.async_wait(
+        net::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec) {
+            if (ec || self->socket_closed_) return;
+            self->fsm_.tick(std::chrono::steady_clock::now());
+            self->flush();
+            if (self->fsm_.state() != session_state::closed) self->arm_timer();
+        }));
 }
 
 void connection::pump() {
@@ -74,7 +78,8 @@ void connection::pump() {
 void connection::flush() {
     pump();
     write();
-    if (fsm_.state() == session_state::closed && !write_in_progress_ && !fsm_.has_output()) close(false);
+    if (fsm_.state() == session_state::closed && !write_in_progress_ && !fsm_.has_output())
+        close(false);
 }
 
 void connection::write() {
@@ -82,7 +87,8 @@ void connection::write() {
     writing_ = fsm_.take_output();
     write_in_progress_ = true;
     net::async_write(socket_, net::buffer(writing_),
-                     net::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                     net::bind_executor(strand_, [self = shared_from_this()](
+                                                     boost::system::error_code ec, std::size_t) {
                          self->write_in_progress_ = false;
                          self->writing_.clear();
                          if (ec) {

@@ -4,13 +4,13 @@
 /// All methods run on the connection's strand. Output is coalesced: whatever the state
 /// machine produced while handling a batch of input goes out in one write.
 
+#include <functional>
+#include <memory>
+
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-
-#include <functional>
-#include <memory>
 
 #include "smpp/session_fsm.hpp"
 
@@ -19,11 +19,12 @@ namespace herald::smpp::detail {
 using strand = boost::asio::strand<boost::asio::io_context::executor_type>;
 
 class connection : public std::enable_shared_from_this<connection> {
-public:
+  public:
     using event_handler = std::function<void(session_event&&)>;
 
     /// Runs on `executor`; the owner's state must live on the same strand.
-    connection(strand executor, boost::asio::ip::tcp::socket socket, session_options options, event_handler on_event);
+    connection(strand executor, boost::asio::ip::tcp::socket socket, session_options options,
+               event_handler on_event);
 
     /// Starts reading and the tick timer.
     void start();
@@ -36,7 +37,7 @@ public:
     const strand& executor() const noexcept { return strand_; }
     std::string remote() const;
 
-private:
+  private:
     void read();
     void write();
     void arm_timer();
