@@ -31,6 +31,8 @@ template <class... Fs>
 struct overloaded : Fs... {
     using Fs::operator()...;
 };
+template <class... Fs>
+overloaded(Fs...) -> overloaded<Fs...>;
 
 std::string with_plus(const std::string& addr, std::uint8_t ton) {
     return ton == 1 && !addr.empty() && addr.front() != '+' ? "+" + addr : addr;

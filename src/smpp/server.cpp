@@ -23,6 +23,8 @@ template <class... Fs>
 struct overloaded : Fs... {
     using Fs::operator()...;
 };
+template <class... Fs>
+overloaded(Fs...) -> overloaded<Fs...>;
 
 const std::string& bind_system_id(const pdu& p) {
     static const std::string none;

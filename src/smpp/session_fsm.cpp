@@ -9,6 +9,8 @@ template <class... Fs>
 struct overloaded : Fs... {
     using Fs::operator()...;
 };
+template <class... Fs>
+overloaded(Fs...) -> overloaded<Fs...>;
 
 bind_mode mode_of(const pdu& p) {
     if (std::holds_alternative<bind_transmitter>(p)
