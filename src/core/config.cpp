@@ -354,6 +354,13 @@ result<config> load_config(const config_sources& sources) {
     return c;
 }
 
+result<std::chrono::milliseconds> parse_duration(std::string_view text) {
+    std::chrono::milliseconds out{};
+    if (auto why = parse_duration(text, out, std::chrono::milliseconds(0), std::chrono::hours(24 * 365)); !why.empty())
+        return fail(errc::invalid_value, why);
+    return out;
+}
+
 result<void> validate(const config& c) {
     if (c.data_dir.empty())
         return fail(errc::invalid_value, "data_dir: must not be empty", "data_dir");

@@ -104,6 +104,10 @@ std::vector<setting_info> list_settings();
 /// The effective value of every setting as "key = value" lines, secrets redacted.
 std::string describe(const config& c);
 
+/// Parses "250ms", "30s", "5m", "1h" (a bare number means seconds), as config files do.
+/// The error message says what was wrong with the text.
+result<std::chrono::milliseconds> parse_duration(std::string_view text);
+
 /// The current process environment as NAME=VALUE strings.
 std::vector<std::string> process_environment();
 

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "http/errc.hpp"
 #include "http/json.hpp"
 
 namespace herald::http {
@@ -82,6 +83,32 @@ response error_response(int status, std::string_view code, std::string_view mess
     json err = {{"code", code}, {"message", message}};
     err["field"] = field.empty() ? json(nullptr) : json(field);
     return json_response(status, json{{"error", std::move(err)}});
+}
+
+}  // namespace herald::http
+
+namespace herald::http {
+
+int status_for(const error& e) noexcept {
+    if (e.code == errc::invalid_json) return 400;
+    if (e.code == errc::unsupported_media_type) return 415;
+    if (e.code == errc::body_too_large) return 413;
+    if (e.code == errc::rate_limited) return 429;
+    if (e.is(condition::invalid_input)) return 422;
+    if (e.is(condition::not_found)) return 404;
+    if (e.is(condition::duplicate) || e.is(condition::conflict)) return 409;
+    if (e.is(condition::unauthenticated)) return 401;
+    if (e.is(condition::permission_denied)) return 403;
+    if (e.is(condition::limit_exceeded)) return 422;
+    if (e.is(condition::retryable) || e.is(condition::connection_lost)) return 503;
+    return 500;
+}
+
+response error_response(const error& e) {
+    const int status = status_for(e);
+    // Internal failures keep their detail in the log, not in the answer.
+    if (status == 500) return error_response(500, "internal_error", "Herald hit an unexpected error", e.field);
+    return error_response(status, e.code.message(), e.message, e.field);
 }
 
 }  // namespace herald::http

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/error.hpp"
 #include "http/message.hpp"
 
 namespace herald::http {
@@ -57,5 +58,12 @@ class router {
 /// A JSON error body {"error":{"code","message","field"}} with the given status.
 response error_response(int status, std::string_view code, std::string_view message,
                         std::string_view field = {});
+
+/// The error body for an error value: its stable code name, message and field, with the
+/// HTTP status its policy condition calls for (400/415/413/429 for body problems, 422 for
+/// invalid input, 404, 409, 401, 403, 503 for retryable, 500 otherwise).
+response error_response(const error& e);
+/// The HTTP status error_response(e) would use.
+int status_for(const error& e) noexcept;
 
 }  // namespace herald::http

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <condition_variable>
 #include <mutex>
 #include <set>
@@ -371,6 +373,99 @@ TEST(smpp_client, several_binds_share_the_queue) {
     c.stop();
     EXPECT_EQ(c.stats().binds_bound, 0);
     EXPECT_FALSE(c.submit(sms(1), got.callback(), 0ms));  // stopped: refused, not lost
+}
+
+}  // namespace
+}  // namespace herald::smpp
+
+// ---- herald smsc-sim, the simulator as a process with its control API ----
+
+#include <nlohmann/json.hpp>
+
+#include "support/background.hpp"
+#include "support/http_client.hpp"
+#include "support/run.hpp"
+
+namespace herald::smpp {
+namespace {
+
+TEST(smsc_sim_command, serves_binds_and_is_controlled_over_http) {
+    test::background_process sim({test::herald_binary(), "smsc-sim", "--port", "0", "--control-port", "0",
+                                   "--system-id", "acme", "--password", "pw", "--latency", "10ms",
+                                   "--record-numbers", "--rule", "+1555=undeliverable", "--log-level", "warn"});
+    ASSERT_TRUE(sim.wait_for_output("SMSC simulator listening", 20s)) << sim.output();
+    auto port = sim.number_after("listening on 127.0.0.1:");
+    auto control = sim.number_after("control: http://127.0.0.1:");
+    ASSERT_TRUE(port && control) << sim.output();
+
+    engine eng;
+    collector got;
+    auto cfg = config_for(std::uint16_t(*port));
+    cfg.system_id = "acme";
+    cfg.password = "pw";
+    client c(eng, cfg, got.handlers());
+    c.start();
+    ASSERT_TRUE(got.wait([](auto& g) { return g.bound == 1; }));
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(c.submit(sms(i), got.callback()));
+    ASSERT_TRUE(c.submit({"Herald", "+15550001111", "x", true, "", std::nullopt}, got.callback()));
+    ASSERT_TRUE(got.wait([](auto& g) { return g.results.size() == 11 && g.receipts.size() == 11; }));
+    std::size_t undelivered = 0;
+    for (auto& r : got.receipts) undelivered += r.receipt.outcome == receipt_outcome::undelivered;
+    EXPECT_EQ(undelivered, 1u);
+
+    test::http_client http(*control);
+    auto stats = nlohmann::json::parse(http.get("/stats").body);
+    EXPECT_EQ(stats["submits"], 11);
+    EXPECT_EQ(stats["binds"], 1);
+    EXPECT_EQ(stats["distinct_numbers"], 11);
+
+    auto mo = http.request("POST", "/mo", R"({"from":"+14155550123","to":"12345","text":"STOP"})",
+                           {"Content-Type: application/json"});
+    EXPECT_EQ(mo.status, 202) << mo.body;
+    ASSERT_TRUE(got.wait([](auto& g) { return g.inbound.size() == 1; }));
+    EXPECT_EQ(got.inbound[0].text, "STOP");
+
+    EXPECT_EQ(http.request("POST", "/mo", R"({"from":1})", {"Content-Type: application/json"}).status, 422);
+    EXPECT_EQ(http.request("POST", "/mo", "{oops", {"Content-Type: application/json"}).status, 400);
+    auto unknown = http.request("POST", "/faults", R"({"explode":true})", {"Content-Type: application/json"});
+    EXPECT_EQ(unknown.status, 422);
+    EXPECT_NE(unknown.body.find("unknown fault"), std::string::npos);
+    auto drop = http.request("POST", "/faults", R"({"drop_after":0})", {"Content-Type: application/json"});
+    EXPECT_EQ(drop.status, 200);
+    ASSERT_TRUE(got.wait([](auto& g) { return g.bound == 0; }, 10s));
+    ASSERT_TRUE(got.wait([](auto& g) { return g.bound == 1; }, 10s));  // and it reconnects
+    c.stop();
+    sim.signal(SIGTERM);
+    EXPECT_EQ(sim.wait(10s), 0);
+    EXPECT_TRUE(sim.wait_for_output("SMSC simulator stopped after 11 submit_sm", 1s)) << sim.output();
+}
+
+TEST(smsc_sim_command, bad_arguments_exit_2_with_the_reason) {
+    struct bad {
+        std::vector<std::string> args;
+        std::string says;
+    };
+    for (const auto& b : std::vector<bad>{
+             {{"--port", "70000"}, "--port: must be between 0 and 65535"},
+             {{"--latency", "soon"}, "--latency: expected a duration"},
+             {{"--outcomes", "delivered=lots"}, "--outcomes: weight of delivered must be a number"},
+             {{"--outcomes", "lost=1"}, "unknown outcome \"lost\""},
+             {{"--outcomes", "delivered=0"}, "at least one weight"},
+             {{"--rule", "+1555"}, "must be PREFIX=OUTCOME"},
+             {{"--rule", "1x=delivered"}, "must be digits"},
+             {{"--receipt-ids", "octal"}, "must be same, upper, decimal or hex"},
+             {{"--receipt-form", "xml"}, "must be both, text or tlv"},
+             {{"--throttle-ratio", "2"}, "must be between 0 and 1"},
+             {{"--listen", "not-an-ip"}, "not an IP address"},
+             {{"--log-level", "loud"}, "--log-level"},
+         }) {
+        std::vector<std::string> args = {"smsc-sim"};
+        if (b.args[0] != "--port") args.insert(args.end(), {"--port", "0"});
+        args.insert(args.end(), b.args.begin(), b.args.end());
+        auto r = test::run_herald(args);
+        EXPECT_EQ(r.exit_code, 2) << b.args[0] << ": " << r.output;
+        EXPECT_NE(r.output.find(b.says), std::string::npos) << r.output;
+    }
 }
 
 }  // namespace
