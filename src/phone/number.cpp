@@ -2,6 +2,11 @@
 
 #include <phonenumbers/phonenumberutil.h>
 
+#include <list>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
 #include "phone/errc.hpp"
 
 namespace herald::phone {
@@ -108,7 +113,75 @@ bool is_supported_region(std::string_view region) {
     return PhoneNumberUtil::GetInstance()->GetCountryCodeForRegion(std::string(region)) != 0;
 }
 
-result<phone_number> normalize(std::string_view input, std::string_view default_region) {
+namespace {
+
+/// The region a number belongs to, memoised per thread by country code and the first six
+/// national digits: within one calling code, regions are allocated by leading digits.
+std::string region_of(const PhoneNumberUtil& util, const PhoneNumber& n, std::string_view national) {
+    thread_local std::unordered_map<std::uint64_t, std::string> memo;
+    std::uint64_t key = std::uint64_t(n.country_code()) * 10'000'000;
+    std::uint64_t lead = 0;
+    for (std::size_t i = 0; i < 6; ++i) lead = lead * 10 + (i < national.size() ? std::uint64_t(national[i] - '0') : 0);
+    key = key + lead * 10 + std::min<std::size_t>(national.size(), 9);
+    if (auto it = memo.find(key); it != memo.end()) return it->second;
+    std::string region;
+    util.GetRegionCodeForNumber(n, &region);
+    if (memo.size() > 200'000) memo.clear();
+    memo.emplace(key, region);
+    return region;
+}
+
+/// The fast path for "+<digits>" input with ordinary separators; nullopt means "use the
+/// full parser", which also produces the exact error for invalid numbers.
+std::optional<phone_number> normalize_international(std::string_view input, bool with_type) {
+    std::string digits;
+    bool plus = false;
+    for (char c : input) {
+        if (c >= '0' && c <= '9') digits.push_back(c);
+        else if (c == '+' && !plus && digits.empty()) plus = true;
+        else if (c != ' ' && c != '-' && c != '.' && c != '(' && c != ')') return std::nullopt;
+    }
+    if (!plus || digits.size() < 7 || digits.size() > 15) return std::nullopt;
+    const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
+    int cc = 0;
+    std::size_t cc_len = 0;
+    std::string region;
+    for (std::size_t k = 1; k <= 3; ++k) {
+        cc = cc * 10 + (digits[k - 1] - '0');
+        util.GetRegionCodeForCountryCode(cc, &region);
+        if (region != "ZZ") {
+            cc_len = k;
+            break;
+        }
+    }
+    if (cc_len == 0 || region == "001") return std::nullopt;  // unknown or non-geographic
+    std::string_view national = std::string_view(digits).substr(cc_len);
+    if (national.empty() || national.front() == '0') return std::nullopt;  // leading zeros: full parser
+    PhoneNumber n;
+    n.set_country_code(cc);
+    n.set_national_number(std::stoull(std::string(national)));
+    if (util.IsPossibleNumberWithReason(n) != PhoneNumberUtil::IS_POSSIBLE) return std::nullopt;
+    std::list<std::string> regions;
+    util.GetRegionCodesForCountryCallingCode(cc, &regions);
+    if (regions.size() > 1) region = region_of(util, n, national);
+    if (region.empty() || region == "ZZ" || !util.IsValidNumberForRegion(n, region)) return std::nullopt;
+    phone_number out;
+    out.e164 = "+" + digits;
+    out.region = region;
+    out.country_code = cc;
+    out.type = with_type ? map_type(util.GetNumberType(n)) : number_type::unknown;
+    return out;
+}
+
+}  // namespace
+
+result<phone_number> normalize(std::string_view input, std::string_view default_region, bool with_type) {
+    if (input.size() <= 64)
+        if (auto fast = normalize_international(input, with_type)) return std::move(*fast);
+    return normalize_slow(input, default_region, with_type);
+}
+
+result<phone_number> normalize_slow(std::string_view input, std::string_view default_region, bool with_type) {
     const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
     std::string region(default_region);
     for (auto& c : region) c = char(std::toupper(static_cast<unsigned char>(c)));
@@ -180,7 +253,7 @@ result<phone_number> normalize(std::string_view input, std::string_view default_
     util.Format(number, PhoneNumberUtil::E164, &out.e164);
     out.region = number_region;
     out.country_code = number.country_code();
-    out.type = map_type(util.GetNumberType(number));
+    out.type = with_type ? map_type(util.GetNumberType(number)) : number_type::unknown;
     return out;
 }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "phone/errc.hpp"
 #include "phone/time_zones.hpp"
 
@@ -130,6 +132,64 @@ TEST(time_zones, every_subdivision_zone_exists_in_tzdata) {
         for (const auto& z : candidate_time_zones(*normalize(n)))
             EXPECT_TRUE(is_valid_time_zone(z)) << n << " " << z;
     }
+}
+
+}  // namespace
+}  // namespace herald::phone
+
+// ---- the fast path agrees with libphonenumber's full parser ----
+
+#include <phonenumbers/phonenumberutil.h>
+
+namespace herald::phone {
+namespace {
+
+TEST(fast_path, agrees_with_the_full_parser_for_every_region) {
+    using i18n::phonenumbers::PhoneNumber;
+    using i18n::phonenumbers::PhoneNumberUtil;
+    const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
+    std::set<std::string> regions;
+    util.GetSupportedRegions(&regions);
+    std::size_t compared = 0, fast_differs = 0;
+    for (const auto& region : regions) {
+        for (auto type : {PhoneNumberUtil::MOBILE, PhoneNumberUtil::FIXED_LINE, PhoneNumberUtil::TOLL_FREE}) {
+            PhoneNumber example;
+            if (!util.GetExampleNumberForType(region, type, &example)) continue;
+            std::string e164;
+            util.Format(example, PhoneNumberUtil::E164, &e164);
+            // The example and variations of its last digits (some valid, some not), in
+            // E.164 and in spaced international form.
+            for (int v = 0; v < 12; ++v) {
+                std::string n = e164;
+                if (v > 0) n.back() = char('0' + (v * 7) % 10), n[n.size() - 2] = char('0' + (v * 3) % 10);
+                for (const std::string& input : {n, n.substr(0, 3) + " " + n.substr(3)}) {
+                    auto fast = normalize(input, "", true);
+                    auto slow = normalize_slow(input, "", true);
+                    ++compared;
+                    ASSERT_EQ(bool(fast), bool(slow)) << input;
+                    if (!fast) {
+                        EXPECT_EQ(fast.error().code, slow.error().code) << input;
+                        continue;
+                    }
+                    EXPECT_EQ(fast->e164, slow->e164) << input;
+                    EXPECT_EQ(fast->country_code, slow->country_code) << input;
+                    if (fast->region != slow->region || fast->type != slow->type) ++fast_differs;
+                    EXPECT_EQ(fast->region, slow->region) << input;
+                    EXPECT_EQ(fast->type, slow->type) << input;
+                }
+            }
+        }
+    }
+    EXPECT_GT(compared, 5000u);
+    EXPECT_EQ(fast_differs, 0u);
+}
+
+TEST(fast_path, without_type_skips_only_the_type) {
+    auto n = normalize("+447400123456", "", false);
+    ASSERT_TRUE(n);
+    EXPECT_EQ(n->type, number_type::unknown);
+    EXPECT_EQ(n->region, "GB");
+    EXPECT_EQ(normalize("+447400123456")->type, number_type::mobile);
 }
 
 }  // namespace
