@@ -26,11 +26,13 @@ CREATE TABLE contact_imports (
     rows_read      integer NOT NULL DEFAULT 0,
     imported       integer NOT NULL DEFAULT 0,
     updated        integer NOT NULL DEFAULT 0,
-    duplicates     integer NOT NULL DEFAULT 0,
+    skipped        integer NOT NULL DEFAULT 0,  -- existing contacts left alone (on_duplicate = skip)
+    duplicates     integer NOT NULL DEFAULT 0,  -- rows repeating a number earlier in the file
     rejected       integer NOT NULL DEFAULT 0,
     error          text,
     created_by     uuid REFERENCES users(id),
     created_at     timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    updated_at     timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
     finished_at    timestamptz
 );
 

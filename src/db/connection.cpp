@@ -324,6 +324,37 @@ void connection::copy_abort(std::string_view reason) {
     while (PGresult* res = PQgetResult(state_->conn)) PQclear(res);
 }
 
+result<std::int64_t> connection::copy_out(std::string_view copy_sql,
+                                          const std::function<void(std::string_view)>& sink) {
+    PGresult* start = PQexec(state_->conn, std::string(copy_sql).c_str());
+    if (!start || PQresultStatus(start) != PGRES_COPY_OUT) {
+        auto r = finish(start, copy_sql);
+        if (!r) return std::unexpected(r.error());
+        return fail(errc::query_failed, "not a COPY ... TO STDOUT statement");
+    }
+    PQclear(start);
+    for (;;) {
+        char* buf = nullptr;
+        int n = PQgetCopyData(state_->conn, &buf, 0);
+        if (n > 0) {
+            sink(std::string_view(buf, std::size_t(n)));
+            PQfreemem(buf);
+            continue;
+        }
+        if (n == -1) break;  // done
+        return fail(errc::connection_lost, trim_message(PQerrorMessage(state_->conn)));
+    }
+    std::int64_t copied = 0;
+    std::optional<error> err;
+    while (PGresult* res = PQgetResult(state_->conn)) {
+        auto r = finish(res, "COPY");
+        if (!r) err = r.error();
+        else copied += r->affected();
+    }
+    if (err) return std::unexpected(*err);
+    return copied;
+}
+
 bool connection::is_ok() const noexcept {
     return state_ && state_->conn && PQstatus(state_->conn) == CONNECTION_OK;
 }

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -117,6 +118,8 @@ class connection {
     result<std::int64_t> copy_end();
     /// Aborts a COPY in progress with a reason.
     void copy_abort(std::string_view reason);
+    /// COPY ... TO STDOUT: hands each chunk of output to `sink`; returns the rows copied.
+    result<std::int64_t> copy_out(std::string_view copy_sql, const std::function<void(std::string_view)>& sink);
 
     /// True when the link is up and no transaction is left open.
     bool is_idle() const noexcept;

@@ -1,0 +1,54 @@
+#include "store/audit.hpp"
+
+#include "db/param.hpp"
+
+namespace herald::store {
+
+result<void> write_audit(db::connection& c, const audit_entry& e) {
+    auto rs = c.exec_prepared(
+        "INSERT INTO audit_logs (user_id, tenant_id, action, details, ip_address, user_agent, target_type, target_id) "
+        "VALUES ($1, $2, $3, $4::jsonb, $5, $6, nullif($7, ''), nullif($8, ''))",
+        {e.user_id, e.tenant_id, e.action, e.details.empty() ? std::string("{}") : e.details,
+         e.ip_address.substr(0, 45), e.user_agent.substr(0, 500), e.target_type, e.target_id});
+    if (!rs) return std::unexpected(rs.error());
+    return {};
+}
+
+result<page<audit_row>> list_audit(db::connection& c, const audit_filter& f, const page_request& p) {
+    std::optional<std::string> exact, prefix;
+    if (f.action) {
+        if (f.action->ends_with('.')) prefix = *f.action + "%";
+        else exact = *f.action;
+    }
+    auto rs = c.exec_prepared(
+        "SELECT id, user_id, tenant_id, action, details::text, coalesce(ip_address, ''), coalesce(user_agent, ''), "
+        "coalesce(target_type, ''), coalesce(target_id, ''), created_at FROM audit_logs "
+        "WHERE ($1::uuid IS NULL OR tenant_id = $1) AND ($2::uuid IS NULL OR user_id = $2) "
+        "AND ($3::text IS NULL OR action = $3) AND ($4::text IS NULL OR action LIKE $4) "
+        "AND ($5::timestamptz IS NULL OR created_at >= $5) AND ($6::timestamptz IS NULL OR created_at < $6) "
+        "AND ($7::uuid IS NULL OR id < $7) ORDER BY id DESC LIMIT $8",
+        {f.tenant_id, f.user_id, exact, prefix, f.since, f.until, p.after, p.limit + 1});
+    if (!rs) return std::unexpected(rs.error());
+    page<audit_row> out;
+    for (auto r : *rs) {
+        audit_row a;
+        a.id = r.get<core::uuid>(0);
+        a.user_id = r.get<std::optional<core::uuid>>(1);
+        a.tenant_id = r.get<std::optional<core::uuid>>(2);
+        a.action = r.get<std::string>(3);
+        a.details = r.get<std::string>(4);
+        a.ip_address = r.get<std::string>(5);
+        a.user_agent = r.get<std::string>(6);
+        a.target_type = r.get<std::string>(7);
+        a.target_id = r.get<std::string>(8);
+        a.created_at = r.get<std::chrono::system_clock::time_point>(9);
+        out.items.push_back(std::move(a));
+    }
+    if (int(out.items.size()) > p.limit) {
+        out.items.pop_back();
+        out.next = out.items.back().id;
+    }
+    return out;
+}
+
+}  // namespace herald::store
