@@ -13,8 +13,11 @@
 #include "core/redact.hpp"
 #include "db/migrate.hpp"
 #include "db/pool.hpp"
+#include "http/api.hpp"
 #include "http/health.hpp"
+#include "http/metrics.hpp"
 #include "http/server.hpp"
+#include "store/imports.hpp"
 #include "store/maintenance.hpp"
 
 namespace herald::app {
@@ -88,16 +91,39 @@ int serve(const core::config& cfg) {
     db::pool pool({.conninfo = target->conninfo,
                    .size = cfg.database.pool_size,
                    .connect_timeout = cfg.database.connect_timeout});
+    if (auto stale = pool.run([](db::connection& c) { return store::fail_stale_imports(c, std::chrono::minutes(10)); });
+        stale && *stale > 0)
+        spdlog::warn("{} contact import(s) were interrupted by a restart and are marked failed", *stale);
+
+    const auto spool = cfg.data_dir / "spool";
+    http::api api(pool, {.session_ttl = std::chrono::duration_cast<std::chrono::seconds>(cfg.auth.session_ttl),
+                         .secure_cookies = cfg.auth.secure_cookies,
+                         .self_signup = cfg.auth.self_signup,
+                         .rate_per_token = cfg.auth.rate_limit_per_token,
+                         .rate_per_ip = cfg.auth.rate_limit_per_ip,
+                         .spool_dir = spool,
+                         .import_max_bytes = cfg.imports.max_bytes,
+                         .import_workers = cfg.imports.workers,
+                         .import_threads = cfg.imports.threads,
+                         .version = HERALD_VERSION});
     http::router routes;
     http::add_health_routes(routes, pool, migrations->empty() ? 0 : migrations->back().version);
+    api.register_routes(routes);
 
     http::server server({.address = cfg.http.listen,
                          .port = cfg.http.port,
                          .io_threads = cfg.http.threads,
-                         .worker_threads = std::max(4, cfg.database.pool_size * 2),
+                         .worker_threads = std::max(8, cfg.database.pool_size * 2),
                          .body_limit = cfg.http.body_limit,
                          .read_timeout = cfg.http.read_timeout,
-                         .idle_timeout = cfg.http.idle_timeout},
+                         .idle_timeout = cfg.http.idle_timeout,
+                         .access_log = cfg.http.access_log,
+                         .spool_dir = spool,
+                         .on_response =
+                             [&api](const http::request& req, const http::response& resp, std::string_view route,
+                                    std::chrono::nanoseconds took) {
+                                 api.metrics().observe_request(route, req.method, resp.status, took);
+                             }},
                         routes);
     if (auto r = server.start(); !r) {
         print_error(r.error().message);

@@ -10,5 +10,6 @@ void register_migrate(CLI::App& app, int& exit_code);
 void register_db(CLI::App& app, int& exit_code);
 void register_config(CLI::App& app, int& exit_code);
 void register_smsc_sim(CLI::App& app, int& exit_code);
+void register_accounts(CLI::App& app, int& exit_code);
 
 }  // namespace herald::app

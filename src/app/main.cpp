@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
     register_db(app, exit_code);
     register_config(app, exit_code);
     register_smsc_sim(app, exit_code);
+    register_accounts(app, exit_code);
 
     // CLI11 would only say "a subcommand is required"; name the word it did not know.
     if (argc > 1 && argv[1][0] != '-') {

@@ -163,6 +163,41 @@ setting size_setting(std::string_view key, std::string_view help, Access access,
             [=](const config& c) { return std::to_string(access(const_cast<config&>(c))); }};
 }
 
+std::string parse_bool(std::string_view raw, bool& out) {
+    std::string s = trim(raw);
+    for (auto& ch : s) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+    if (s == "true" || s == "yes" || s == "on" || s == "1") return out = true, std::string();
+    if (s == "false" || s == "no" || s == "off" || s == "0") return out = false, std::string();
+    return "expected true or false, got \"" + std::string(raw) + "\"";
+}
+
+std::string parse_number(std::string_view raw, double& out, double lo, double hi) {
+    std::string s = trim(raw);
+    double v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || p != s.data() + s.size())
+        return "expected a number, got \"" + std::string(raw) + "\"";
+    if (v < lo || v > hi) return "must be between " + std::to_string(int(lo)) + " and " + std::to_string(int(hi));
+    out = v;
+    return {};
+}
+
+template <class Access>
+setting bool_setting(std::string_view key, std::string_view help, Access access) {
+    return {key, help, [=](config& c, std::string_view raw) { return parse_bool(raw, access(c)); },
+            [=](const config& c) { return std::string(access(const_cast<config&>(c)) ? "true" : "false"); }};
+}
+
+template <class Access>
+setting number_setting(std::string_view key, std::string_view help, Access access, double lo, double hi) {
+    return {key, help, [=](config& c, std::string_view raw) { return parse_number(raw, access(c), lo, hi); },
+            [=](const config& c) {
+                std::ostringstream os;
+                os << access(const_cast<config&>(c));
+                return os.str();
+            }};
+}
+
 template <class Access>
 setting string_setting(std::string_view key, std::string_view help, Access access,
                        std::function<std::string(std::string_view)> check = {},
@@ -255,6 +290,27 @@ const std::vector<setting>& settings() {
             "http.idle_timeout", "How long an idle keep-alive connection stays open.",
             [](config& c) -> std::chrono::milliseconds& { return c.http.idle_timeout; },
             std::chrono::milliseconds(100), std::chrono::hours(1)));
+        t.push_back(bool_setting("http.access_log", "Write one log line per HTTP request.",
+                                 [](config& c) -> bool& { return c.http.access_log; }));
+        t.push_back(duration_setting(
+            "auth.session_ttl", "How long a dashboard login lasts.",
+            [](config& c) -> std::chrono::milliseconds& { return c.auth.session_ttl; }, std::chrono::minutes(5),
+            std::chrono::hours(24 * 90)));
+        t.push_back(bool_setting("auth.secure_cookies", "Mark session cookies Secure (serve over HTTPS).",
+                                 [](config& c) -> bool& { return c.auth.secure_cookies; }));
+        t.push_back(bool_setting("auth.self_signup", "Let anyone create a tenant account with POST /v1/signup.",
+                                 [](config& c) -> bool& { return c.auth.self_signup; }));
+        t.push_back(number_setting("auth.rate_limit_per_token", "Requests per second per API token or session; 0 is off.",
+                                   [](config& c) -> double& { return c.auth.rate_limit_per_token; }, 0, 1e7));
+        t.push_back(number_setting("auth.rate_limit_per_ip", "Requests per second per client IP; 0 is off.",
+                                   [](config& c) -> double& { return c.auth.rate_limit_per_ip; }, 0, 1e7));
+        t.push_back(size_setting("imports.max_bytes", "Largest CSV upload.",
+                                 [](config& c) -> std::size_t& { return c.imports.max_bytes; }, 1024,
+                                 std::size_t(16) << 30));
+        t.push_back(int_setting("imports.workers", "Contact imports that may run at once on this node.",
+                                [](config& c) -> int& { return c.imports.workers; }, 1, 32));
+        t.push_back(int_setting("imports.threads", "Threads each import uses to check phone numbers.",
+                                [](config& c) -> int& { return c.imports.threads; }, 1, 64));
         t.push_back(string_setting(
             "log.level", "trace, debug, info, warn, error or off.",
             [](config& c) -> std::string& { return c.log.level; },

@@ -50,6 +50,32 @@ struct http_config {
     std::chrono::milliseconds read_timeout{30000};
     /// How long an idle keep-alive connection stays open.
     std::chrono::milliseconds idle_timeout{60000};
+    /// Write one log line per request.
+    bool access_log = true;
+};
+
+/// Accounts, sessions and request limits.
+struct auth_config {
+    /// How long a dashboard login lasts.
+    std::chrono::milliseconds session_ttl{12 * 3600 * 1000};
+    /// Mark session cookies Secure (when Herald is served over HTTPS).
+    bool secure_cookies = false;
+    /// Let anyone create a tenant with POST /v1/signup.
+    bool self_signup = false;
+    /// Requests per second per API token or session; 0 turns the limit off.
+    double rate_limit_per_token = 500;
+    /// Requests per second per client IP address; 0 turns the limit off.
+    double rate_limit_per_ip = 1000;
+};
+
+/// CSV contact imports.
+struct imports_config {
+    /// Largest CSV upload.
+    std::size_t max_bytes = std::size_t(512) << 20;
+    /// Imports that may run at once on this node.
+    int workers = 2;
+    /// Threads each import uses to check phone numbers.
+    int threads = 2;
 };
 
 /// Logging.
@@ -67,6 +93,8 @@ struct config {
     database_config database;
     embedded_config embedded;
     http_config http;
+    auth_config auth;
+    imports_config imports;
     log_config log;
 };
 

@@ -3,6 +3,7 @@
 /// Beast types, so they stay pure and cheap to compile: handle(request) -> response.
 
 #include <chrono>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,9 @@ struct request {
     std::string query_string;  ///< raw text after '?'
     header_list headers;       ///< names in lower case
     std::string body;
+    /// For upload routes: the file the body was streamed to (the server deletes it after the
+    /// handler unless the handler moved it away).
+    std::filesystem::path body_file;
     std::string remote_ip;
     std::string request_id;
     /// Values of {name} segments of the matched route.

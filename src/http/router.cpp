@@ -21,11 +21,15 @@ void router::add_async(std::string method, std::string pattern, async_handler fn
     routes_.push_back({std::move(method), std::move(pattern), std::move(fn), body_limit});
 }
 
-std::size_t router::body_limit_for(std::string_view method, std::string_view path) const {
+void router::add_upload(std::string method, std::string pattern, handler fn, std::size_t max_bytes) {
+    add(std::move(method), std::move(pattern), std::move(fn), max_bytes);
+    routes_.back().spool = true;
+}
+
+body_rules router::body_rules_for(std::string_view method, std::string_view path) const {
     for (const auto& r : routes_)
-        if (r.method == method && r.body_limit && match(r.pattern, path, nullptr))
-            return r.body_limit;
-    return 0;
+        if (r.method == method && match(r.pattern, path, nullptr)) return {r.body_limit, r.spool};
+    return {};
 }
 
 bool router::match(std::string_view pattern, std::string_view path,
@@ -52,17 +56,26 @@ bool router::match(std::string_view pattern, std::string_view path,
 }
 
 void router::dispatch(request& req, std::string& matched, responder done) const {
+    // The most specific pattern wins: "/v1/contacts/imports" before "/v1/contacts/{id}".
     std::string allow;
+    const route* best = nullptr;
+    int best_literals = -1;
     for (const auto& r : routes_) {
         if (!match(r.pattern, req.path, nullptr)) continue;
         if (r.method != req.method && !(req.method == "HEAD" && r.method == "GET")) {
-            allow += (allow.empty() ? "" : ", ") + r.method;
+            if (allow.find(r.method) == std::string::npos) allow += (allow.empty() ? "" : ", ") + r.method;
             continue;
         }
+        int literals = 0;
+        for (std::size_t i = 0; i < r.pattern.size(); ++i)
+            if (r.pattern[i] == '/' && (i + 1 >= r.pattern.size() || r.pattern[i + 1] != '{')) ++literals;
+        if (literals > best_literals) best = &r, best_literals = literals;
+    }
+    if (best) {
         req.path_params.clear();
-        match(r.pattern, req.path, &req.path_params);
-        matched = r.pattern;
-        r.fn(req, std::move(done));
+        match(best->pattern, req.path, &req.path_params);
+        matched = best->pattern;
+        best->fn(req, std::move(done));
         return;
     }
     if (!allow.empty()) {

@@ -25,6 +25,13 @@ struct route {
     std::string pattern;  ///< also the metrics label for the route
     async_handler fn;
     std::size_t body_limit = 0;  ///< overrides the server's limit when not zero
+    bool spool = false;          ///< stream the body to a file (request::body_file) instead of memory
+};
+
+/// How the server should read a request's body.
+struct body_rules {
+    std::size_t limit = 0;  ///< 0: the server default
+    bool spool = false;
 };
 
 class router {
@@ -35,6 +42,9 @@ class router {
     void add_async(std::string method, std::string pattern, async_handler fn,
                    std::size_t body_limit = 0);
 
+    /// Registers an upload endpoint: its body is streamed to a file, up to `max_bytes`.
+    void add_upload(std::string method, std::string pattern, handler fn, std::size_t max_bytes);
+
     /// Handles requests no route matches (static files); 404 by default.
     void set_fallback(handler fn) { fallback_ = std::move(fn); }
 
@@ -42,8 +52,8 @@ class router {
     /// `done`. `matched` receives the route pattern (or "unmatched"), for metrics.
     void dispatch(request& req, std::string& matched, responder done) const;
 
-    /// The body limit for a request line, when its route sets one.
-    std::size_t body_limit_for(std::string_view method, std::string_view path) const;
+    /// How to read the body of a request line.
+    body_rules body_rules_for(std::string_view method, std::string_view path) const;
 
     /// Every registered (method, pattern), in registration order.
     const std::vector<route>& routes() const noexcept { return routes_; }

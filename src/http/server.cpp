@@ -2,6 +2,7 @@
 
 // Standard headers come before Boost: 1.74's awaitable.hpp needs <utility> first under g++ 12.
 #include <atomic>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -158,6 +159,32 @@ net::awaitable<void> server::impl::write(session_state& s, response r, const req
     co_await bhttp::async_write(s.stream, res, net::redirect_error(net::use_awaitable, ec));
 }
 
+/// Reads the body with a parser of the chosen body type (string or file), answering
+/// "100 Continue" first when the client waits for it. Sets `ec` on failure.
+template <class Parser>
+net::awaitable<void> read_body(session_state& s, beast::flat_buffer& buffer, Parser& parser,
+                               std::chrono::milliseconds timeout, beast::error_code& ec) {
+    auto& head = parser.get();
+    if (parser.is_done()) co_return;
+    if (beast::iequals(head[bhttp::field::expect], "100-continue")) {
+        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, head.version()};
+        co_await bhttp::async_write(s.stream, cont, net::redirect_error(net::use_awaitable, ec));
+        if (ec) co_return;
+    }
+    s.stream.expires_after(timeout);
+    co_await bhttp::async_read(s.stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
+}
+
+/// The headers of a Beast request as Herald's request fields.
+template <class Fields>
+void copy_headers(const Fields& fields, request& req) {
+    for (const auto& field : fields) {
+        std::string name(field.name_string());
+        for (auto& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
+        req.headers.emplace_back(std::move(name), std::string(field.value()));
+    }
+}
+
 net::awaitable<void> server::impl::run_session(std::shared_ptr<session_state> s) {
     ++connections;
     std::uint64_t id;
@@ -175,10 +202,9 @@ net::awaitable<void> server::impl::run_session(std::shared_ptr<session_state> s)
     while (!stopping) {
         s->idle = true;
         s->stream.expires_after(first ? options.read_timeout : options.idle_timeout);
-        bhttp::request_parser<bhttp::string_body> parser;
-        parser.header_limit(std::uint32_t(options.header_limit));
-        parser.body_limit(options.body_limit);
-        co_await bhttp::async_read_header(s->stream, buffer, parser,
+        bhttp::request_parser<bhttp::empty_body> header_parser;
+        header_parser.header_limit(std::uint32_t(options.header_limit));
+        co_await bhttp::async_read_header(s->stream, buffer, header_parser,
                                           net::redirect_error(net::use_awaitable, ec));
         if (ec) {
             if (ec == bhttp::error::header_limit) {
@@ -194,53 +220,71 @@ net::awaitable<void> server::impl::run_session(std::shared_ptr<session_state> s)
             break;
         }
         s->idle = false;
-        auto& head = parser.get();
-        std::string target(head.target());
-        std::string path = target.substr(0, target.find('?'));
-        std::string method(head.method_string());
-        if (std::size_t limit = routes.body_limit_for(method, url_decode(path, false)))
+        request req;
+        {
+            const auto& head = header_parser.get();
+            req.method = std::string(head.method_string());
+            req.target = std::string(head.target());
+        }
+        const auto q = req.target.find('?');
+        req.path = url_decode(req.target.substr(0, q), false);
+        if (q != std::string::npos) req.query_string = req.target.substr(q + 1);
+        const body_rules rules = routes.body_rules_for(req.method, req.path);
+        const std::size_t limit = rules.limit ? rules.limit : options.body_limit;
+        const unsigned version = header_parser.get().version();
+        bool keep_alive = header_parser.get().keep_alive();
+
+        if (rules.spool) {
+            bhttp::request_parser<bhttp::file_body> parser{std::move(header_parser)};
             parser.body_limit(limit);
-        if (!parser.is_done()) {
-            if (beast::iequals(head[bhttp::field::expect], "100-continue")) {
-                bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, head.version()};
-                co_await bhttp::async_write(s->stream, cont,
-                                            net::redirect_error(net::use_awaitable, ec));
-                if (ec) break;
+            std::error_code fs_ec;
+            std::filesystem::create_directories(options.spool_dir, fs_ec);
+            req.body_file = options.spool_dir / ("upload-" + core::uuid_v7().str() + ".part");
+            parser.get().body().open(req.body_file.c_str(), beast::file_mode::write, ec);
+            if (ec) {
+                spdlog::error("cannot spool an upload to {}: {}", req.body_file.string(), ec.message());
+                co_await write(*s, error_response(503, "upload_unavailable", "the upload could not be stored; try again"),
+                               nullptr, version, false, ec);
+                break;
             }
-            s->stream.expires_after(options.read_timeout);
-            co_await bhttp::async_read(s->stream, buffer, parser,
-                                       net::redirect_error(net::use_awaitable, ec));
+            co_await read_body(*s, buffer, parser, options.read_timeout, ec);
+            parser.get().body().close();
+            if (ec) std::filesystem::remove(req.body_file, fs_ec);
             if (ec == bhttp::error::body_limit) {
-                co_await write(
-                    *s,
-                    error_response(413, "body_too_large",
-                                   "the request body exceeds the limit for this endpoint"),
-                    nullptr, head.version(), false, ec);
+                co_await write(*s, error_response(413, "body_too_large",
+                                                  "the upload exceeds " + std::to_string(limit) + " bytes"),
+                               nullptr, version, false, ec);
                 break;
             }
             if (ec) break;
+            copy_headers(parser.get(), req);
+        } else {
+            bhttp::request_parser<bhttp::string_body> parser{std::move(header_parser)};
+            parser.body_limit(limit);
+            co_await read_body(*s, buffer, parser, options.read_timeout, ec);
+            if (ec == bhttp::error::body_limit) {
+                co_await write(*s,
+                               error_response(413, "body_too_large",
+                                              "the request body exceeds the limit for this endpoint"),
+                               nullptr, version, false, ec);
+                break;
+            }
+            if (ec) break;
+            auto msg = parser.release();
+            copy_headers(msg, req);
+            req.body = std::move(msg.body());
         }
-
-        auto msg = parser.release();
-        request req;
-        req.method = std::move(method);
-        req.target = std::move(target);
-        auto q = req.target.find('?');
-        req.path = url_decode(path, false);
-        if (q != std::string::npos) req.query_string = req.target.substr(q + 1);
-        for (const auto& field : msg) {
-            std::string name(field.name_string());
-            for (auto& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
-            req.headers.emplace_back(std::move(name), std::string(field.value()));
-        }
-        req.body = std::move(msg.body());
         req.remote_ip = remote_ip;
         auto rid = req.header("x-request-id");
         req.request_id = valid_request_id(rid) ? std::string(rid) : core::uuid_v7().str();
 
         std::string matched;
         response resp = co_await run_handler(req, matched);
-        const bool keep_alive = msg.keep_alive() && !stopping;
+        if (!req.body_file.empty()) {
+            std::error_code fs_ec;
+            std::filesystem::remove(req.body_file, fs_ec);  // unless the handler moved it away
+        }
+        keep_alive = keep_alive && !stopping;
         const int status = resp.status;
         const std::size_t bytes = resp.body.size();
         if (options.on_response) {
@@ -251,7 +295,7 @@ net::awaitable<void> server::impl::run_session(std::shared_ptr<session_state> s)
                 spdlog::warn("response observer threw: {}", e.what());
             }
         }
-        co_await write(*s, std::move(resp), &req, msg.version(), keep_alive, ec);
+        co_await write(*s, std::move(resp), &req, version, keep_alive, ec);
         if (options.access_log) {
             auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - req.received_at)

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -24,6 +25,8 @@ struct server_options {
     std::chrono::milliseconds read_timeout{30000};
     std::chrono::milliseconds idle_timeout{60000};
     bool access_log = true;
+    /// Where upload bodies (routes added with add_upload) are written while they arrive.
+    std::filesystem::path spool_dir = "var/spool";
     /// Called after each response, for metrics: (request, response, route pattern, duration).
     std::function<void(const request&, const response&, std::string_view, std::chrono::nanoseconds)>
         on_response;

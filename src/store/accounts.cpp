@@ -172,6 +172,31 @@ result<page<user>> list_users(db::connection& c, const std::optional<core::uuid>
     return out;
 }
 
+result<page<user>> list_tenants(db::connection& c, const page_request& p) {
+    auto rs = c.exec_prepared(std::string("SELECT ") + user_columns +
+                                  " FROM users WHERE role = 'client' AND tenant_id = id AND ($1::uuid IS NULL OR id < $1) "
+                                  "ORDER BY id DESC LIMIT $2",
+                              {p.after, p.limit + 1});
+    if (!rs) return std::unexpected(rs.error());
+    page<user> out;
+    for (auto r : *rs) out.items.push_back(read_user(r));
+    if (int(out.items.size()) > p.limit) {
+        out.items.pop_back();
+        out.next = out.items.back().id;
+    }
+    return out;
+}
+
+result<user> update_settings(db::connection& c, const core::uuid& tenant, std::string_view patch) {
+    auto rs = c.exec(std::string("UPDATE users SET settings = settings || $2::jsonb, updated_at = now() "
+                                 "WHERE id = $1 AND tenant_id = id RETURNING ") +
+                         user_columns,
+                     {tenant, std::string(patch)});
+    if (!rs) return std::unexpected(rs.error());
+    if (rs->empty()) return fail(errc::not_found, "tenant not found");
+    return read_user(rs->front());
+}
+
 result<std::string> effective_status(db::connection& c, const user& u) {
     if (!u.tenant_id || *u.tenant_id == u.id) return u.account_status;
     auto rs = c.exec_prepared("SELECT account_status FROM users WHERE id = $1", {*u.tenant_id});

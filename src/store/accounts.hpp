@@ -66,6 +66,10 @@ result<void> set_account_status(db::connection& c, const core::uuid& id, std::st
 /// Users of a tenant (or every user when `tenant` is empty: admins), newest first.
 result<page<user>> list_users(db::connection& c, const std::optional<core::uuid>& tenant, const page_request& p,
                               std::optional<std::string> role = std::nullopt);
+/// Tenants (their owner rows), newest first.
+result<page<user>> list_tenants(db::connection& c, const page_request& p);
+/// Merges keys into a tenant's settings object.
+result<user> update_settings(db::connection& c, const core::uuid& tenant, std::string_view settings_patch_json);
 /// The status that governs what a user may do: its tenant's (or its own, for admins).
 result<std::string> effective_status(db::connection& c, const user& u);
 

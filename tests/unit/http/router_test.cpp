@@ -58,8 +58,11 @@ TEST(router, per_route_body_limits) {
     router r;
     r.add(
         "POST", "/v1/groups/{id}/import", [](request&) { return response(); }, 500u << 20);
-    EXPECT_EQ(r.body_limit_for("POST", "/v1/groups/g1/import"), 500u << 20);
-    EXPECT_EQ(r.body_limit_for("POST", "/v1/groups/g1"), 0u);
+    r.add_upload("POST", "/v1/uploads", [](request&) { return response(); }, 1u << 20);
+    EXPECT_EQ(r.body_rules_for("POST", "/v1/groups/g1/import").limit, 500u << 20);
+    EXPECT_FALSE(r.body_rules_for("POST", "/v1/groups/g1/import").spool);
+    EXPECT_EQ(r.body_rules_for("POST", "/v1/groups/g1").limit, 0u);
+    EXPECT_TRUE(r.body_rules_for("POST", "/v1/uploads").spool);
 }
 
 TEST(request, query_and_headers) {

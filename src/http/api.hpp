@@ -1,0 +1,61 @@
+#pragma once
+/// Herald's REST API (/v1/...): accounts and access, contacts and groups, CSV imports,
+/// billing, audit, and /metrics. Handlers run on the HTTP server's worker threads and talk
+/// to PostgreSQL through the pool.
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "db/pool.hpp"
+#include "http/router.hpp"
+
+namespace herald::http {
+
+class metrics;
+
+struct api_options {
+    /// How long a dashboard login lasts.
+    std::chrono::seconds session_ttl{12 * 3600};
+    /// Mark cookies Secure (serve over HTTPS, e.g. behind a TLS proxy).
+    bool secure_cookies = false;
+    /// Let anyone create a tenant account with POST /v1/signup.
+    bool self_signup = false;
+    /// Requests per second per API token or session, and per client IP; 0 turns a limit off.
+    double rate_per_token = 500, rate_per_ip = 1000;
+    /// Failed logins allowed per account and per IP within `login_window`.
+    int login_failures_per_account = 5, login_failures_per_ip = 30;
+    std::chrono::seconds login_window{900};
+    /// Where uploaded CSV files wait for their import.
+    std::filesystem::path spool_dir = "var/spool";
+    /// Largest CSV upload.
+    std::size_t import_max_bytes = std::size_t(512) << 20;
+    /// Imports running at once, and threads each uses to check numbers.
+    int import_workers = 2, import_threads = 2;
+    /// How long an authenticated token or session is trusted without asking the database.
+    std::chrono::seconds auth_cache_ttl{5};
+    std::string version = "0.0.0";
+};
+
+class api {
+public:
+    api(db::pool& pool, api_options options);
+    ~api();
+    api(const api&) = delete;
+    api& operator=(const api&) = delete;
+
+    /// Registers every endpoint (and /metrics) on the router.
+    void register_routes(router& r);
+    /// The registry that /metrics renders; the server reports requests into it.
+    http::metrics& metrics() noexcept;
+    /// Writes pending token last-used times now (also done every few seconds).
+    void flush();
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace herald::http
