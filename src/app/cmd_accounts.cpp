@@ -135,7 +135,7 @@ void register_accounts(CLI::App& app, int& exit_code) {
             a.target_id = t->record.id.str();
             if (auto w = store::write_audit(c, a); !w) return print_error(w.error().message), exit_failure;
             if (auto done = tx->commit(); !done) return print_error(done.error().message), exit_failure;
-            std::cout << t->secret << "\n";
+            std::cout << t->secret << std::endl;  // before the note on stderr
             std::cerr << "token " << t->record.prefix << "... for " << u->username
                       << " created; it is shown only this once.\n";
             return exit_ok;

@@ -2,6 +2,7 @@
 
 // Standard headers come before Boost: 1.74's awaitable.hpp needs <utility> first under g++ 12.
 #include <atomic>
+#include <limits>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -204,6 +205,9 @@ net::awaitable<void> server::impl::run_session(std::shared_ptr<session_state> s)
         s->stream.expires_after(first ? options.read_timeout : options.idle_timeout);
         bhttp::request_parser<bhttp::empty_body> header_parser;
         header_parser.header_limit(std::uint32_t(options.header_limit));
+        // The route decides the body limit once the target is known; Beast would otherwise
+        // check Content-Length against its 1 MB default while reading the header.
+        header_parser.body_limit(std::numeric_limits<std::uint64_t>::max());
         co_await bhttp::async_read_header(s->stream, buffer, header_parser,
                                           net::redirect_error(net::use_awaitable, ec));
         if (ec) {
@@ -233,6 +237,15 @@ net::awaitable<void> server::impl::run_session(std::shared_ptr<session_state> s)
         const std::size_t limit = rules.limit ? rules.limit : options.body_limit;
         const unsigned version = header_parser.get().version();
         bool keep_alive = header_parser.get().keep_alive();
+        // Beast checks Content-Length against the limit only while parsing the header, which
+        // ran with no limit; check it here (chunked bodies are checked as they arrive).
+        if (auto length = header_parser.content_length(); length && *length > limit) {
+            co_await write(*s, error_response(413, "body_too_large",
+                                              "the request body (" + std::to_string(*length) + " bytes) exceeds the limit of " +
+                                                  std::to_string(limit) + " bytes for this endpoint"),
+                           nullptr, version, false, ec);
+            break;
+        }
 
         if (rules.spool) {
             bhttp::request_parser<bhttp::file_body> parser{std::move(header_parser)};

@@ -1,6 +1,7 @@
 #include "support/http_client.hpp"
 
 #include <arpa/inet.h>
+#include <cerrno>
 #include <cstdlib>
 #include <iostream>
 #include <netinet/in.h>
@@ -90,12 +91,23 @@ http_reply http_client::read_reply() {
     return r;
 }
 
+bool http_client::send_all(const std::string& bytes) {
+    std::size_t sent = 0;
+    while (sent < bytes.size()) {
+        ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        sent += std::size_t(n);
+    }
+    return true;
+}
+
 http_reply http_client::raw(const std::string& bytes) {
     if (fd_ < 0 && !connect()) {
         std::cerr << "cannot connect to 127.0.0.1:" << port_ << std::endl;
         std::abort();
     }
-    ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    send_all(bytes);
     return read_reply();
 }
 
@@ -111,9 +123,12 @@ http_reply http_client::request(const std::string& method, const std::string& ta
             std::cerr << "cannot connect to 127.0.0.1:" << port_ << std::endl;
             std::abort();
         }
-        if (::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) == ssize_t(req.size())) {
+        if (send_all(req)) {
             auto r = read_reply();
             if (r.status != 0 || attempt == 1) return r;
+        } else if (attempt == 1) {
+            // The server may answer (413) and close before taking the whole body.
+            return read_reply();
         }
         close(fd_);  // the server closed an idle keep-alive connection; try once more
         fd_ = -1;

@@ -34,6 +34,7 @@ class http_client {
 
   private:
     bool connect();
+    bool send_all(const std::string& bytes);
     http_reply read_reply();
     int port_;
     std::string host_;
