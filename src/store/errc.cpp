@@ -9,7 +9,8 @@ constexpr core::error_entry<errc> entries[] = {
     {errc::invalid_credentials, "invalid_credentials", condition::unauthenticated},
     {errc::account_inactive, "account_inactive", condition::permission_denied},
     {errc::weak_password, "weak_password", condition::invalid_input},
-    {errc::invalid_reference, "invalid_reference", condition::invalid_input},
+    // An id the caller cannot see does not exist for it, also when it arrives in a body.
+    {errc::invalid_reference, "not_found", condition::not_found},
 };
 }  // namespace
 

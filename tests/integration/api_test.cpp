@@ -280,7 +280,6 @@ TEST(api_contacts, create_normalises_numbers_and_validates) {
              {{{"phone_number", "+14155550123"}, {"status", "happy"}}, "invalid_value", "status"},
              {{{"phone_number", "+14155550123"}, {"first_name", std::string(51, 'a')}}, "invalid_value", "first_name"},
              {{{"phone_number", "+14155550123"}, {"groups", {"not-an-id"}}}, "invalid_value", "groups"},
-             {{{"phone_number", "+14155550123"}, {"groups", {"01234567-89ab-cdef-0123-456789abcdef"}}}, "invalid_reference", "groups"},
              {{{"phone_number", "+14155550123"}, {"nickname", "x"}}, "invalid_value", "nickname"},
          }) {
         auto e = s.call("POST", "/v1/contacts", t.token, b.body);
@@ -288,6 +287,10 @@ TEST(api_contacts, create_normalises_numbers_and_validates) {
         EXPECT_EQ(e.error_code(), b.code) << b.body.dump() << " -> " << e.raw;
         EXPECT_EQ(e.body["error"]["field"], b.field) << b.body.dump();
     }
+    auto no_group = s.call("POST", "/v1/contacts", t.token,
+                           {{"phone_number", "+14155550123"}, {"groups", {"01234567-89ab-cdef-0123-456789abcdef"}}});
+    EXPECT_EQ(no_group.status, 404);
+    EXPECT_EQ(no_group.body["error"]["field"], "groups");
     auto dup = s.call("POST", "/v1/contacts", t.token, {{"phone_number", "+44 7400 123456"}});
     EXPECT_EQ(dup.status, 409);
     EXPECT_EQ(dup.body["error"]["field"], "phone_number");

@@ -1,0 +1,164 @@
+// Money and counters under concurrent callers.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "core/uuid.hpp"
+#include "store/billing.hpp"
+#include "store/contacts.hpp"
+#include "support/api_server.hpp"
+#include "support/pg.hpp"
+
+namespace herald {
+namespace {
+
+core::uuid make_tenant(db::connection& c, int credits) {
+    auto id = core::uuid_v4();
+    auto r = c.exec("INSERT INTO users (id, username, email, password_hash, tenant_id) VALUES ($1, $2, $3, 'x', $1)",
+                    {id, "t" + id.str().substr(0, 8), id.str() + "@t.test"});
+    EXPECT_TRUE(r) << (r ? "" : r.error().message);
+    if (credits > 0) {
+        EXPECT_TRUE(store::credit(c, {.tenant = id, .credits = credits, .amount = "2.00"}));
+    }
+    return id;
+}
+
+TEST(concurrency, fifty_parallel_debits_against_twenty_credits_leave_exactly_twenty) {
+    std::string db = test::pg::instance().fresh_database();
+    auto setup = test::pg::connect(db);
+    auto tenant = make_tenant(setup, 20);
+    std::atomic<int> ok{0}, refused{0}, other{0};
+    std::atomic<bool> go{false};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 50; ++i)
+        threads.emplace_back([&] {
+            auto c = test::pg::connect(db);
+            while (!go) std::this_thread::yield();
+            auto r = store::debit(c, {.tenant = tenant, .credits = 1, .description = "race"});
+            if (r) ++ok;
+            else if (r.error().is(condition::limit_exceeded)) ++refused;
+            else ++other;
+        });
+    go = true;
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(ok, 20);
+    EXPECT_EQ(refused, 30);
+    EXPECT_EQ(other, 0);
+    EXPECT_EQ(*store::balance(setup, tenant), 0);
+    EXPECT_EQ(*store::ledger_sum(setup, tenant), 0);
+    // Every ledger row adds up on its own too.
+    auto bad = setup.exec("SELECT count(*) FROM billing_transactions WHERE credits_before + credits <> credits_after");
+    EXPECT_EQ(bad->front().get<std::int64_t>(0), 0);
+    auto rows = setup.exec("SELECT count(*) FROM billing_transactions WHERE user_id = $1", {tenant});
+    EXPECT_EQ(rows->front().get<std::int64_t>(0), 21);  // the credit and twenty debits
+}
+
+TEST(concurrency, debits_of_varying_size_never_overspend) {
+    std::string db = test::pg::instance().fresh_database();
+    auto setup = test::pg::connect(db);
+    auto tenant = make_tenant(setup, 1000);
+    std::atomic<int> spent{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 16; ++i)
+        threads.emplace_back([&, i] {
+            auto c = test::pg::connect(db);
+            for (int k = 0; k < 40; ++k) {
+                int n = 1 + (i * 7 + k) % 13;
+                if (store::debit(c, {.tenant = tenant, .credits = n})) spent += n;
+            }
+        });
+    for (auto& t : threads) t.join();
+    int balance = *store::balance(setup, tenant);
+    EXPECT_GE(balance, 0);
+    EXPECT_EQ(balance, 1000 - spent);
+    EXPECT_EQ(*store::ledger_sum(setup, tenant), balance);
+    // A debit larger than the balance is refused with the amounts in the message.
+    auto big = store::debit(setup, {.tenant = tenant, .credits = balance + 1});
+    ASSERT_FALSE(big);
+    EXPECT_NE(big.error().message.find("available"), std::string::npos);
+}
+
+TEST(concurrency, negative_balances_only_where_the_account_allows_them) {
+    auto c = test::pg::connect(test::pg::instance().fresh_database());
+    auto tenant = make_tenant(c, 5);
+    EXPECT_FALSE(store::debit(c, {.tenant = tenant, .credits = 6}));
+    ASSERT_TRUE(c.exec("UPDATE users SET settings = '{\"allow_negative_credits\": true}' WHERE id = $1", {tenant}));
+    auto r = store::debit(c, {.tenant = tenant, .credits = 6});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->credits_after, -1);
+    EXPECT_EQ(*store::ledger_sum(c, tenant), -1);
+}
+
+TEST(concurrency, parallel_membership_changes_keep_group_totals_exact) {
+    std::string db = test::pg::instance().fresh_database();
+    auto setup = test::pg::connect(db);
+    auto tenant = make_tenant(setup, 0);
+    auto group = store::create_group(setup, tenant, {.name = std::string("crowd")});
+    ASSERT_TRUE(group);
+    std::vector<core::uuid> ids;
+    for (int i = 0; i < 400; ++i) {
+        auto ct = store::create_contact(setup, tenant, {.phone_number = "+1415556" + std::to_string(1000 + i)});
+        ASSERT_TRUE(ct);
+        ids.push_back(ct->id);
+    }
+    std::vector<std::thread> threads;
+    for (int w = 0; w < 8; ++w)
+        threads.emplace_back([&, w] {
+            auto c = test::pg::connect(db);
+            // Overlapping slices, added and partly removed, at the same time.
+            for (int round = 0; round < 5; ++round) {
+                std::vector<core::uuid> slice(ids.begin() + w * 40, ids.begin() + w * 40 + 80);
+                for (int attempt = 0; attempt < 5; ++attempt)
+                    if (store::add_members(c, tenant, group->id, slice)) break;
+                (void)store::remove_member(c, tenant, group->id, slice[std::size_t(round)]);
+            }
+        });
+    for (auto& t : threads) t.join();
+    auto counted = setup.exec("SELECT count(*) FROM contact_group_members WHERE group_id = $1", {group->id});
+    auto g = store::get_group(setup, tenant, group->id);
+    EXPECT_EQ(g->total_contacts, counted->front().get<std::int64_t>(0));
+    EXPECT_GT(g->total_contacts, 300);
+}
+
+TEST(concurrency, parallel_imports_into_one_group_keep_its_total_exact) {
+    test::api_server s({"HERALD_IMPORTS_WORKERS=4"});
+    auto t = s.make_tenant("importer");
+    auto g = s.call("POST", "/v1/groups", t.token, {{"name", "together"}});
+    std::string gid = g.body["id"];
+    // Four files of 3,000 numbers, each overlapping its neighbours by half.
+    std::vector<std::string> jobs;
+    std::set<std::string> numbers;
+    std::vector<std::thread> uploads;
+    std::mutex m;
+    for (int f = 0; f < 4; ++f) {
+        std::string csv = "phone,first_name\n";
+        for (int i = f * 1500; i < f * 1500 + 3000; ++i) {
+            std::string n = "+1415557" + std::to_string(1000 + i);
+            csv += n + ",N" + std::to_string(i) + "\n";
+            numbers.insert(n);
+        }
+        uploads.emplace_back([&, csv] {
+            auto up = s.send("POST", "/v1/contacts/import?group_id=" + gid, t.token, csv, "text/csv");
+            std::lock_guard l(m);
+            EXPECT_EQ(up.status, 202) << up.raw;
+            jobs.push_back(up.body["id"]);
+        });
+    }
+    for (auto& u : uploads) u.join();
+    ASSERT_EQ(jobs.size(), 4u);
+    int imported = 0;
+    for (auto& j : jobs) {
+        auto done = test::wait_for_import(s, t.token, j);
+        ASSERT_EQ(done["status"], "completed") << done.dump();
+        imported += done["imported"].get<int>();
+    }
+    EXPECT_EQ(imported, int(numbers.size()));  // each number inserted by exactly one import
+    auto group = s.call("GET", "/v1/groups/" + gid, t.token);
+    EXPECT_EQ(group.body["total_contacts"], int(numbers.size()));
+}
+
+}  // namespace
+}  // namespace herald
