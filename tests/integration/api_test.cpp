@@ -651,3 +651,83 @@ TEST(api_server_behaviour, errors_headers_limits_and_metrics) {
 
 }  // namespace
 }  // namespace herald
+
+// ---- a server with tight limits and self-service sign-up ----
+
+namespace herald {
+namespace {
+
+TEST(api_limits, requests_beyond_the_per_token_rate_get_429_with_retry_after) {
+    api_server s({"HERALD_AUTH_RATE_LIMIT_PER_TOKEN=5", "HERALD_AUTH_SELF_SIGNUP=true"});
+    auto t = s.make_tenant("limited");
+    int ok = 0, limited = 0;
+    std::string retry;
+    for (int i = 0; i < 30; ++i) {
+        auto r = s.call("GET", "/v1/contacts", t.token);
+        if (r.status == 200) ++ok;
+        if (r.status == 429) {
+            ++limited;
+            retry = r.http.header("retry-after");
+            EXPECT_EQ(r.error_code(), "rate_limited");
+        }
+    }
+    EXPECT_GT(limited, 0);
+    EXPECT_GE(ok, 5);
+    EXPECT_FALSE(retry.empty());
+    // Another token has its own budget.
+    auto other = s.make_tenant("unlimited");
+    EXPECT_EQ(s.call("GET", "/v1/contacts", other.token).status, 200);
+
+    // Self-service sign-up, when turned on, creates a tenant that can log in.
+    auto signup = s.call("POST", "/v1/signup", {},
+                         {{"username", "newco"}, {"email", "hello@newco.test"}, {"password", "newco-password-1"},
+                          {"company_name", "NewCo"}});
+    ASSERT_EQ(signup.status, 201) << signup.raw;
+    EXPECT_EQ(signup.body["role"], "client");
+    EXPECT_EQ(signup.body["sms_credits"], 0);
+    EXPECT_FALSE(s.login("newco", "newco-password-1").cookie.empty());
+    EXPECT_EQ(s.call("POST", "/v1/signup", {}, {{"username", "newco"}, {"email", "x@newco.test"}, {"password", "newco-password-1"}}).status, 409);
+    EXPECT_EQ(s.call("POST", "/v1/signup", {}, {{"username", "weak"}, {"email", "w@newco.test"}, {"password", "short"}}).status, 422);
+}
+
+TEST(api_cli, user_and_token_commands_bootstrap_and_report_errors) {
+    auto& s = server();
+    auto made = s.cli({"user", "create", "--username", "cli_tenant", "--email", "cli@tenant.test", "--company", "CLI Co",
+                       "--password-stdin"},
+                      "cli-password-123\n");
+    ASSERT_EQ(made.exit_code, 0) << made.output;
+    EXPECT_NE(made.output.find("created client cli_tenant"), std::string::npos);
+    auto tok = s.cli({"token", "create", "--user", "cli_tenant", "--name", "ci", "--permissions", "contacts:read,billing:read"});
+    ASSERT_EQ(tok.exit_code, 0) << tok.output;
+    credentials c;
+    c.token = tok.output.substr(0, tok.output.find('\n'));
+    EXPECT_TRUE(c.token.starts_with("hld_"));
+    EXPECT_EQ(s.call("GET", "/v1/billing/balance", c).status, 200);
+    EXPECT_EQ(s.call("POST", "/v1/groups", c, {{"name", "x"}}).status, 403);
+
+    auto dup = s.cli({"user", "create", "--username", "cli_tenant", "--email", "other@tenant.test", "--password-stdin"},
+                     "cli-password-123\n");
+    EXPECT_EQ(dup.exit_code, 2);
+    EXPECT_NE(dup.output.find("username exists"), std::string::npos) << dup.output;
+    auto weak = s.cli({"user", "create", "--username", "cli_weak", "--email", "w@tenant.test", "--password-stdin"}, "short\n");
+    EXPECT_EQ(weak.exit_code, 2);
+    EXPECT_NE(weak.output.find("at least 10 characters"), std::string::npos) << weak.output;
+    auto no_flag = s.cli({"user", "create", "--username", "x1x", "--email", "x@x.test"});
+    EXPECT_EQ(no_flag.exit_code, 2);
+    EXPECT_NE(no_flag.output.find("--password-stdin"), std::string::npos);
+    auto nobody = s.cli({"token", "create", "--user", "nobody-at-all", "--name", "x"});
+    EXPECT_EQ(nobody.exit_code, 2);
+    EXPECT_NE(nobody.output.find("no user"), std::string::npos);
+    auto not_held = s.cli({"token", "create", "--user", "cli_tenant", "--name", "x", "--permissions", "admin"});
+    EXPECT_EQ(not_held.exit_code, 2);
+    auto bad_time = s.cli({"token", "create", "--user", "cli_tenant", "--name", "x", "--expires", "tomorrow"});
+    EXPECT_EQ(bad_time.exit_code, 2);
+    // Both left audit rows.
+    auto audit = s.call("GET", "/v1/admin/audit?action=tokens.create&limit=1000", s.admin());
+    bool via_cli = false;
+    for (auto& row : audit.body["data"]) via_cli = via_cli || row["details"].value("via", "") == "cli";
+    EXPECT_TRUE(via_cli);
+}
+
+}  // namespace
+}  // namespace herald
