@@ -47,12 +47,8 @@ CREATE TABLE contact_import_rejects (
     PRIMARY KEY (import_id, line)
 );
 
--- Searching contacts by name or number within a tenant.
-CREATE EXTENSION IF NOT EXISTS pg_trgm;
-CREATE INDEX idx_contacts_search ON contacts
-    USING gin ((coalesce(first_name, '') || ' ' || coalesce(last_name, '') || ' ' || phone_number) gin_trgm_ops);
-CREATE INDEX idx_contacts_user_status ON contacts(user_id, status, id);
-CREATE INDEX idx_contact_group_members_group ON contact_group_members(group_id, contact_id);
+-- Contact search scans the tenant's contacts newest first (see docs/decisions/0004):
+-- a trigram index would cost more on every import row than it saves on rare searches.
 
 -- Paging a tenant's tokens, groups and sub-users.
 CREATE INDEX idx_api_tokens_tenant ON api_tokens(tenant_id, created_at DESC);

@@ -2,8 +2,9 @@
 
 // Standard headers come before Boost: 1.74's awaitable.hpp needs <utility> first under g++ 12.
 #include <atomic>
-#include <limits>
+#include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -90,6 +91,9 @@ struct server::impl {
 
     net::awaitable<void> accept_loop();
     net::awaitable<void> run_session(std::shared_ptr<session_state> s);
+    net::awaitable<void> spool_body(session_state& s, beast::flat_buffer& buffer,
+                                    std::uint64_t length, const std::filesystem::path& file,
+                                    beast::error_code& ec);
     net::awaitable<response> run_handler(request& req, std::string& matched);
     net::awaitable<void> write(session_state& s, response r, const request* req, unsigned version,
                                bool keep_alive, beast::error_code& ec);
@@ -173,7 +177,8 @@ net::awaitable<void> read_body(session_state& s, beast::flat_buffer& buffer, Par
         if (ec) co_return;
     }
     s.stream.expires_after(timeout);
-    co_await bhttp::async_read(s.stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
+    co_await bhttp::async_read(s.stream, buffer, parser,
+                               net::redirect_error(net::use_awaitable, ec));
 }
 
 /// The headers of a Beast request as Herald's request fields.
@@ -240,46 +245,72 @@ net::awaitable<void> server::impl::run_session(std::shared_ptr<session_state> s)
         // Beast checks Content-Length against the limit only while parsing the header, which
         // ran with no limit; check it here (chunked bodies are checked as they arrive).
         if (auto length = header_parser.content_length(); length && *length > limit) {
-            co_await write(*s, error_response(413, "body_too_large",
-                                              "the request body (" + std::to_string(*length) + " bytes) exceeds the limit of " +
-                                                  std::to_string(limit) + " bytes for this endpoint"),
+            co_await write(*s,
+                           error_response(413, "body_too_large",
+                                          "the request body (" + std::to_string(*length)
+                                              + " bytes) exceeds the limit of "
+                                              + std::to_string(limit) + " bytes for this endpoint"),
                            nullptr, version, false, ec);
             break;
         }
 
         if (rules.spool) {
-            bhttp::request_parser<bhttp::file_body> parser{std::move(header_parser)};
-            parser.body_limit(limit);
             std::error_code fs_ec;
             std::filesystem::create_directories(options.spool_dir, fs_ec);
             req.body_file = options.spool_dir / ("upload-" + core::uuid_v7().str() + ".part");
-            parser.get().body().open(req.body_file.c_str(), beast::file_mode::write, ec);
+            copy_headers(header_parser.get(), req);
+            auto length = header_parser.content_length();
+            if (length && !header_parser.chunked()) {
+                // Fast path: read the socket directly in large pieces; Beast would read at
+                // most 64 KiB at a time and re-arm its timer for each piece.
+                if (beast::iequals(header_parser.get()[bhttp::field::expect], "100-continue")) {
+                    bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
+                    co_await bhttp::async_write(s->stream, cont,
+                                                net::redirect_error(net::use_awaitable, ec));
+                    if (ec) break;
+                }
+                co_await spool_body(*s, buffer, *length, req.body_file, ec);
+            } else {
+                bhttp::request_parser<bhttp::file_body> parser{std::move(header_parser)};
+                parser.body_limit(limit);
+                parser.get().body().open(req.body_file.c_str(), beast::file_mode::write, ec);
+                if (!ec) {
+                    co_await read_body(*s, buffer, parser, options.read_timeout, ec);
+                    parser.get().body().close();
+                }
+                if (ec == bhttp::error::body_limit) {
+                    std::filesystem::remove(req.body_file, fs_ec);
+                    co_await write(
+                        *s,
+                        error_response(413, "body_too_large",
+                                       "the upload exceeds " + std::to_string(limit) + " bytes"),
+                        nullptr, version, false, ec);
+                    break;
+                }
+            }
             if (ec) {
-                spdlog::error("cannot spool an upload to {}: {}", req.body_file.string(), ec.message());
-                co_await write(*s, error_response(503, "upload_unavailable", "the upload could not be stored; try again"),
-                               nullptr, version, false, ec);
+                std::filesystem::remove(req.body_file, fs_ec);
+                if (ec == std::errc::io_error || ec == std::errc::no_space_on_device
+                    || ec == std::errc::permission_denied) {
+                    spdlog::error("cannot spool an upload to {}: {}", req.body_file.string(),
+                                  ec.message());
+                    co_await write(*s,
+                                   error_response(503, "upload_unavailable",
+                                                  "the upload could not be stored; try again"),
+                                   nullptr, version, false, ec);
+                }
                 break;
             }
-            co_await read_body(*s, buffer, parser, options.read_timeout, ec);
-            parser.get().body().close();
-            if (ec) std::filesystem::remove(req.body_file, fs_ec);
-            if (ec == bhttp::error::body_limit) {
-                co_await write(*s, error_response(413, "body_too_large",
-                                                  "the upload exceeds " + std::to_string(limit) + " bytes"),
-                               nullptr, version, false, ec);
-                break;
-            }
-            if (ec) break;
-            copy_headers(parser.get(), req);
         } else {
             bhttp::request_parser<bhttp::string_body> parser{std::move(header_parser)};
             parser.body_limit(limit);
             co_await read_body(*s, buffer, parser, options.read_timeout, ec);
             if (ec == bhttp::error::body_limit) {
-                co_await write(*s,
-                               error_response(413, "body_too_large",
-                                              "the request body exceeds the limit for this endpoint"),
-                               nullptr, version, false, ec);
+                co_await write(
+                    *s,
+                    error_response(413, "body_too_large",
+                                   "the request body exceeds the limit for this endpoint"),
+                    nullptr, version, false, ec);
                 break;
             }
             if (ec) break;
@@ -326,6 +357,39 @@ net::awaitable<void> server::impl::run_session(std::shared_ptr<session_state> s)
         sessions.erase(id);
     }
     --connections;
+}
+
+net::awaitable<void> server::impl::spool_body(session_state& s, beast::flat_buffer& buffer,
+                                              std::uint64_t length,
+                                              const std::filesystem::path& file,
+                                              beast::error_code& ec) {
+    std::FILE* out = std::fopen(file.c_str(), "wb");
+    if (!out) {
+        ec = beast::error_code(errno, beast::system_category());
+        co_return;
+    }
+    std::uint64_t left = length;
+    auto put = [&](const void* data, std::size_t n) {
+        if (std::fwrite(data, 1, n, out) != n)
+            ec = beast::error_code(EIO, beast::system_category());
+    };
+    // Bytes that arrived with the header come first (a flat_buffer is one contiguous piece).
+    if (const std::size_t ready = std::min<std::uint64_t>(buffer.size(), left); ready > 0) {
+        put(buffer.data().data(), ready);
+        buffer.consume(ready);
+        left -= ready;
+    }
+    std::vector<char> chunk(1 << 20);
+    // One deadline for the whole body, proportional to its size (at least read_timeout).
+    s.stream.expires_after(options.read_timeout + std::chrono::milliseconds(length / 1000));
+    while (left > 0 && !ec) {
+        std::size_t n = co_await s.stream.async_read_some(
+            net::buffer(chunk.data(), std::min<std::uint64_t>(chunk.size(), left)),
+            net::redirect_error(net::use_awaitable, ec));
+        if (n > 0) put(chunk.data(), n);
+        left -= n;
+    }
+    if (std::fclose(out) != 0 && !ec) ec = beast::error_code(EIO, beast::system_category());
 }
 
 void server::impl::close_idle_sessions() {

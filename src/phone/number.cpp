@@ -1,11 +1,11 @@
 #include "phone/number.hpp"
 
-#include <phonenumbers/phonenumberutil.h>
-
 #include <list>
 #include <optional>
 #include <unordered_map>
 #include <vector>
+
+#include <phonenumbers/phonenumberutil.h>
 
 #include "phone/errc.hpp"
 
@@ -117,11 +117,13 @@ namespace {
 
 /// The region a number belongs to, memoised per thread by country code and the first six
 /// national digits: within one calling code, regions are allocated by leading digits.
-std::string region_of(const PhoneNumberUtil& util, const PhoneNumber& n, std::string_view national) {
+std::string region_of(const PhoneNumberUtil& util, const PhoneNumber& n,
+                      std::string_view national) {
     thread_local std::unordered_map<std::uint64_t, std::string> memo;
     std::uint64_t key = std::uint64_t(n.country_code()) * 10'000'000;
     std::uint64_t lead = 0;
-    for (std::size_t i = 0; i < 6; ++i) lead = lead * 10 + (i < national.size() ? std::uint64_t(national[i] - '0') : 0);
+    for (std::size_t i = 0; i < 6; ++i)
+        lead = lead * 10 + (i < national.size() ? std::uint64_t(national[i] - '0') : 0);
     key = key + lead * 10 + std::min<std::size_t>(national.size(), 9);
     if (auto it = memo.find(key); it != memo.end()) return it->second;
     std::string region;
@@ -137,9 +139,12 @@ std::optional<phone_number> normalize_international(std::string_view input, bool
     std::string digits;
     bool plus = false;
     for (char c : input) {
-        if (c >= '0' && c <= '9') digits.push_back(c);
-        else if (c == '+' && !plus && digits.empty()) plus = true;
-        else if (c != ' ' && c != '-' && c != '.' && c != '(' && c != ')') return std::nullopt;
+        if (c >= '0' && c <= '9')
+            digits.push_back(c);
+        else if (c == '+' && !plus && digits.empty())
+            plus = true;
+        else if (c != ' ' && c != '-' && c != '.' && c != '(' && c != ')')
+            return std::nullopt;
     }
     if (!plus || digits.size() < 7 || digits.size() > 15) return std::nullopt;
     const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
@@ -156,15 +161,23 @@ std::optional<phone_number> normalize_international(std::string_view input, bool
     }
     if (cc_len == 0 || region == "001") return std::nullopt;  // unknown or non-geographic
     std::string_view national = std::string_view(digits).substr(cc_len);
-    if (national.empty() || national.front() == '0') return std::nullopt;  // leading zeros: full parser
+    if (national.empty() || national.front() == '0')
+        return std::nullopt;  // leading zeros: full parser
     PhoneNumber n;
     n.set_country_code(cc);
     n.set_national_number(std::stoull(std::string(national)));
-    if (util.IsPossibleNumberWithReason(n) != PhoneNumberUtil::IS_POSSIBLE) return std::nullopt;
-    std::list<std::string> regions;
-    util.GetRegionCodesForCountryCallingCode(cc, &regions);
-    if (regions.size() > 1) region = region_of(util, n, national);
-    if (region.empty() || region == "ZZ" || !util.IsValidNumberForRegion(n, region)) return std::nullopt;
+    // A valid number is a possible one, so only validity is checked here; anything else goes
+    // to the full parser, which also finds the precise reason.
+    thread_local std::unordered_map<int, bool> shared_code;  // calling code -> several regions?
+    auto it = shared_code.find(cc);
+    if (it == shared_code.end()) {
+        std::list<std::string> regions;
+        util.GetRegionCodesForCountryCallingCode(cc, &regions);
+        it = shared_code.emplace(cc, regions.size() > 1).first;
+    }
+    if (it->second) region = region_of(util, n, national);
+    if (region.empty() || region == "ZZ" || !util.IsValidNumberForRegion(n, region))
+        return std::nullopt;
     phone_number out;
     out.e164 = "+" + digits;
     out.region = region;
@@ -175,13 +188,15 @@ std::optional<phone_number> normalize_international(std::string_view input, bool
 
 }  // namespace
 
-result<phone_number> normalize(std::string_view input, std::string_view default_region, bool with_type) {
+result<phone_number> normalize(std::string_view input, std::string_view default_region,
+                               bool with_type) {
     if (input.size() <= 64)
         if (auto fast = normalize_international(input, with_type)) return std::move(*fast);
     return normalize_slow(input, default_region, with_type);
 }
 
-result<phone_number> normalize_slow(std::string_view input, std::string_view default_region, bool with_type) {
+result<phone_number> normalize_slow(std::string_view input, std::string_view default_region,
+                                    bool with_type) {
     const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
     std::string region(default_region);
     for (auto& c : region) c = char(std::toupper(static_cast<unsigned char>(c)));

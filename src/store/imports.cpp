@@ -1,15 +1,17 @@
 #include "store/imports.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <fstream>
 #include <mutex>
 #include <thread>
+#include <unordered_set>
+
+#include <spdlog/spdlog.h>
 
 #include "core/errc.hpp"
+#include "core/uuid.hpp"
 #include "db/param.hpp"
 #include "db/transaction.hpp"
 #include "phone/number.hpp"
@@ -25,9 +27,10 @@ namespace {
 using time_point = std::chrono::system_clock::time_point;
 
 constexpr const char* job_columns =
-    "id, group_id, status, on_duplicate, default_region, file_name, error, bytes_total, bytes_read, rows_read, "
+    "id, group_id, status, on_duplicate, default_region, file_name, error, bytes_total, "
+    "bytes_read, rows_read, "
     "imported, updated, skipped, duplicates, rejected, created_at, finished_at";
-constexpr std::size_t batch_rows = 8192;
+constexpr std::size_t batch_rows = 16384;
 
 import_job read_job(const db::row& r) {
     import_job j;
@@ -52,8 +55,8 @@ import_job read_job(const db::row& r) {
 }
 
 const std::vector<std::string>& known_fields() {
-    static const std::vector<std::string> f = {"phone_number", "first_name", "last_name", "email", "country_code",
-                                               "time_zone"};
+    static const std::vector<std::string> f = {"phone_number", "first_name",   "last_name",
+                                               "email",        "country_code", "time_zone"};
     return f;
 }
 
@@ -61,8 +64,10 @@ const std::vector<std::string>& known_fields() {
 std::string header_key(std::string_view h) {
     std::string k;
     for (char c : h) {
-        if (c == ' ' || c == '-') k.push_back('_');
-        else k.push_back(char(std::tolower(static_cast<unsigned char>(c))));
+        if (c == ' ' || c == '-')
+            k.push_back('_');
+        else
+            k.push_back(char(std::tolower(static_cast<unsigned char>(c))));
     }
     while (!k.empty() && k.front() == '_') k.erase(0, 1);
     while (!k.empty() && k.back() == '_') k.pop_back();
@@ -72,8 +77,8 @@ std::string header_key(std::string_view h) {
 std::optional<std::string> field_for_header(std::string_view header) {
     static const std::vector<std::pair<std::string, std::vector<std::string>>> aliases = {
         {"phone_number",
-         {"phone", "phone_number", "phonenumber", "mobile", "mobile_number", "msisdn", "number", "cell", "cell_phone",
-          "telephone", "tel"}},
+         {"phone", "phone_number", "phonenumber", "mobile", "mobile_number", "msisdn", "number",
+          "cell", "cell_phone", "telephone", "tel"}},
         {"first_name", {"first_name", "firstname", "first", "given_name"}},
         {"last_name", {"last_name", "lastname", "last", "surname", "family_name"}},
         {"email", {"email", "e_mail", "email_address"}},
@@ -91,13 +96,16 @@ struct column_plan {
     std::vector<std::pair<std::size_t, std::string>> custom;  // column index -> custom key
 };
 
-result<column_plan> plan_columns(const std::vector<std::string>& header, const std::map<std::string, std::string>& mapping) {
+result<column_plan> plan_columns(const std::vector<std::string>& header,
+                                 const std::map<std::string, std::string>& mapping) {
     column_plan plan;
     std::vector<bool> used(header.size(), false);
     for (const auto& [field, name] : mapping) {
-        auto it = std::find_if(header.begin(), header.end(), [&](const std::string& h) { return h == name; });
+        auto it = std::find_if(header.begin(), header.end(),
+                               [&](const std::string& h) { return h == name; });
         if (it == header.end())
-            return fail(core::errc::invalid_value, "the file has no column \"" + name + "\" to use as " + field,
+            return fail(core::errc::invalid_value,
+                        "the file has no column \"" + name + "\" to use as " + field,
                         "map." + field);
         plan.fields[field] = std::size_t(it - header.begin());
         used[std::size_t(it - header.begin())] = true;
@@ -115,7 +123,8 @@ result<column_plan> plan_columns(const std::vector<std::string>& header, const s
     }
     if (!plan.fields.contains("phone_number"))
         return fail(core::errc::invalid_value,
-                    "the file has no phone number column: name one phone, phone_number, mobile, msisdn or number, or "
+                    "the file has no phone number column: name one phone, phone_number, mobile, "
+                    "msisdn or number, or "
                     "choose it with map.phone_number=<column>",
                     "map.phone_number");
     return plan;
@@ -124,18 +133,29 @@ result<column_plan> plan_columns(const std::vector<std::string>& header, const s
 void copy_text(std::string& out, std::string_view v) {
     for (char c : v) {
         switch (c) {
-            case '\\': out += "\\\\"; break;
-            case '\t': out += "\\t"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            default: out.push_back(c);
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            default:
+                out.push_back(c);
         }
     }
 }
 
 void copy_opt(std::string& out, const std::string* v) {
-    if (v) copy_text(out, *v);
-    else out += "\\N";
+    if (v)
+        copy_text(out, *v);
+    else
+        out += "\\N";
 }
 
 void json_string(std::string& out, std::string_view s) {
@@ -172,18 +192,24 @@ std::size_t characters(std::string_view s) {
 /// What one record turned into.
 struct row_outcome {
     bool ok = false;
-    std::string staged;  ///< COPY line for import_stage
+    std::uint64_t number = 0;  ///< the E.164 digits as a number, for de-duplication
+    std::string staged;        ///< COPY line for import_stage (after the id column)
     std::string reason;
 };
 
-row_outcome process_row(const text::csv_record& rec, const column_plan& plan, const std::string& default_region) {
+row_outcome process_row(const text::csv_record& rec, const column_plan& plan,
+                        const std::string& default_region) {
     row_outcome out;
+    auto reject = [&out](std::string why) {
+        out.reason = std::move(why);
+        return std::move(out);
+    };
     if (!rec.error.empty()) {
         out.reason = rec.error;
         return out;
     }
     for (const auto& f : rec.fields) {
-        if (!text::decode_utf8(f) || f.find('\0') != std::string::npos) {
+        if (!text::is_valid_utf8(f) || f.find('\0') != std::string::npos) {
             out.reason = "the row is not valid UTF-8 text";
             return out;
         }
@@ -211,17 +237,20 @@ row_outcome process_row(const text::csv_record& rec, const column_plan& plan, co
         out.reason = number.error().message;
         return out;
     }
-    auto first = value("first_name"), last = value("last_name"), email = value("email"), tz = value("time_zone");
-    if (first && characters(*first) > 50) return {false, {}, "first_name is longer than 50 characters"};
-    if (last && characters(*last) > 50) return {false, {}, "last_name is longer than 50 characters"};
+    auto first = value("first_name"), last = value("last_name"), email = value("email"),
+         tz = value("time_zone");
+    if (first && characters(*first) > 50) return reject("first_name is longer than 50 characters");
+    if (last && characters(*last) > 50) return reject("last_name is longer than 50 characters");
     if (email && (characters(*email) > 120 || email->find('@') == std::string::npos))
-        return {false, {}, "email \"" + email->substr(0, 60) + "\" is not a valid address"};
-    if (tz && !phone::is_valid_time_zone(*tz)) return {false, {}, "unknown time zone \"" + tz->substr(0, 60) + "\""};
+        return reject("email \"" + email->substr(0, 60) + "\" is not a valid address");
+    if (tz && !phone::is_valid_time_zone(*tz))
+        return reject("unknown time zone \"" + tz->substr(0, 60) + "\"");
     std::string custom = "{";
     bool any = false;
     for (const auto& [col, key] : plan.custom) {
         if (col >= rec.fields.size() || rec.fields[col].empty()) continue;
-        if (characters(rec.fields[col]) > 1000) return {false, {}, "custom field \"" + key + "\" is longer than 1000 characters"};
+        if (characters(rec.fields[col]) > 1000)
+            return reject("custom field \"" + key + "\" is longer than 1000 characters");
         if (any) custom.push_back(',');
         json_string(custom, key);
         custom.push_back(':');
@@ -229,6 +258,8 @@ row_outcome process_row(const text::csv_record& rec, const column_plan& plan, co
         any = true;
     }
     custom.push_back('}');
+    for (char d : std::string_view(number->e164).substr(1))
+        out.number = out.number * 10 + std::uint64_t(d - '0');
     std::string& s = out.staged;
     s.reserve(128);
     s += std::to_string(rec.line);
@@ -265,14 +296,14 @@ std::string reject_line(std::size_t line, std::string_view reason, std::string_v
 /// A batch ready for the database.
 struct staged_batch {
     std::string rows, rejects;
-    int rows_read = 0, rejected = 0;
+    int rows_read = 0, rejected = 0, staged = 0, duplicates = 0;
     std::int64_t bytes_read = 0;
     bool last = false;
 };
 
 /// Hands batches from the reader to the database writer; holds at most two.
 class batch_queue {
-public:
+  public:
     void push(staged_batch b) {
         std::unique_lock l(m_);
         space_.wait(l, [&] { return q_.size() < 2 || failed_; });
@@ -297,7 +328,7 @@ public:
         return failed_;
     }
 
-private:
+  private:
     std::mutex m_;
     std::condition_variable space_, ready_;
     std::deque<staged_batch> q_;
@@ -305,96 +336,113 @@ private:
 };
 
 result<void> finish_job(db::connection& c, const core::uuid& id, const std::string& error) {
-    auto rs = c.exec("UPDATE contact_imports SET status = 'failed', error = $2, finished_at = now(), updated_at = now() "
-                     "WHERE id = $1",
-                     {id, error});
+    auto rs = c.exec(
+        "UPDATE contact_imports SET status = 'failed', error = $2, finished_at = now(), updated_at "
+        "= now() "
+        "WHERE id = $1",
+        {id, error});
     if (!rs) return std::unexpected(rs.error());
     return {};
 }
 
-/// The merge, in one transaction; retried by the caller on deadlocks.
-result<void> merge(db::connection& c, const core::uuid& job, const import_options& o, int staged_rows) {
+/// Merges one staged batch into contacts (and the group) and adds its counts to the job,
+/// in one transaction; the caller retries it on deadlocks.
+result<void> merge_batch(db::connection& c, const core::uuid& job, const import_options& o,
+                         const staged_batch& b) {
     auto tx = db::transaction::begin(c);
     if (!tx) return std::unexpected(tx.error());
-    // One row per number: the first line that had it.
-    if (auto r = tx->exec("CREATE TEMP TABLE import_first ON COMMIT DROP AS "
-                          "SELECT DISTINCT ON (phone_number) * FROM import_stage ORDER BY phone_number, line");
-        !r)
-        return std::unexpected(r.error());
-    auto first_count = tx->exec("SELECT count(*) FROM import_first");
-    if (!first_count) return std::unexpected(first_count.error());
-    const std::int64_t distinct = first_count->front().get<std::int64_t>(0);
-    const std::string conflict =
-        o.on_duplicate == "update"
-            ? "DO UPDATE SET first_name = coalesce(EXCLUDED.first_name, contacts.first_name), "
-              "last_name = coalesce(EXCLUDED.last_name, contacts.last_name), "
-              "email = coalesce(EXCLUDED.email, contacts.email), "
-              "time_zone = coalesce(EXCLUDED.time_zone, contacts.time_zone), "
-              "country_code = EXCLUDED.country_code, "
-              "custom_fields = contacts.custom_fields || EXCLUDED.custom_fields, updated_at = now()"
-            : "DO NOTHING";
-    auto counts = tx->exec(
-        "WITH ins AS (INSERT INTO contacts (user_id, group_id, phone_number, country_code, first_name, last_name, email, "
-        "time_zone, custom_fields) SELECT $1, $2, phone_number, country_code, first_name, last_name, email, time_zone, "
-        "custom_fields FROM import_first ORDER BY phone_number ON CONFLICT (user_id, phone_number) " +
-            conflict +
-            " RETURNING (xmax = 0) AS inserted) "
-            "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM ins",
-        {o.tenant, o.group});
-    if (!counts) return std::unexpected(counts.error());
-    const auto inserted = counts->front().get<std::int64_t>(0), updated = counts->front().get<std::int64_t>(1);
-    if (o.group) {
-        auto m = tx->exec(
-            "INSERT INTO contact_group_members (group_id, contact_id, user_id) "
-            "SELECT $2, c.id, $1 FROM import_first s JOIN contacts c ON c.user_id = $1 AND c.phone_number = s.phone_number "
-            "ORDER BY c.id ON CONFLICT DO NOTHING",
-            {o.tenant, *o.group});
-        if (!m) return std::unexpected(m.error());
+    std::int64_t inserted = 0, updated = 0;
+    if (b.staged > 0) {
+        const std::string conflict =
+            o.on_duplicate == "update"
+                ? "DO UPDATE SET first_name = coalesce(EXCLUDED.first_name, contacts.first_name), "
+                  "last_name = coalesce(EXCLUDED.last_name, contacts.last_name), "
+                  "email = coalesce(EXCLUDED.email, contacts.email), "
+                  "time_zone = coalesce(EXCLUDED.time_zone, contacts.time_zone), "
+                  "country_code = EXCLUDED.country_code, "
+                  "custom_fields = contacts.custom_fields || EXCLUDED.custom_fields, updated_at = "
+                  "now()"
+                : "DO NOTHING";
+        // Rows go in number order so that concurrent imports lock in the same order. Members
+        // come from the rows written (RETURNING) and, for numbers that already existed and were
+        // skipped, from a lookup that the anti-join limits to those numbers.
+        auto counts = tx->exec(
+            "WITH ins AS (INSERT INTO contacts (id, user_id, group_id, phone_number, country_code, first_name, "
+            "last_name, email, time_zone, custom_fields) SELECT id, $1, $2, phone_number, country_code, first_name, "
+            "last_name, email, time_zone, custom_fields FROM import_stage ORDER BY phone_number "
+            "ON CONFLICT (user_id, phone_number) " +
+                conflict +
+                " RETURNING id, phone_number, (xmax = 0) AS inserted), "
+                "m1 AS (INSERT INTO contact_group_members (group_id, contact_id, user_id) "
+                "SELECT $2, id, $1 FROM ins WHERE $2::uuid IS NOT NULL ORDER BY id ON CONFLICT DO NOTHING), "
+                "m2 AS (INSERT INTO contact_group_members (group_id, contact_id, user_id) "
+                "SELECT $2, c.id, $1 FROM import_stage s JOIN contacts c ON c.user_id = $1 AND c.phone_number = s.phone_number "
+                "WHERE $2::uuid IS NOT NULL AND s.phone_number NOT IN (SELECT phone_number FROM ins) ORDER BY c.id "
+                "ON CONFLICT DO NOTHING) "
+                "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM ins",
+            {o.tenant, o.group});
+        if (!counts) return std::unexpected(counts.error());
+        inserted = counts->front().get<std::int64_t>(0);
+        updated = counts->front().get<std::int64_t>(1);
     }
-    auto done = tx->exec(
-        "UPDATE contact_imports SET status = 'completed', imported = $2, updated = $3, skipped = $4, duplicates = $5, "
-        "finished_at = now(), updated_at = now() WHERE id = $1",
-        {job, inserted, updated, distinct - inserted - updated, std::int64_t(staged_rows) - distinct});
-    if (!done) return std::unexpected(done.error());
+    auto progress = tx->exec(
+        "UPDATE contact_imports SET bytes_read = greatest(bytes_read, $2), rows_read = rows_read + "
+        "$3, rejected = rejected + $4, "
+        "duplicates = duplicates + $5, imported = imported + $6, updated = updated + $7, skipped = "
+        "skipped + $8, "
+        "updated_at = clock_timestamp() WHERE id = $1",
+        {job, b.bytes_read, b.rows_read, b.rejected, b.duplicates, inserted, updated,
+         std::int64_t(b.staged) - inserted - updated});
+    if (!progress) return std::unexpected(progress.error());
     return tx->commit();
 }
 
 }  // namespace
 
-result<import_job> create_import(db::connection& c, const import_options& o, std::int64_t bytes_total) {
+result<import_job> create_import(db::connection& c, const import_options& o,
+                                 std::int64_t bytes_total) {
     if (o.on_duplicate != "skip" && o.on_duplicate != "update")
-        return fail(core::errc::invalid_value, "on_duplicate must be skip or update", "on_duplicate");
+        return fail(core::errc::invalid_value, "on_duplicate must be skip or update",
+                    "on_duplicate");
     if (!o.default_region.empty() && !phone::is_supported_region(o.default_region))
-        return fail(core::errc::invalid_value, "default_region \"" + o.default_region + "\" is not a region code",
+        return fail(core::errc::invalid_value,
+                    "default_region \"" + o.default_region + "\" is not a region code",
                     "default_region");
     for (const auto& [field, column] : o.mapping) {
         if (std::find(known_fields().begin(), known_fields().end(), field) == known_fields().end())
             return fail(core::errc::invalid_value,
                         "map." + field + ": unknown field (phone_number, first_name, last_name, email, country_code, time_zone)",
                         "map." + field);
-        if (column.empty()) return fail(core::errc::invalid_value, "map." + field + " names no column", "map." + field);
+        if (column.empty())
+            return fail(core::errc::invalid_value, "map." + field + " names no column",
+                        "map." + field);
     }
     if (o.group)
         if (auto g = get_group(c, o.tenant, *o.group); !g) return std::unexpected(g.error());
-    auto rs = c.exec(std::string("INSERT INTO contact_imports (user_id, group_id, on_duplicate, default_region, file_name, "
-                                 "bytes_total, created_by) VALUES ($1, $2, $3, nullif($4, ''), nullif($5, ''), $6, $7) "
-                                 "RETURNING ") +
-                         job_columns,
-                     {o.tenant, o.group, o.on_duplicate, o.default_region, o.file_name.substr(0, 200), bytes_total,
-                      o.created_by});
+    auto rs = c.exec(
+        std::string(
+            "INSERT INTO contact_imports (user_id, group_id, on_duplicate, default_region, "
+            "file_name, "
+            "bytes_total, created_by) VALUES ($1, $2, $3, nullif($4, ''), nullif($5, ''), $6, $7) "
+            "RETURNING ")
+            + job_columns,
+        {o.tenant, o.group, o.on_duplicate, o.default_region, o.file_name.substr(0, 200),
+         bytes_total, o.created_by});
     if (!rs) return std::unexpected(rs.error());
     return read_job(rs->front());
 }
 
 result<import_job> get_import(db::connection& c, const core::uuid& tenant, const core::uuid& id) {
-    auto rs = c.exec_prepared(std::string("SELECT ") + job_columns + " FROM contact_imports WHERE id = $1 AND user_id = $2",
+    auto rs = c.exec_prepared(std::string("SELECT ") + job_columns
+                                  + " FROM contact_imports WHERE id = $1 AND user_id = $2",
                               {id, tenant});
     if (!rs) return std::unexpected(rs.error());
     if (rs->empty()) return fail(errc::not_found, "import not found");
     return read_job(rs->front());
 }
 
-result<page<import_job>> list_imports(db::connection& c, const core::uuid& tenant, const page_request& p) {
+result<page<import_job>> list_imports(db::connection& c, const core::uuid& tenant,
+                                      const page_request& p) {
     auto rs = c.exec_prepared(std::string("SELECT ") + job_columns +
                                   " FROM contact_imports WHERE user_id = $1 AND ($2::uuid IS NULL OR id < $2) "
                                   "ORDER BY id DESC LIMIT $3",
@@ -409,18 +457,22 @@ result<page<import_job>> list_imports(db::connection& c, const core::uuid& tenan
     return out;
 }
 
-result<std::int64_t> export_rejects_csv(db::connection& c, const core::uuid& tenant, const core::uuid& id,
+result<std::int64_t> export_rejects_csv(db::connection& c, const core::uuid& tenant,
+                                        const core::uuid& id,
                                         const std::function<void(std::string_view)>& sink) {
     if (auto j = get_import(c, tenant, id); !j) return std::unexpected(j.error());
-    return c.copy_out("COPY (SELECT line, reason, raw FROM contact_import_rejects WHERE import_id = '" + id.str() +
-                          "' ORDER BY line) TO STDOUT WITH (FORMAT csv, HEADER)",
-                      sink);
+    return c.copy_out(
+        "COPY (SELECT line, reason, raw FROM contact_import_rejects WHERE import_id = '" + id.str()
+            + "' ORDER BY line) TO STDOUT WITH (FORMAT csv, HEADER)",
+        sink);
 }
 
 result<int> fail_stale_imports(db::connection& c, std::chrono::seconds stale) {
     auto rs = c.exec(
-        "UPDATE contact_imports SET status = 'failed', error = 'interrupted: Herald stopped during the import; upload "
-        "the file again', finished_at = now() WHERE status IN ('queued', 'running') AND updated_at < now() - $1::interval",
+        "UPDATE contact_imports SET status = 'failed', error = 'interrupted: Herald stopped during "
+        "the import; upload "
+        "the file again', finished_at = now() WHERE status IN ('queued', 'running') AND updated_at "
+        "< now() - $1::interval",
         {std::to_string(stale.count()) + " seconds"});
     if (!rs) return std::unexpected(rs.error());
     return int(rs->affected());
@@ -439,13 +491,11 @@ result<import_job> run_import(db::pool& pool, const core::uuid& job_id, const im
 
     std::ifstream in(file, std::ios::binary);
     if (!in) return fail_with("the uploaded file could not be read");
-    if (auto r = c.exec("UPDATE contact_imports SET status = 'running', updated_at = now() WHERE id = $1", {job_id}); !r)
-        return std::unexpected(r.error());
-    if (auto r = c.exec("CREATE TEMP TABLE IF NOT EXISTS import_stage (line integer, phone_number text, country_code text, "
-                        "first_name text, last_name text, email text, time_zone text, custom_fields jsonb); "
-                        "TRUNCATE import_stage");
+    if (auto r = c.exec(
+            "UPDATE contact_imports SET status = 'running', updated_at = now() WHERE id = $1",
+            {job_id});
         !r)
-        return fail_with("database: " + r.error().message);
+        return std::unexpected(r.error());
 
     // Read the header (and pick the delimiter from it).
     std::string chunk(1 << 20, '\0');
@@ -465,34 +515,55 @@ result<import_job> run_import(db::pool& pool, const core::uuid& job_id, const im
         if ((eof = in.eof())) reader.finish();
         header = reader.next();
     }
-    if (!header || !header->error.empty()) return fail_with("the file is empty or its header line is unreadable");
+    if (!header || !header->error.empty())
+        return fail_with("the file is empty or its header line is unreadable");
     auto plan = plan_columns(header->fields, o.mapping);
     if (!plan) return fail_with(plan.error().message);
 
-    // The writer: COPY each batch into the stage and the rejects, and record progress.
+    // The writers: each takes a batch, COPYs it into its own stage table and the rejects, and
+    // merges it, while the reader prepares the next ones. Batches hold disjoint numbers (the
+    // reader removes repeats), so two writers never contend for the same rows. Intermediate
+    // commits need not wait for the disk: a crash fails the whole job anyway.
     batch_queue queue;
+    std::mutex error_mutex;
     std::optional<error> write_error;
-    int staged_rows = 0;
-    std::thread writer([&] {
-        int rows_read = 0, rejected = 0;
+    auto write_batches = [&](db::connection& wc) {
+        auto set_error = [&](const error& e) {
+            std::lock_guard l(error_mutex);
+            if (!write_error) write_error = e;
+            queue.fail();
+        };
+        if (auto r = wc.exec("SET synchronous_commit = off; CREATE TEMP TABLE IF NOT EXISTS "
+                             "import_stage (id uuid, line "
+                             "integer, phone_number text, country_code text, first_name text, "
+                             "last_name text, email text, "
+                             "time_zone text, custom_fields jsonb)");
+            !r)
+            set_error(r.error());
+        auto copy = [&](const char* sql, const std::string& data) -> result<void> {
+            if (data.empty()) return {};
+            if (auto r = wc.copy_begin(sql); !r) return r;
+            if (auto r = wc.copy_put(data); !r) {
+                wc.copy_abort("write failed");
+                return r;
+            }
+            auto n = wc.copy_end();
+            if (!n) return std::unexpected(n.error());
+            return {};
+        };
         for (;;) {
             auto b = queue.pop();
-            if (!b || b->last) break;
-            if (write_error) continue;
-            rows_read += b->rows_read;
-            rejected += b->rejected;
-            auto copy = [&](const char* sql, const std::string& data) -> result<void> {
-                if (data.empty()) return {};
-                if (auto r = c.copy_begin(sql); !r) return r;
-                if (auto r = c.copy_put(data); !r) {
-                    c.copy_abort("write failed");
-                    return r;
-                }
-                auto n = c.copy_end();
-                if (!n) return std::unexpected(n.error());
-                return {};
-            };
-            auto r = copy("COPY import_stage FROM STDIN", b->rows);
+            if (!b || b->last) {
+                queue.push(staged_batch{.last = true});  // let the other writers see the end too
+                break;
+            }
+            {
+                std::lock_guard l(error_mutex);
+                if (write_error) continue;
+            }
+            result<void> r = {};
+            if (auto t = wc.exec("TRUNCATE import_stage"); !t) r = std::unexpected(t.error());
+            if (r) r = copy("COPY import_stage FROM STDIN", b->rows);
             if (r && !b->rejects.empty()) {
                 // COPY cannot take parameters: the job id goes at the front of every line.
                 std::string lines;
@@ -505,26 +576,38 @@ result<import_job> run_import(db::pool& pool, const core::uuid& job_id, const im
                     lines.append(rest.substr(0, nl + 1));
                     rest.remove_prefix(nl + 1);
                 }
-                r = copy("COPY contact_import_rejects (import_id, line, reason, raw) FROM STDIN", lines);
+                r = copy("COPY contact_import_rejects (import_id, line, reason, raw) FROM STDIN",
+                         lines);
             }
-            if (r) {
-                auto p = c.exec_prepared(
-                    "UPDATE contact_imports SET bytes_read = $2, rows_read = $3, rejected = $4, updated_at = now() "
-                    "WHERE id = $1",
-                    {job_id, b->bytes_read, rows_read, rejected});
-                if (!p) r = std::unexpected(p.error());
+            for (int attempt = 1; r; ++attempt) {
+                auto m = merge_batch(wc, job_id, o, *b);
+                if (m) break;
+                if (attempt >= 4 || !m.error().is(condition::retryable))
+                    r = std::unexpected(m.error());
+                else
+                    std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
             }
-            if (!r) {
-                write_error = r.error();
-                queue.fail();
-            }
+            if (!r) set_error(r.error());
         }
-    });
+        (void)wc.exec("TRUNCATE import_stage; RESET synchronous_commit");
+    };
+    // The job's own connection is one writer; a second one comes from the pool when it can.
+    std::vector<std::thread> writers;
+    writers.emplace_back([&] { write_batches(c); });
+    std::optional<db::pooled_connection> second;
+    if (threads > 1) {
+        if (auto extra = pool.acquire()) {
+            second.emplace(std::move(*extra));
+            writers.emplace_back([&] { write_batches(**second); });
+        }
+    }
 
-    // The reader: parse, normalise in parallel, and queue batches.
+    // The reader: parse, check numbers on several threads, drop numbers seen earlier in the
+    // file (the first line wins), and queue batches.
     std::vector<text::csv_record> records;
     records.reserve(batch_rows);
     std::vector<row_outcome> outcomes;
+    std::unordered_set<std::uint64_t> seen;
     auto flush = [&](bool last) {
         outcomes.assign(records.size(), {});
         const std::size_t n = records.size();
@@ -542,12 +625,16 @@ result<import_job> run_import(db::pool& pool, const core::uuid& job_id, const im
         b.rows_read = int(n);
         b.bytes_read = std::int64_t(reader.bytes_consumed());
         for (std::size_t i = 0; i < n; ++i) {
-            if (outcomes[i].ok) {
-                b.rows += outcomes[i].staged;
-                ++staged_rows;
-            } else {
+            if (!outcomes[i].ok) {
                 b.rejects += reject_line(records[i].line, outcomes[i].reason, records[i].raw);
                 ++b.rejected;
+            } else if (!seen.insert(outcomes[i].number).second) {
+                ++b.duplicates;
+            } else {
+                b.rows += core::uuid_v7().str();
+                b.rows.push_back('\t');
+                b.rows += outcomes[i].staged;
+                ++b.staged;
             }
         }
         records.clear();
@@ -566,16 +653,14 @@ result<import_job> run_import(db::pool& pool, const core::uuid& job_id, const im
         if ((eof = in.eof() || chunk.empty())) reader.finish();
     }
     flush(true);
-    writer.join();
+    for (auto& w : writers) w.join();
+    second.reset();
     if (write_error) return fail_with("database: " + write_error->message);
-
-    for (int attempt = 1;; ++attempt) {
-        auto r = merge(c, job_id, o, staged_rows);
-        if (r) break;
-        if (attempt >= 4 || !r.error().is(condition::retryable)) return fail_with("database: " + r.error().message);
-        std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
-    }
-    (void)c.exec("TRUNCATE import_stage");
+    auto done = c.exec(
+        "UPDATE contact_imports SET status = 'completed', finished_at = clock_timestamp(), "
+        "updated_at = clock_timestamp() WHERE id = $1",
+        {job_id});
+    if (!done) return std::unexpected(done.error());
     return get_import(c, o.tenant, job_id);
 }
 

@@ -49,6 +49,23 @@ std::optional<std::u32string> decode_utf8(std::string_view in, std::size_t* bad_
     return out;
 }
 
+bool is_valid_utf8(std::string_view in, std::size_t* bad_offset) noexcept {
+    for (std::size_t i = 0; i < in.size();) {
+        if (static_cast<unsigned char>(in[i]) < 0x80) {
+            ++i;
+            continue;
+        }
+        char32_t cp;
+        std::size_t n = decode_one(in, i, cp);
+        if (n == 0) {
+            if (bad_offset) *bad_offset = i;
+            return false;
+        }
+        i += n;
+    }
+    return true;
+}
+
 std::u32string decode_utf8_lossy(std::string_view in) {
     std::u32string out;
     out.reserve(in.size());

@@ -13,6 +13,9 @@ namespace herald::text {
 /// Returns nullopt and the byte offset of the first bad sequence on failure.
 std::optional<std::u32string> decode_utf8(std::string_view in, std::size_t* bad_offset = nullptr);
 
+/// True when `in` is strict UTF-8 (as decode_utf8 accepts), without allocating.
+bool is_valid_utf8(std::string_view in, std::size_t* bad_offset = nullptr) noexcept;
+
 /// Decodes UTF-8, turning every bad sequence into U+FFFD; for text from outside (SMPP peers).
 std::u32string decode_utf8_lossy(std::string_view in);
 
