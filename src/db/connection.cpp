@@ -1,7 +1,10 @@
 #include "db/connection.hpp"
 
+#include <bit>
 #include <charconv>
+#include <chrono>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -82,6 +85,12 @@ int rows::column(std::string_view name) const {
 bool rows::is_null(int r, int c) const noexcept {
     return PQgetisnull(as_res(res_), r, c) == 1;
 }
+bool rows::binary(int c) const noexcept {
+    return PQfformat(as_res(res_), c) == 1;
+}
+unsigned rows::type(int c) const noexcept {
+    return PQftype(as_res(res_), c);
+}
 std::string_view rows::text(int r, int c) const noexcept {
     return {PQgetvalue(as_res(res_), r, c), std::size_t(PQgetlength(as_res(res_), r, c))};
 }
@@ -96,23 +105,101 @@ std::string_view row::text(int c) const {
 }
 
 namespace detail {
+
+// PostgreSQL type OIDs (pg_type.dat) for the binary formats row::get decodes.
+enum : unsigned {
+    oid_bool = 16,
+    oid_name = 19,
+    oid_int8 = 20,
+    oid_int2 = 21,
+    oid_int4 = 23,
+    oid_text = 25,
+    oid_json = 114,
+    oid_float8 = 701,
+    oid_bpchar = 1042,
+    oid_varchar = 1043,
+    oid_timestamp = 1114,
+    oid_timestamptz = 1184,
+    oid_uuid = 2950,
+    oid_jsonb = 3802,
+};
+
+[[noreturn]] void binary_error(const char* wanted, unsigned oid) {
+    throw std::logic_error(std::string("cannot read a binary column of type ") + std::to_string(oid)
+                           + " as " + wanted);
+}
+
+std::uint64_t big_endian(std::string_view b) {
+    std::uint64_t v = 0;
+    for (char ch : b) v = (v << 8) | static_cast<unsigned char>(ch);
+    return v;
+}
+
+/// A binary value of a textual type, as its text.
+std::string_view binary_text(std::string_view b, unsigned oid) {
+    switch (oid) {
+        case oid_text:
+        case oid_varchar:
+        case oid_bpchar:
+        case oid_name:
+        case oid_json:
+            return b;
+        case oid_jsonb:
+            if (b.empty() || b[0] != 1) binary_error("jsonb version 1", oid);
+            return b.substr(1);
+        default:
+            binary_error("text", oid);
+    }
+}
+
+template <class I>
+I binary_int(std::string_view b, unsigned oid) {
+    std::int64_t v = 0;
+    switch (oid) {
+        case oid_int2:
+            v = std::int16_t(big_endian(b));
+            break;
+        case oid_int4:
+            v = std::int32_t(big_endian(b));
+            break;
+        case oid_int8:
+            v = std::int64_t(big_endian(b));
+            break;
+        default:
+            binary_error("an integer", oid);
+    }
+    if (v < std::numeric_limits<I>::min() || v > std::numeric_limits<I>::max())
+        binary_error("a narrower integer", oid);
+    return I(v);
+}
+
 template <class T>
 struct convert;
 template <>
 struct convert<std::string_view> {
     static std::string_view from(std::string_view t) { return t; }
+    static std::string_view from_binary(std::string_view b, unsigned oid) {
+        return binary_text(b, oid);
+    }
 };
 template <>
 struct convert<std::string> {
     static std::string from(std::string_view t) { return std::string(t); }
+    static std::string from_binary(std::string_view b, unsigned oid) {
+        return std::string(binary_text(b, oid));
+    }
 };
 template <>
 struct convert<std::int64_t> {
     static std::int64_t from(std::string_view t) { return to_int<std::int64_t>(t); }
+    static std::int64_t from_binary(std::string_view b, unsigned oid) {
+        return binary_int<std::int64_t>(b, oid);
+    }
 };
 template <>
 struct convert<int> {
     static int from(std::string_view t) { return to_int<int>(t); }
+    static int from_binary(std::string_view b, unsigned oid) { return binary_int<int>(b, oid); }
 };
 template <>
 struct convert<double> {
@@ -122,6 +209,10 @@ struct convert<double> {
         if (ec != std::errc() || p != t.data() + t.size()) conversion_error("a number", t);
         return v;
     }
+    static double from_binary(std::string_view b, unsigned oid) {
+        if (oid != oid_float8 || b.size() != 8) binary_error("a double", oid);
+        return std::bit_cast<double>(big_endian(b));
+    }
 };
 template <>
 struct convert<bool> {
@@ -129,6 +220,10 @@ struct convert<bool> {
         if (t == "t") return true;
         if (t == "f") return false;
         conversion_error("a boolean", t);
+    }
+    static bool from_binary(std::string_view b, unsigned oid) {
+        if (oid != oid_bool || b.size() != 1) binary_error("a boolean", oid);
+        return b[0] != 0;
     }
 };
 template <>
@@ -138,6 +233,12 @@ struct convert<core::uuid> {
         if (!u) conversion_error("a uuid", t);
         return *u;
     }
+    static core::uuid from_binary(std::string_view b, unsigned oid) {
+        if (oid != oid_uuid || b.size() != 16) binary_error("a uuid", oid);
+        core::uuid u;
+        std::memcpy(u.bytes.data(), b.data(), 16);
+        return u;
+    }
 };
 template <>
 struct convert<std::chrono::system_clock::time_point> {
@@ -146,10 +247,21 @@ struct convert<std::chrono::system_clock::time_point> {
         if (!v) conversion_error("a timestamp", t);
         return *v;
     }
+    static std::chrono::system_clock::time_point from_binary(std::string_view b, unsigned oid) {
+        if ((oid != oid_timestamptz && oid != oid_timestamp) || b.size() != 8)
+            binary_error("a timestamp", oid);
+        // Microseconds since 2000-01-01 00:00 UTC.
+        constexpr auto pg_epoch = std::chrono::sys_days{std::chrono::year{2000} / 1 / 1};
+        return std::chrono::system_clock::time_point(pg_epoch)
+               + std::chrono::microseconds(std::int64_t(big_endian(b)));
+    }
 };
 template <class T>
 struct convert<std::optional<T>> {
     static std::optional<T> from(std::string_view t) { return convert<T>::from(t); }
+    static std::optional<T> from_binary(std::string_view b, unsigned oid) {
+        return convert<T>::from_binary(b, oid);
+    }
 };
 template <class T>
 struct is_optional : std::false_type {};
@@ -165,6 +277,8 @@ T row::get(int c) const {
         else
             throw std::logic_error("unexpected NULL in column " + std::to_string(c));
     }
+    if (rows_->binary(c))
+        return detail::convert<T>::from_binary(rows_->text(index_, c), rows_->type(c));
     return detail::convert<T>::from(rows_->text(index_, c));
 }
 
@@ -219,7 +333,11 @@ result<connection> connection::open(const connect_options& options) {
                         + "): " + trim_message(PQerrorMessage(c.state_->conn)));
     }
     PQsetNoticeProcessor(c.state_->conn, notice_to_log, nullptr);
-    if (auto r = c.exec("SET TIME ZONE 'UTC'"); !r) return std::unexpected(r.error());
+    if (auto r = c.exec(options.generic_plans
+                            ? "SET TIME ZONE 'UTC'; SET plan_cache_mode = force_generic_plan"
+                            : "SET TIME ZONE 'UTC'");
+        !r)
+        return std::unexpected(r.error());
     return c;
 }
 
@@ -272,7 +390,8 @@ result<rows> connection::exec(std::string_view sql, const params& args) {
                   sql);
 }
 
-result<rows> connection::exec_prepared(std::string_view sql, const params& args) {
+result<rows> connection::exec_prepared(std::string_view sql, const params& args,
+                                       bool binary_results) {
     std::string key(sql);
     auto it = state_->prepared.find(key);
     if (it == state_->prepared.end()) {
@@ -283,7 +402,7 @@ result<rows> connection::exec_prepared(std::string_view sql, const params& args)
     }
     bound b(args);
     return finish(PQexecPrepared(state_->conn, it->second.c_str(), int(args.size()),
-                                 b.values.data(), nullptr, nullptr, 0),
+                                 b.values.data(), nullptr, nullptr, binary_results ? 1 : 0),
                   sql);
 }
 
@@ -348,8 +467,10 @@ result<std::int64_t> connection::copy_out(std::string_view copy_sql,
     std::optional<error> err;
     while (PGresult* res = PQgetResult(state_->conn)) {
         auto r = finish(res, "COPY");
-        if (!r) err = r.error();
-        else copied += r->affected();
+        if (!r)
+            err = r.error();
+        else
+            copied += r->affected();
     }
     if (err) return std::unexpected(*err);
     return copied;

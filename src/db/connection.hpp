@@ -79,6 +79,9 @@ class rows {
     iterator end() const { return {this, size()}; }
 
     bool is_null(int r, int c) const noexcept;
+    /// True when column c came in binary format; type(c) is its PostgreSQL type OID.
+    bool binary(int c) const noexcept;
+    unsigned type(int c) const noexcept;
     std::string_view text(int r, int c) const noexcept;
 
   private:
@@ -92,6 +95,10 @@ struct connect_options {
     std::string conninfo;  ///< URL or key=value string
     std::chrono::milliseconds timeout{5000};
     std::string application_name = "herald";
+    /// Plan prepared statements once (plan_cache_mode = force_generic_plan). Herald prepares
+    /// one statement per query shape with selective keys (tenant, id), where re-planning on
+    /// every execution costs more than the query; see docs/decisions/0005.
+    bool generic_plans = false;
 };
 
 /// One connection. Not thread-safe: use it from one thread at a time (the pool sees to it).
@@ -109,8 +116,12 @@ class connection {
     /// Runs one statement with parameters ($1...), planned afresh.
     result<rows> exec(std::string_view sql, const params& args);
     /// As exec(sql, args), but the statement is prepared once per connection and reused.
-    /// For the hot paths.
-    result<rows> exec_prepared(std::string_view sql, const params& args);
+    /// For the hot paths. With `binary_results`, columns come in PostgreSQL's binary format,
+    /// which is cheaper on both sides for uuid and timestamp columns; row::get decodes text,
+    /// varchar, json(b), uuid, timestamp(tz), int2/4/8, float8 and bool (and throws
+    /// std::logic_error for other types).
+    result<rows> exec_prepared(std::string_view sql, const params& args,
+                               bool binary_results = false);
 
     /// COPY ... FROM STDIN: begin, feed data in any chunks, then end (returns rows copied).
     result<void> copy_begin(std::string_view copy_sql);
@@ -119,7 +130,8 @@ class connection {
     /// Aborts a COPY in progress with a reason.
     void copy_abort(std::string_view reason);
     /// COPY ... TO STDOUT: hands each chunk of output to `sink`; returns the rows copied.
-    result<std::int64_t> copy_out(std::string_view copy_sql, const std::function<void(std::string_view)>& sink);
+    result<std::int64_t> copy_out(std::string_view copy_sql,
+                                  const std::function<void(std::string_view)>& sink);
 
     /// True when the link is up and no transaction is left open.
     bool is_idle() const noexcept;

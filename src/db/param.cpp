@@ -1,6 +1,7 @@
 #include "db/param.hpp"
 
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 
@@ -16,16 +17,31 @@ param::param(std::chrono::system_clock::time_point v) : text_(format_timestamp(v
 
 std::string format_timestamp(std::chrono::system_clock::time_point t) {
     using namespace std::chrono;
-    auto us = duration_cast<microseconds>(t.time_since_epoch()).count();
-    std::int64_t secs = us >= 0 ? us / 1'000'000 : (us - 999'999) / 1'000'000;
-    int frac = int(us - secs * 1'000'000);
-    std::time_t tt = std::time_t(secs);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[48];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-    return buf;
+    const auto us = floor<microseconds>(t);
+    const auto day = floor<days>(us);
+    const year_month_day ymd{day};
+    const hh_mm_ss hms{us - day};
+    const int y = int(ymd.year());
+    if (y < 0 || y > 9999) {  // outside RFC 3339; never from Herald's own data
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%d-%02u-%02uT%02d:%02d:%02dZ", y, unsigned(ymd.month()),
+                      unsigned(ymd.day()), int(hms.hours().count()), int(hms.minutes().count()),
+                      int(hms.seconds().count()));
+        return buf;
+    }
+    // Written by hand: this runs for every timestamp in every API answer.
+    std::string out = "0000-00-00T00:00:00.000000Z";
+    auto put = [&out](std::size_t at, unsigned v, int width) {
+        for (int i = width - 1; i >= 0; --i, v /= 10) out[at + std::size_t(i)] = char('0' + v % 10);
+    };
+    put(0, unsigned(y), 4);
+    put(5, unsigned(ymd.month()), 2);
+    put(8, unsigned(ymd.day()), 2);
+    put(11, unsigned(hms.hours().count()), 2);
+    put(14, unsigned(hms.minutes().count()), 2);
+    put(17, unsigned(hms.seconds().count()), 2);
+    put(20, unsigned(hms.subseconds().count()), 6);
+    return out;
 }
 
 std::optional<std::chrono::system_clock::time_point> parse_timestamp(std::string_view s) {

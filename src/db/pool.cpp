@@ -46,8 +46,8 @@ result<pooled_connection> pool::acquire() {
     }
     ++open_;
     lock.unlock();
-    auto opened =
-        connection::open({options_.conninfo, options_.connect_timeout, options_.application_name});
+    auto opened = connection::open({options_.conninfo, options_.connect_timeout,
+                                    options_.application_name, options_.generic_plans});
     if (!opened) {
         lock.lock();
         --open_;

@@ -21,6 +21,7 @@ struct pool_options {
     std::chrono::milliseconds acquire_timeout{10000};
     std::chrono::milliseconds connect_timeout{5000};
     std::string application_name = "herald";
+    bool generic_plans = true;  ///< see connect_options::generic_plans
 };
 
 /// Point-in-time pool figures, for /metrics and /readyz.

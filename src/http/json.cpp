@@ -1,6 +1,7 @@
 #include "http/json.hpp"
 
 #include "http/errc.hpp"
+#include "text/utf8.hpp"
 
 namespace herald::http {
 
@@ -37,6 +38,125 @@ result<json> parse_json_object(const request& req) {
     }
     if (!j.is_object()) return fail(errc::invalid_json, "the body must be a JSON object");
     return j;
+}
+
+void json_writer::separate() {
+    if (after_key_) {
+        after_key_ = false;
+        return;
+    }
+    if (!first_.empty()) {
+        if (!first_.back()) out_.push_back(',');
+        first_.back() = false;
+    }
+}
+
+json_writer& json_writer::begin_object() {
+    separate();
+    out_.push_back('{');
+    first_.push_back(true);
+    return *this;
+}
+
+json_writer& json_writer::end_object() {
+    out_.push_back('}');
+    first_.pop_back();
+    return *this;
+}
+
+json_writer& json_writer::begin_array() {
+    separate();
+    out_.push_back('[');
+    first_.push_back(true);
+    return *this;
+}
+
+json_writer& json_writer::end_array() {
+    out_.push_back(']');
+    first_.pop_back();
+    return *this;
+}
+
+json_writer& json_writer::key(std::string_view k) {
+    value(k);
+    out_.push_back(':');
+    after_key_ = true;
+    return *this;
+}
+
+json_writer& json_writer::value(std::string_view s) {
+    separate();
+    out_.push_back('"');
+    std::size_t plain = 0;  // start of the run of characters that need no escaping
+    auto flush = [&](std::size_t i) { out_.append(s.data() + plain, i - plain); };
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) continue;
+        if (c >= 0x80) {
+            // Pass valid UTF-8 through; replace anything else.
+            std::size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+            if (n > 0 && i + n <= s.size() && text::is_valid_utf8(s.substr(i, n))) {
+                i += n - 1;
+                continue;
+            }
+            flush(i);
+            out_ += "\xEF\xBF\xBD";
+            plain = i + 1;
+            continue;
+        }
+        flush(i);
+        plain = i + 1;
+        switch (c) {
+            case '"':
+                out_ += "\\\"";
+                break;
+            case '\\':
+                out_ += "\\\\";
+                break;
+            case '\n':
+                out_ += "\\n";
+                break;
+            case '\r':
+                out_ += "\\r";
+                break;
+            case '\t':
+                out_ += "\\t";
+                break;
+            default: {
+                static constexpr char hex[] = "0123456789abcdef";
+                out_ += "\\u00";
+                out_.push_back(hex[c >> 4]);
+                out_.push_back(hex[c & 15]);
+            }
+        }
+    }
+    flush(s.size());
+    out_.push_back('"');
+    return *this;
+}
+
+json_writer& json_writer::value(std::int64_t n) {
+    separate();
+    out_ += std::to_string(n);
+    return *this;
+}
+
+json_writer& json_writer::value(bool b) {
+    separate();
+    out_ += b ? "true" : "false";
+    return *this;
+}
+
+json_writer& json_writer::null() {
+    separate();
+    out_ += "null";
+    return *this;
+}
+
+json_writer& json_writer::raw(std::string_view json_text) {
+    separate();
+    out_.append(json_text);
+    return *this;
 }
 
 }  // namespace herald::http

@@ -5,12 +5,18 @@
 namespace herald::http {
 namespace {
 
-json when(std::chrono::system_clock::time_point t) { return db::format_timestamp(t); }
+json when(std::chrono::system_clock::time_point t) {
+    return db::format_timestamp(t);
+}
 json when(const std::optional<std::chrono::system_clock::time_point>& t) {
     return t ? json(db::format_timestamp(*t)) : json(nullptr);
 }
-json maybe(const std::optional<std::string>& s) { return s ? json(*s) : json(nullptr); }
-json maybe(const std::optional<core::uuid>& u) { return u ? json(u->str()) : json(nullptr); }
+json maybe(const std::optional<std::string>& s) {
+    return s ? json(*s) : json(nullptr);
+}
+json maybe(const std::optional<core::uuid>& u) {
+    return u ? json(u->str()) : json(nullptr);
+}
 json object_text(const std::string& text) {
     auto j = json::parse(text, nullptr, false);
     return j.is_discarded() ? json::object() : j;
@@ -37,7 +43,9 @@ json user_json(const store::user& u) {
 }
 
 json role_json(const store::role_grant& r) {
-    return {{"role_name", r.role_name}, {"permissions", r.permissions}, {"created_at", when(r.created_at)}};
+    return {{"role_name", r.role_name},
+            {"permissions", r.permissions},
+            {"created_at", when(r.created_at)}};
 }
 
 json token_json(const store::api_token& t) {
@@ -82,6 +90,39 @@ json contact_json(const store::contact& c, bool with_groups) {
     return j;
 }
 
+std::string contacts_page_body(const store::page<store::contact>& p) {
+    json_writer w(256 + p.items.size() * 400);
+    w.begin_object().key("data").begin_array();
+    for (const auto& c : p.items) {
+        w.begin_object();
+        w.key("id").value(c.id.str());
+        w.key("phone_number").value(c.phone_number);
+        w.key("country_code").value(c.country_code);
+        w.key("first_name").value(c.first_name);
+        w.key("last_name").value(c.last_name);
+        w.key("email").value(c.email);
+        w.key("time_zone").value(c.time_zone);
+        // PostgreSQL prints jsonb as valid JSON; the column only ever holds objects.
+        w.key("custom_fields")
+            .raw(c.custom_fields.starts_with('{') ? std::string_view(c.custom_fields) : "{}");
+        w.key("status").value(c.status);
+        w.key("group_id");
+        if (c.group_id)
+            w.value(c.group_id->str());
+        else
+            w.null();
+        w.key("created_at").value(db::format_timestamp(c.created_at));
+        w.key("updated_at").value(db::format_timestamp(c.updated_at));
+        w.end_object();
+    }
+    w.end_array().key("next_cursor");
+    if (p.next)
+        w.value(p.next->str());
+    else
+        w.null();
+    return w.end_object().take();
+}
+
 json import_json(const store::import_job& j) {
     return {{"id", j.id.str()},
             {"status", j.status},
@@ -91,7 +132,8 @@ json import_json(const store::import_job& j) {
             {"file_name", maybe(j.file_name)},
             {"bytes_total", j.bytes_total},
             {"bytes_read", j.bytes_read},
-            {"progress", j.bytes_total > 0 ? double(j.bytes_read) / double(j.bytes_total) : (j.status == "completed" ? 1.0 : 0.0)},
+            {"progress", j.bytes_total > 0 ? double(j.bytes_read) / double(j.bytes_total)
+                                           : (j.status == "completed" ? 1.0 : 0.0)},
             {"rows_read", j.rows_read},
             {"imported", j.imported},
             {"updated", j.updated},

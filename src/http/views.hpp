@@ -20,4 +20,8 @@ json import_json(const store::import_job& j);
 json ledger_json(const store::ledger_row& l);
 json audit_json(const store::audit_row& a);
 
+/// A page of contacts as `{"data": [...], "next_cursor": ...}`, written directly (the list is
+/// the hottest read in the API); each item is what contact_json gives.
+std::string contacts_page_body(const store::page<store::contact>& p);
+
 }  // namespace herald::http

@@ -14,12 +14,13 @@ using time_point = std::chrono::system_clock::time_point;
 constexpr const char* group_columns =
     "id, name, description, total_contacts, created_at, updated_at";
 constexpr const char* contact_columns =
-    "c.id, c.phone_number, c.country_code, c.first_name, c.last_name, c.email, c.time_zone, c.custom_fields::text, "
+    "c.id, c.phone_number, c.country_code, c.first_name, c.last_name, c.email, c.time_zone, "
+    "c.custom_fields::text, "
     "c.status, c.group_id, c.created_at, c.updated_at";
 
 group read_group(const db::row& r) {
-    return {r.get<core::uuid>(0),  r.get<std::string>(1),  r.get<std::optional<std::string>>(2),
-            r.get<int>(3),         r.get<time_point>(4),   r.get<time_point>(5)};
+    return {r.get<core::uuid>(0), r.get<std::string>(1), r.get<std::optional<std::string>>(2),
+            r.get<int>(3),        r.get<time_point>(4),  r.get<time_point>(5)};
 }
 
 contact read_contact(const db::row& r) {
@@ -65,11 +66,13 @@ result<void> check_name(const std::optional<std::string>& name, bool required) {
 }
 
 /// All of `groups` belong to the tenant.
-result<void> check_groups(db::connection& c, const core::uuid& tenant, const std::vector<core::uuid>& groups) {
+result<void> check_groups(db::connection& c, const core::uuid& tenant,
+                          const std::vector<core::uuid>& groups) {
     if (groups.empty()) return {};
     std::set<core::uuid> distinct(groups.begin(), groups.end());
-    auto rs = c.exec_prepared("SELECT count(*) FROM contact_groups WHERE user_id = $1 AND id = ANY($2::uuid[])",
-                              {tenant, uuid_array(groups)});
+    auto rs = c.exec_prepared(
+        "SELECT count(*) FROM contact_groups WHERE user_id = $1 AND id = ANY($2::uuid[])",
+        {tenant, uuid_array(groups)});
     if (!rs) return std::unexpected(rs.error());
     if (rs->front().get<std::int64_t>(0) != std::int64_t(distinct.size()))
         return fail(errc::invalid_reference, "one or more groups do not exist", "groups");
@@ -93,29 +96,37 @@ page<T> paged(const db::rows& rs, int limit, Read read, core::uuid T::*id) {
 
 result<group> create_group(db::connection& c, const core::uuid& tenant, const group_input& in) {
     if (auto r = check_name(in.name, true); !r) return std::unexpected(r.error());
-    auto rs = c.exec(std::string("INSERT INTO contact_groups (user_id, name, description) VALUES ($1, $2, $3) RETURNING ") +
-                         group_columns,
+    auto rs = c.exec(std::string("INSERT INTO contact_groups (user_id, name, description) VALUES "
+                                 "($1, $2, $3) RETURNING ")
+                         + group_columns,
                      {tenant, *in.name, in.description.value_or(std::nullopt)});
-    if (!rs) return std::unexpected(translate_duplicate(rs.error(), "a group with this name exists", "name"));
+    if (!rs)
+        return std::unexpected(
+            translate_duplicate(rs.error(), "a group with this name exists", "name"));
     return read_group(rs->front());
 }
 
 result<group> get_group(db::connection& c, const core::uuid& tenant, const core::uuid& id) {
-    auto rs = c.exec_prepared(std::string("SELECT ") + group_columns + " FROM contact_groups WHERE id = $1 AND user_id = $2",
+    auto rs = c.exec_prepared(std::string("SELECT ") + group_columns
+                                  + " FROM contact_groups WHERE id = $1 AND user_id = $2",
                               {id, tenant});
     if (!rs) return std::unexpected(rs.error());
     if (rs->empty()) return fail(errc::not_found, "group not found");
     return read_group(rs->front());
 }
 
-result<group> update_group(db::connection& c, const core::uuid& tenant, const core::uuid& id, const group_input& in) {
+result<group> update_group(db::connection& c, const core::uuid& tenant, const core::uuid& id,
+                           const group_input& in) {
     if (auto r = check_name(in.name, false); !r) return std::unexpected(r.error());
-    auto rs = c.exec(std::string("UPDATE contact_groups SET name = coalesce($3, name), "
-                                 "description = CASE WHEN $4 THEN $5 ELSE description END, updated_at = now() "
-                                 "WHERE id = $1 AND user_id = $2 RETURNING ") +
-                         group_columns,
-                     {id, tenant, in.name, bool(in.description), in.description.value_or(std::nullopt)});
-    if (!rs) return std::unexpected(translate_duplicate(rs.error(), "a group with this name exists", "name"));
+    auto rs = c.exec(
+        std::string("UPDATE contact_groups SET name = coalesce($3, name), "
+                    "description = CASE WHEN $4 THEN $5 ELSE description END, updated_at = now() "
+                    "WHERE id = $1 AND user_id = $2 RETURNING ")
+            + group_columns,
+        {id, tenant, in.name, bool(in.description), in.description.value_or(std::nullopt)});
+    if (!rs)
+        return std::unexpected(
+            translate_duplicate(rs.error(), "a group with this name exists", "name"));
     if (rs->empty()) return fail(errc::not_found, "group not found");
     return read_group(rs->front());
 }
@@ -124,7 +135,8 @@ result<void> delete_group(db::connection& c, const core::uuid& tenant, const cor
     auto rs = c.exec("DELETE FROM contact_groups WHERE id = $1 AND user_id = $2", {id, tenant});
     if (!rs) {
         if (rs.error().is(condition::conflict))
-            return fail(errc::duplicate, "the group is the audience of a campaign; remove it there first", "id");
+            return fail(errc::duplicate,
+                        "the group is the audience of a campaign; remove it there first", "id");
         return std::unexpected(rs.error());
     }
     if (rs->affected() == 0) return fail(errc::not_found, "group not found");
@@ -133,7 +145,8 @@ result<void> delete_group(db::connection& c, const core::uuid& tenant, const cor
 
 result<page<group>> list_groups(db::connection& c, const core::uuid& tenant, const page_request& p,
                                 std::optional<std::string> name_search) {
-    std::string sql = std::string("SELECT ") + group_columns + " FROM contact_groups WHERE user_id = $1";
+    std::string sql =
+        std::string("SELECT ") + group_columns + " FROM contact_groups WHERE user_id = $1";
     db::params args{tenant, p.limit + 1};
     if (p.after) {
         args.emplace_back(*p.after);
@@ -151,8 +164,10 @@ result<page<group>> list_groups(db::connection& c, const core::uuid& tenant, con
 
 // ---- contacts ----
 
-result<contact> create_contact(db::connection& c, const core::uuid& tenant, const contact_input& in) {
-    if (!in.phone_number) return fail(core::errc::invalid_value, "phone_number is required", "phone_number");
+result<contact> create_contact(db::connection& c, const core::uuid& tenant,
+                               const contact_input& in) {
+    if (!in.phone_number)
+        return fail(core::errc::invalid_value, "phone_number is required", "phone_number");
     if (auto r = check_groups(c, tenant, in.add_to_groups); !r) return std::unexpected(r.error());
     std::optional<core::uuid> first_group;
     if (!in.add_to_groups.empty()) first_group = in.add_to_groups.front();
@@ -166,11 +181,15 @@ result<contact> create_contact(db::connection& c, const core::uuid& tenant, cons
             INSERT INTO contact_group_members (group_id, contact_id, user_id)
             SELECT g, c.id, $1 FROM c, unnest($11::uuid[]) AS g
             ON CONFLICT DO NOTHING)
-        SELECT )") + contact_columns + " FROM c",
-                     {tenant, first_group, *in.phone_number, in.country_code, in.first_name.value_or(std::nullopt),
-                      in.last_name.value_or(std::nullopt), in.email.value_or(std::nullopt), in.custom_fields, in.status,
+        SELECT )") + contact_columns
+                         + " FROM c",
+                     {tenant, first_group, *in.phone_number, in.country_code,
+                      in.first_name.value_or(std::nullopt), in.last_name.value_or(std::nullopt),
+                      in.email.value_or(std::nullopt), in.custom_fields, in.status,
                       in.time_zone.value_or(std::nullopt), uuid_array(in.add_to_groups)});
-    if (!rs) return std::unexpected(translate_duplicate(rs.error(), "a contact with this phone number exists", "phone_number"));
+    if (!rs)
+        return std::unexpected(translate_duplicate(
+            rs.error(), "a contact with this phone number exists", "phone_number"));
     contact out = read_contact(rs->front());
     out.groups = in.add_to_groups;
     return out;
@@ -191,7 +210,8 @@ result<contact> get_contact(db::connection& c, const core::uuid& tenant, const c
         std::size_t i = 0;
         while (i < arr.size()) {
             auto comma = arr.find(',', i);
-            std::string_view item = arr.substr(i, comma == std::string_view::npos ? std::string_view::npos : comma - i);
+            std::string_view item =
+                arr.substr(i, comma == std::string_view::npos ? std::string_view::npos : comma - i);
             if (auto u = core::uuid::parse(item)) out.groups.push_back(*u);
             if (comma == std::string_view::npos) break;
             i = comma + 1;
@@ -217,14 +237,18 @@ result<contact> update_contact(db::connection& c, const core::uuid& tenant, cons
     if (in.time_zone) set("time_zone", *in.time_zone);
     if (in.custom_fields) set("custom_fields", *in.custom_fields, "::jsonb");
     if (in.status) set("status", *in.status);
-    auto rs = c.exec("UPDATE contacts c SET " + sets + " WHERE c.id = $1 AND c.user_id = $2 RETURNING " + contact_columns,
+    auto rs = c.exec("UPDATE contacts c SET " + sets
+                         + " WHERE c.id = $1 AND c.user_id = $2 RETURNING " + contact_columns,
                      args);
-    if (!rs) return std::unexpected(translate_duplicate(rs.error(), "a contact with this phone number exists", "phone_number"));
+    if (!rs)
+        return std::unexpected(translate_duplicate(
+            rs.error(), "a contact with this phone number exists", "phone_number"));
     if (rs->empty()) return fail(errc::not_found, "contact not found");
     if (!in.add_to_groups.empty()) {
-        auto m = c.exec("INSERT INTO contact_group_members (group_id, contact_id, user_id) "
-                        "SELECT g, $1, $2 FROM unnest($3::uuid[]) AS g ON CONFLICT DO NOTHING",
-                        {id, tenant, uuid_array(in.add_to_groups)});
+        auto m = c.exec(
+            "INSERT INTO contact_group_members (group_id, contact_id, user_id) "
+            "SELECT g, $1, $2 FROM unnest($3::uuid[]) AS g ON CONFLICT DO NOTHING",
+            {id, tenant, uuid_array(in.add_to_groups)});
         if (!m) return std::unexpected(m.error());
     }
     return get_contact(c, tenant, id);
@@ -237,15 +261,16 @@ result<void> delete_contact(db::connection& c, const core::uuid& tenant, const c
     return {};
 }
 
-result<page<contact>> list_contacts(db::connection& c, const core::uuid& tenant, const contact_filter& f,
-                                    const page_request& p) {
+result<page<contact>> list_contacts(db::connection& c, const core::uuid& tenant,
+                                    const contact_filter& f, const page_request& p) {
     // Build the statement from the filters present, so that each shape gets its own plan.
     std::string sql = std::string("SELECT ") + contact_columns + " FROM contacts c";
     db::params args{tenant, p.limit + 1};
     std::string where = " WHERE c.user_id = $1";
     if (f.group_id) {
         args.emplace_back(*f.group_id);
-        sql += " JOIN contact_group_members m ON m.contact_id = c.id AND m.group_id = $" + std::to_string(args.size());
+        sql += " JOIN contact_group_members m ON m.contact_id = c.id AND m.group_id = $"
+               + std::to_string(args.size());
     }
     if (f.status) {
         args.emplace_back(*f.status);
@@ -253,15 +278,17 @@ result<page<contact>> list_contacts(db::connection& c, const core::uuid& tenant,
     }
     if (f.search) {
         args.emplace_back(like_pattern(*f.search));
-        where += " AND (coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '') || ' ' || c.phone_number) ILIKE $" +
-                 std::to_string(args.size());
+        where +=
+            " AND (coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '') || ' ' || "
+            "c.phone_number) ILIKE $"
+            + std::to_string(args.size());
     }
     if (p.after) {
         args.emplace_back(*p.after);
         where += " AND c.id < $" + std::to_string(args.size());
     }
     sql += where + " ORDER BY c.id DESC LIMIT $2";
-    auto rs = c.exec_prepared(sql, args);
+    auto rs = c.exec_prepared(sql, args, /*binary_results=*/true);
     if (!rs) return std::unexpected(rs.error());
     return paged<contact>(*rs, p.limit, read_contact, &contact::id);
 }
@@ -275,31 +302,37 @@ result<int> add_members(db::connection& c, const core::uuid& tenant, const core:
     if (!found) return std::unexpected(found.error());
     if (found->front().get<std::int64_t>(0) != std::int64_t(distinct.size()))
         return fail(errc::invalid_reference, "one or more contacts do not exist", "contact_ids");
-    auto rs = c.exec("INSERT INTO contact_group_members (group_id, contact_id, user_id) "
-                     "SELECT $1, x, $2 FROM unnest($3::uuid[]) AS x ON CONFLICT DO NOTHING",
-                     {group, tenant, uuid_array(contacts)});
+    auto rs = c.exec(
+        "INSERT INTO contact_group_members (group_id, contact_id, user_id) "
+        "SELECT $1, x, $2 FROM unnest($3::uuid[]) AS x ON CONFLICT DO NOTHING",
+        {group, tenant, uuid_array(contacts)});
     if (!rs) return std::unexpected(rs.error());
     return int(rs->affected());
 }
 
 result<void> remove_member(db::connection& c, const core::uuid& tenant, const core::uuid& group,
                            const core::uuid& contact_id) {
-    auto rs = c.exec("DELETE FROM contact_group_members WHERE group_id = $1 AND contact_id = $2 AND user_id = $3",
-                     {group, contact_id, tenant});
+    auto rs = c.exec(
+        "DELETE FROM contact_group_members WHERE group_id = $1 AND contact_id = $2 AND user_id = "
+        "$3",
+        {group, contact_id, tenant});
     if (!rs) return std::unexpected(rs.error());
     if (rs->affected() == 0) return fail(errc::not_found, "the contact is not in this group");
     return {};
 }
 
-result<std::int64_t> export_group_csv(db::connection& c, const core::uuid& tenant, const core::uuid& group,
+result<std::int64_t> export_group_csv(db::connection& c, const core::uuid& tenant,
+                                      const core::uuid& group,
                                       const std::function<void(std::string_view)>& sink) {
     if (auto g = get_group(c, tenant, group); !g) return std::unexpected(g.error());
     auto keys = c.exec(
-        "SELECT DISTINCT k FROM contacts c JOIN contact_group_members m ON m.contact_id = c.id AND m.group_id = $1, "
+        "SELECT DISTINCT k FROM contacts c JOIN contact_group_members m ON m.contact_id = c.id AND "
+        "m.group_id = $1, "
         "jsonb_object_keys(c.custom_fields) AS k WHERE c.user_id = $2 ORDER BY k LIMIT 200",
         {group, tenant});
     if (!keys) return std::unexpected(keys.error());
-    std::string columns = "c.phone_number, c.first_name, c.last_name, c.email, c.status, c.time_zone";
+    std::string columns =
+        "c.phone_number, c.first_name, c.last_name, c.email, c.status, c.time_zone";
     for (auto k : *keys) {
         std::string key = k.get<std::string>(0);
         std::string literal = "'";
@@ -308,9 +341,11 @@ result<std::int64_t> export_group_csv(db::connection& c, const core::uuid& tenan
         columns += ", c.custom_fields ->> " + literal + " AS " + c.quote_identifier(key);
     }
     // COPY cannot take parameters: the ids are formatted in, and they are UUIDs we parsed.
-    std::string sql = "COPY (SELECT " + columns +
-                      " FROM contacts c JOIN contact_group_members m ON m.contact_id = c.id AND m.group_id = '" +
-                      group.str() + "' WHERE c.user_id = '" + tenant.str() + "' ORDER BY c.id) TO STDOUT WITH (FORMAT csv, HEADER)";
+    std::string sql =
+        "COPY (SELECT " + columns
+        + " FROM contacts c JOIN contact_group_members m ON m.contact_id = c.id AND m.group_id = '"
+        + group.str() + "' WHERE c.user_id = '" + tenant.str()
+        + "' ORDER BY c.id) TO STDOUT WITH (FORMAT csv, HEADER)";
     return c.copy_out(sql, sink);
 }
 

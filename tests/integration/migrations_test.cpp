@@ -133,3 +133,48 @@ TEST(migrations, concurrent_migrators_serialise_on_the_advisory_lock) {
 
 }  // namespace
 }  // namespace herald
+
+namespace herald {
+namespace {
+
+// Binary results decode to the same values as text results, for every supported type.
+TEST(connection, binary_results_agree_with_text_results) {
+    auto c = test::pg::connect(test::pg::instance().empty_database());
+    const std::string sql =
+        "SELECT 'héllo'::text, 'v'::varchar(5), 'ab'::char(3), '{\"k\": [1, \"x\"]}'::jsonb, "
+        "'{\"a\":1}'::json, "
+        "'0190b6a2-1c3d-7e4f-8a5b-6c7d8e9f0a1b'::uuid, '2026-11-23 "
+        "07:30:48.747435+00'::timestamptz, "
+        "'1969-07-20 20:17:40.5'::timestamp, (-5)::int2, 2147483647::int4, "
+        "(-9007199254740993)::int8, "
+        "2.5::float8, true, false, NULL::uuid, NULL::text";
+    auto text = c.exec_prepared(sql, {});
+    auto bin = c.exec_prepared(sql, {}, true);
+    ASSERT_TRUE(text && bin);
+    auto t = text->front();
+    auto b = bin->front();
+    EXPECT_EQ(b.get<std::string>(0), t.get<std::string>(0));
+    EXPECT_EQ(b.get<std::string>(1), "v");
+    EXPECT_EQ(b.get<std::string>(2), t.get<std::string>(2));
+    EXPECT_EQ(b.get<std::string>(3), t.get<std::string>(3));
+    EXPECT_EQ(b.get<std::string>(4), t.get<std::string>(4));
+    EXPECT_EQ(b.get<core::uuid>(5), t.get<core::uuid>(5));
+    EXPECT_EQ(b.get<std::chrono::system_clock::time_point>(6),
+              t.get<std::chrono::system_clock::time_point>(6));
+    EXPECT_EQ(b.get<std::chrono::system_clock::time_point>(7),
+              t.get<std::chrono::system_clock::time_point>(7));
+    EXPECT_EQ(b.get<int>(8), -5);
+    EXPECT_EQ(b.get<int>(9), 2147483647);
+    EXPECT_EQ(b.get<std::int64_t>(10), -9007199254740993);
+    EXPECT_EQ(b.get<double>(11), 2.5);
+    EXPECT_TRUE(b.get<bool>(12));
+    EXPECT_FALSE(b.get<bool>(13));
+    EXPECT_EQ(b.get<std::optional<core::uuid>>(14), std::nullopt);
+    EXPECT_EQ(b.get<std::optional<std::string>>(15), std::nullopt);
+    // A type it does not decode, or a narrowing, is a programming error, said clearly.
+    EXPECT_THROW(b.get<std::string>(5), std::logic_error);
+    EXPECT_THROW(b.get<int>(10), std::logic_error);
+}
+
+}  // namespace
+}  // namespace herald
