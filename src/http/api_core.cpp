@@ -1,9 +1,9 @@
 // The API's plumbing: authentication, guards, rate limits, audit entries, input helpers,
 // background work (token last-used batching, import workers), and /metrics.
 
-#include <spdlog/spdlog.h>
-
 #include <charconv>
+
+#include <spdlog/spdlog.h>
 
 #include "core/errc.hpp"
 #include "core/hash.hpp"
@@ -24,7 +24,8 @@ std::string_view cookie_value(const request& req, std::string_view name) {
         auto semi = header.find(';');
         std::string_view part = header.substr(0, semi);
         while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
-        if (part.size() > name.size() && part.substr(0, name.size()) == name && part[name.size()] == '=')
+        if (part.size() > name.size() && part.substr(0, name.size()) == name
+            && part[name.size()] == '=')
             return part.substr(name.size() + 1);
         if (semi == std::string_view::npos) break;
         header.remove_prefix(semi + 1);
@@ -32,7 +33,9 @@ std::string_view cookie_value(const request& req, std::string_view name) {
     return {};
 }
 
-bool is_mutating(std::string_view method) { return method != "GET" && method != "HEAD" && method != "OPTIONS"; }
+bool is_mutating(std::string_view method) {
+    return method != "GET" && method != "HEAD" && method != "OPTIONS";
+}
 
 response too_many(std::chrono::seconds retry, std::string message) {
     auto r = error_response(429, "rate_limited", message);
@@ -72,10 +75,12 @@ impl::impl(db::pool& p, api_options o)
                     import_queue.pop_front();
                 }
                 auto r = store::run_import(pool, t.job, t.options, t.file, options.import_threads);
-                if (!r) spdlog::error("import {}: {}", t.job.str(), r.error().message);
+                if (!r)
+                    spdlog::error("import {}: {}", t.job.str(), r.error().message);
                 else
-                    spdlog::info("import {} {}: {} read, {} imported, {} updated, {} rejected", t.job.str(), r->status,
-                                 r->rows_read, r->imported, r->updated, r->rejected);
+                    spdlog::info("import {} {}: {} read, {} imported, {} updated, {} rejected",
+                                 t.job.str(), r->status, r->rows_read, r->imported, r->updated,
+                                 r->rejected);
                 std::error_code ec;
                 std::filesystem::remove(t.file, ec);
             }
@@ -134,15 +139,17 @@ std::variant<principal, response> impl::authenticate(request& req) {
         secret = std::string(cookie);
         via_session = true;
     } else {
-        return error_response(401, "unauthenticated", "sign in, or send an API token as \"Authorization: Bearer <token>\"");
+        return error_response(401, "unauthenticated",
+                              "sign in, or send an API token as \"Authorization: Bearer <token>\"");
     }
     const std::string key = (via_session ? "s:" : "t:") + core::sha256_hex(secret);
     const auto now = std::chrono::steady_clock::now();
     {
         std::shared_lock lock(cache_mutex);
-        if (auto it = auth_cache.find(key); it != auth_cache.end() && it->second.until > now &&
-                                            (!it->second.who.expires_at ||
-                                             *it->second.who.expires_at > std::chrono::system_clock::now())) {
+        if (auto it = auth_cache.find(key);
+            it != auth_cache.end() && it->second.until > now
+            && (!it->second.who.expires_at
+                || *it->second.who.expires_at > std::chrono::system_clock::now())) {
             principal who = it->second.who;
             if (who.token_id) {
                 std::lock_guard t(touch_mutex);
@@ -167,7 +174,8 @@ std::variant<principal, response> impl::authenticate(request& req) {
         } else {
             auto t = store::find_token(c, secret);
             if (!t) return std::unexpected(t.error());
-            if (t->status != "active") return fail(store::errc::invalid_credentials, "the API token was revoked");
+            if (t->status != "active")
+                return fail(store::errc::invalid_credentials, "the API token was revoked");
             if (!t->usable(std::chrono::system_clock::now()))
                 return fail(store::errc::invalid_credentials, "the API token has expired");
             user_id = t->user_id;
@@ -197,11 +205,13 @@ std::variant<principal, response> impl::authenticate(request& req) {
         return who;
     });
     if (!resolved) {
-        if (resolved.error().is(condition::unauthenticated) || resolved.error().is(condition::not_found))
+        if (resolved.error().is(condition::unauthenticated)
+            || resolved.error().is(condition::not_found))
             return error_response(401, "unauthenticated", resolved.error().message);
         return error_response(resolved.error());
     }
-    if (resolved->status == "closed") return error_response(401, "account_closed", "this account is closed");
+    if (resolved->status == "closed")
+        return error_response(401, "account_closed", "this account is closed");
     {
         std::unique_lock lock(cache_mutex);
         if (auth_cache.size() > 50'000) auth_cache.clear();
@@ -222,31 +232,41 @@ handler impl::guarded(guard g, guarded_handler fn) {
         auto who_or = authenticate(req);
         if (auto* r = std::get_if<response>(&who_or)) return std::move(*r);
         const principal& who = std::get<principal>(who_or);
-        const std::string bucket = who.token_id ? who.token_id->str() : who.session_id ? who.session_id->str() : "";
+        const std::string bucket = who.token_id     ? who.token_id->str()
+                                   : who.session_id ? who.session_id->str()
+                                                    : "";
         if (!per_token.allow(bucket, &retry))
-            return too_many(retry, "too many requests for this token; the limit is " +
-                                       std::to_string(int(options.rate_per_token)) + " per second");
+            return too_many(retry, "too many requests for this token; the limit is "
+                                       + std::to_string(int(options.rate_per_token))
+                                       + " per second");
         if (who.via_session && is_mutating(req.method)) {
             std::string_view csrf = req.header("x-csrf-token");
             if (csrf.empty() || !core::constant_time_equal(core::sha256_hex(csrf), who.csrf_hash))
-                return error_response(403, "csrf_failed",
-                                      "send the CSRF token from sign-in in the X-CSRF-Token header");
+                return error_response(
+                    403, "csrf_failed",
+                    "send the CSRF token from sign-in in the X-CSRF-Token header");
         }
         if (!g.permission.empty() && !who.can(g.permission))
-            return error_response(403, "forbidden", "this needs the " + g.permission + " permission");
+            return error_response(403, "forbidden",
+                                  "this needs the " + g.permission + " permission");
         if (g.sends && who.status != "active")
-            return error_response(403, "account_suspended", "the account is " + who.status + "; it cannot send");
+            return error_response(403, "account_suspended",
+                                  "the account is " + who.status + "; it cannot send");
         call c{req, who, std::nullopt};
         if (g.tenant_scoped) {
             if (who.admin()) {
                 std::string_view t = req.header("x-tenant-id");
                 auto id = core::uuid::parse(t);
                 if (t.empty() || !id)
-                    return error_response(400, "tenant_required",
-                                          "as an admin, name the tenant to act on in the X-Tenant-Id header",
+                    return error_response(
+                        400, "tenant_required",
+                        "as an admin, name the tenant to act on in the X-Tenant-Id header",
+                        "X-Tenant-Id");
+                auto exists =
+                    pool.run([&](db::connection& conn) { return store::balance(conn, *id); });
+                if (!exists)
+                    return error_response(404, "not_found", "no tenant " + id->str(),
                                           "X-Tenant-Id");
-                auto exists = pool.run([&](db::connection& conn) { return store::balance(conn, *id); });
-                if (!exists) return error_response(404, "not_found", "no tenant " + id->str(), "X-Tenant-Id");
                 c.tenant = *id;
             } else {
                 c.tenant = who.tenant_id;
@@ -300,8 +320,8 @@ result<json> body_object(const request& req, std::initializer_list<std::string_v
     return j;
 }
 
-result<std::optional<std::string>> optional_string(const json& j, std::string_view field, std::size_t max_chars,
-                                                   bool allow_null) {
+result<std::optional<std::string>> optional_string(const json& j, std::string_view field,
+                                                   std::size_t max_chars, bool allow_null) {
     auto it = j.find(field);
     if (it == j.end()) return std::optional<std::string>();
     if (it->is_null()) {
@@ -311,7 +331,8 @@ result<std::optional<std::string>> optional_string(const json& j, std::string_vi
     if (!it->is_string()) return bad(field, std::string(field) + " must be a string");
     std::string s = it->get<std::string>();
     if (characters(s) > max_chars)
-        return bad(field, std::string(field) + " is longer than " + std::to_string(max_chars) + " characters");
+        return bad(field, std::string(field) + " is longer than " + std::to_string(max_chars)
+                              + " characters");
     return std::optional<std::string>(std::move(s));
 }
 
@@ -322,23 +343,27 @@ result<std::string> required_string(const json& j, std::string_view field, std::
     return std::move(**s);
 }
 
-result<std::optional<long long>> optional_integer(const json& j, std::string_view field, long long lo, long long hi) {
+result<std::optional<long long>> optional_integer(const json& j, std::string_view field,
+                                                  long long lo, long long hi) {
     auto it = j.find(field);
     if (it == j.end() || it->is_null()) return std::optional<long long>();
     if (!it->is_number_integer()) return bad(field, std::string(field) + " must be a whole number");
     long long v = it->get<long long>();
     if (v < lo || v > hi)
-        return bad(field, std::string(field) + " must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+        return bad(field, std::string(field) + " must be between " + std::to_string(lo) + " and "
+                              + std::to_string(hi));
     return std::optional<long long>(v);
 }
 
-result<std::vector<std::string>> string_list(const json& j, std::string_view field, std::size_t max_items) {
+result<std::vector<std::string>> string_list(const json& j, std::string_view field,
+                                             std::size_t max_items) {
     std::vector<std::string> out;
     auto it = j.find(field);
     if (it == j.end() || it->is_null()) return out;
     if (!it->is_array()) return bad(field, std::string(field) + " must be a list of strings");
     if (it->size() > max_items)
-        return bad(field, std::string(field) + " may hold at most " + std::to_string(max_items) + " items");
+        return bad(field, std::string(field) + " may hold at most " + std::to_string(max_items)
+                              + " items");
     for (const auto& v : *it) {
         if (!v.is_string()) return bad(field, std::string(field) + " must be a list of strings");
         out.push_back(v.get<std::string>());
@@ -354,27 +379,36 @@ result<std::optional<core::uuid>> optional_uuid(const json& j, std::string_view 
     return std::optional<core::uuid>(*u);
 }
 
-result<std::vector<core::uuid>> uuid_list(const json& j, std::string_view field, std::size_t max_items) {
+result<std::vector<core::uuid>> uuid_list(const json& j, std::string_view field,
+                                          std::size_t max_items) {
     auto strings = string_list(j, field, max_items);
     if (!strings) return std::unexpected(strings.error());
     std::vector<core::uuid> out;
     for (const auto& s : *strings) {
         auto u = core::uuid::parse(s);
-        if (!u) return bad(field, "\"" + s.substr(0, 40) + "\" in " + std::string(field) + " is not an id (UUID)");
+        if (!u)
+            return bad(field, "\"" + s.substr(0, 40) + "\" in " + std::string(field)
+                                  + " is not an id (UUID)");
         out.push_back(*u);
     }
     return out;
 }
 
-result<store::page_request> page_from(const request& req) {
-    store::page_request p;
+result<int> limit_from(const request& req) {
+    int v = 50;
     if (auto l = req.query("limit")) {
-        int v = 0;
         auto [ptr, ec] = std::from_chars(l->data(), l->data() + l->size(), v);
         if (ec != std::errc() || ptr != l->data() + l->size() || v < 1 || v > 1000)
             return bad("limit", "limit must be a whole number from 1 to 1000");
-        p.limit = v;
     }
+    return v;
+}
+
+result<store::page_request> page_from(const request& req) {
+    store::page_request p;
+    auto limit = limit_from(req);
+    if (!limit) return std::unexpected(limit.error());
+    p.limit = *limit;
     if (auto a = req.query("after"); a && !a->empty()) {
         auto u = core::uuid::parse(*a);
         if (!u) return bad("after", "after must be a next_cursor value from a previous page");
@@ -385,18 +419,32 @@ result<store::page_request> page_from(const request& req) {
 
 result<core::uuid> id_param(const request& req, std::string_view name) {
     auto u = core::uuid::parse(req.param(name));
-    if (!u) return fail(store::errc::not_found, "no such " + std::string(name == "id" ? "item" : name) + ": \"" +
-                                                    std::string(req.param(name)).substr(0, 40) + "\"");
+    if (!u)
+        return fail(store::errc::not_found,
+                    "no such " + std::string(name == "id" ? "item" : name) + ": \""
+                        + std::string(req.param(name)).substr(0, 40) + "\"");
     return *u;
 }
 
-std::string iso(time_point t) { return db::format_timestamp(t); }
-json iso_or_null(const std::optional<time_point>& t) { return t ? json(iso(*t)) : json(nullptr); }
-json opt(const std::optional<std::string>& s) { return s ? json(*s) : json(nullptr); }
-json opt(const std::optional<core::uuid>& u) { return u ? json(u->str()) : json(nullptr); }
+std::string iso(time_point t) {
+    return db::format_timestamp(t);
+}
+json iso_or_null(const std::optional<time_point>& t) {
+    return t ? json(iso(*t)) : json(nullptr);
+}
+json opt(const std::optional<std::string>& s) {
+    return s ? json(*s) : json(nullptr);
+}
+json opt(const std::optional<core::uuid>& u) {
+    return u ? json(u->str()) : json(nullptr);
+}
 
-response created(const json& body) { return json_response(201, body); }
-response no_content() { return response(204, "application/json", ""); }
+response created(const json& body) {
+    return json_response(201, body);
+}
+response no_content() {
+    return response(204, "application/json", "");
+}
 
 }  // namespace herald::http::detail
 
@@ -406,29 +454,40 @@ struct api::impl : detail::impl {
     using detail::impl::impl;
 };
 
-api::api(db::pool& pool, api_options options) : impl_(std::make_unique<impl>(pool, std::move(options))) {
+api::api(db::pool& pool, api_options options)
+    : impl_(std::make_unique<impl>(pool, std::move(options))) {
     impl_->metrics.add_collector([this](std::string& out) {
         auto s = impl_->pool.stats();
-        out += "# HELP herald_db_pool_connections Database connections by state.\n"
-               "# TYPE herald_db_pool_connections gauge\n";
+        out +=
+            "# HELP herald_db_pool_connections Database connections by state.\n"
+            "# TYPE herald_db_pool_connections gauge\n";
         out += "herald_db_pool_connections{state=\"open\"} " + std::to_string(s.open) + "\n";
         out += "herald_db_pool_connections{state=\"in_use\"} " + std::to_string(s.in_use) + "\n";
         out += "herald_db_pool_connections{state=\"max\"} " + std::to_string(s.size) + "\n";
-        out += "# HELP herald_db_pool_waiting Callers waiting for a database connection.\n"
-               "# TYPE herald_db_pool_waiting gauge\nherald_db_pool_waiting " + std::to_string(s.waiting) + "\n";
-        out += "# HELP herald_db_pool_timeouts_total Waits for a connection that timed out.\n"
-               "# TYPE herald_db_pool_timeouts_total counter\nherald_db_pool_timeouts_total " +
-               std::to_string(s.timeouts_total) + "\n";
-        out += "# HELP herald_build_info Herald's version.\n# TYPE herald_build_info gauge\n"
-               "herald_build_info{version=\"" + label_value(impl_->options.version) + "\"} 1\n";
+        out +=
+            "# HELP herald_db_pool_waiting Callers waiting for a database connection.\n"
+            "# TYPE herald_db_pool_waiting gauge\nherald_db_pool_waiting "
+            + std::to_string(s.waiting) + "\n";
+        out +=
+            "# HELP herald_db_pool_timeouts_total Waits for a connection that timed out.\n"
+            "# TYPE herald_db_pool_timeouts_total counter\nherald_db_pool_timeouts_total "
+            + std::to_string(s.timeouts_total) + "\n";
+        out +=
+            "# HELP herald_build_info Herald's version.\n# TYPE herald_build_info gauge\n"
+            "herald_build_info{version=\""
+            + label_value(impl_->options.version) + "\"} 1\n";
     });
 }
 
 api::~api() = default;
 
-http::metrics& api::metrics() noexcept { return impl_->metrics; }
+http::metrics& api::metrics() noexcept {
+    return impl_->metrics;
+}
 
-void api::flush() { impl_->flush_touched(); }
+void api::flush() {
+    impl_->flush_touched();
+}
 
 void api::register_routes(router& r) {
     detail::register_auth(*impl_, r);
@@ -438,6 +497,7 @@ void api::register_routes(router& r) {
     detail::register_billing(*impl_, r);
     detail::register_admin(*impl_, r);
     detail::register_audit(*impl_, r);
+    detail::register_opt_outs(*impl_, r);
     r.add("GET", "/metrics", [this](request&) {
         return response(200, "text/plain; version=0.0.4; charset=utf-8", impl_->metrics.render());
     });

@@ -19,7 +19,7 @@ struct tenant_b {
 };
 
 class isolation : public ::testing::Test {
-protected:
+  protected:
     static api_server& s() {
         static api_server server;
         return server;
@@ -34,20 +34,27 @@ protected:
             const auto& who = d.account.token;
             d.group = srv.call("POST", "/v1/groups", who, {{"name", "B's group"}}).body["id"];
             d.contact = srv.call("POST", "/v1/contacts", who,
-                                 {{"phone_number", "+14155559001"}, {"first_name", "Bea"}, {"groups", {d.group}}})
+                                 {{"phone_number", "+14155559001"},
+                                  {"first_name", "Bea"},
+                                  {"groups", {d.group}}})
                             .body["id"];
             auto tok = srv.call("POST", "/v1/tokens", who, {{"name", "B's token"}});
             d.token_id = tok.body["id"];
             d.token_secret = tok.body["token"];
-            d.user = srv.call("POST", "/v1/users", who,
-                              {{"username", "isolated_b_clerk"},
-                               {"email", "clerk@b.test"},
-                               {"password", "clerk-password-1"},
-                               {"roles", {{{"role_name", "viewer"}, {"permissions", {"contacts:read"}}}}}})
-                         .body["id"];
-            auto up = srv.send("POST", "/v1/contacts/import?group_id=" + d.group, who, "phone\n+14155559002\nbad\n", "text/csv");
+            d.user =
+                srv.call(
+                       "POST", "/v1/users", who,
+                       {{"username", "isolated_b_clerk"},
+                        {"email", "clerk@b.test"},
+                        {"password", "clerk-password-1"},
+                        {"roles", {{{"role_name", "viewer"}, {"permissions", {"contacts:read"}}}}}})
+                    .body["id"];
+            auto up = srv.send("POST", "/v1/contacts/import?group_id=" + d.group, who,
+                               "phone\n+14155559002\nbad\n", "text/csv");
             d.import_id = up.body["id"];
             test::wait_for_import(srv, who, d.import_id);
+            srv.call("POST", "/v1/opt-outs", who,
+                     {{"phone_number", "+14155559003"}, {"note", "B's opt-out"}});
             return d;
         }();
         return data;
@@ -80,7 +87,8 @@ protected:
             {"GET", "/v1/groups/" + d.group + "/export", nullptr},
             {"POST", "/v1/groups/" + d.group + "/contacts", {{"contact_ids", {a_contact}}}},
             {"DELETE", "/v1/groups/" + d.group + "/contacts/" + d.contact, nullptr},
-            {"GET", "/v1/contacts?group_id=" + d.group, nullptr},  // an empty page, never B's members
+            {"GET", "/v1/contacts?group_id=" + d.group,
+             nullptr},  // an empty page, never B's members
             {"DELETE", "/v1/tokens/" + d.token_id, nullptr},
             {"GET", "/v1/users/" + d.user, nullptr},
             {"PATCH", "/v1/users/" + d.user, {{"account_status", "suspended"}}},
@@ -88,6 +96,8 @@ protected:
             {"DELETE", "/v1/users/" + d.user + "/roles/viewer", nullptr},
             {"GET", "/v1/contacts/imports/" + d.import_id, nullptr},
             {"GET", "/v1/contacts/imports/" + d.import_id + "/rejects", nullptr},
+            {"GET", "/v1/opt-outs/%2B14155559003", nullptr},
+            {"DELETE", "/v1/opt-outs/%2B14155559003", nullptr},
             // B's ids smuggled into A's own requests.
             {"POST", "/v1/contacts", {{"phone_number", "+14155559102"}, {"groups", {d.group}}}},
             {"PATCH", "/v1/contacts/" + a_contact, {{"groups", {d.group}}}},
@@ -122,17 +132,22 @@ protected:
         EXPECT_EQ(s().call("GET", "/v1/contacts", b_token).status, 200);
         auto u = s().call("GET", "/v1/users/" + d.user, who);
         EXPECT_EQ(u.body["account_status"], "active");
+        auto o = s().call("GET", "/v1/opt-outs/%2B14155559003", who);
+        EXPECT_EQ(o.body["opted_out"], true) << o.raw;
         EXPECT_EQ(u.body["roles"].size(), 1u);
     }
 
     void check_lists_hold_only_a(const credentials& who) {
         const auto& d = b();
-        for (const std::string path : {"/v1/contacts?limit=1000", "/v1/groups?limit=1000", "/v1/tokens?limit=1000",
-                                       "/v1/users?limit=1000", "/v1/contacts/imports?limit=1000",
-                                       "/v1/billing/transactions?limit=1000", "/v1/audit?limit=1000"}) {
+        for (const std::string path :
+             {"/v1/contacts?limit=1000", "/v1/groups?limit=1000", "/v1/tokens?limit=1000",
+              "/v1/users?limit=1000", "/v1/contacts/imports?limit=1000",
+              "/v1/billing/transactions?limit=1000", "/v1/audit?limit=1000",
+              "/v1/opt-outs?limit=1000"}) {
             auto r = s().call("GET", path, who);
             ASSERT_EQ(r.status, 200) << path;
-            for (const auto& id : {d.contact, d.group, d.token_id, d.user, d.import_id, d.account.id})
+            for (const auto& id : {d.contact, d.group, d.token_id, d.user, d.import_id,
+                                   d.account.id, std::string("+14155559003")})
                 EXPECT_EQ(r.raw.find(id), std::string::npos) << path << " shows B's " << id;
         }
         EXPECT_EQ(s().call("GET", "/v1/contacts?q=Bea", who).body["data"].size(), 0u);
@@ -158,8 +173,10 @@ TEST_F(isolation, a_sub_user_is_confined_to_its_own_tenant_too) {
              {{"username", "isolated_a_boss"},
               {"email", "boss@a.test"},
               {"password", "boss-password-1"},
-              {"roles", {{{"role_name", "all"},
-                          {"permissions", {"contacts:read", "contacts:write", "users:manage", "tokens:manage"}}}}}});
+              {"roles",
+               {{{"role_name", "all"},
+                 {"permissions",
+                  {"contacts:read", "contacts:write", "users:manage", "tokens:manage"}}}}}});
     auto boss = srv.login("isolated_a_boss", "boss-password-1");
     ASSERT_FALSE(boss.cookie.empty());
     check_all_refused(boss, "sub-user");

@@ -43,7 +43,9 @@ struct principal {
     /// When the token or session stops being valid (checked even on cached lookups).
     std::optional<time_point> expires_at;
     bool admin() const noexcept { return role == "admin"; }
-    bool can(std::string_view p) const { return permissions.contains(std::string(p)) || permissions.contains("admin"); }
+    bool can(std::string_view p) const {
+        return permissions.contains(std::string(p)) || permissions.contains("admin");
+    }
 };
 
 /// One authorised request: the caller, the tenant it acts on, and audit plumbing.
@@ -53,16 +55,17 @@ struct call {
     std::optional<core::uuid> tenant;  ///< set for tenant endpoints
 
     /// An audit entry pre-filled with who, for whom, and from where.
-    store::audit_entry audit(std::string action, std::string target_type = {}, std::string target_id = {},
+    store::audit_entry audit(std::string action, std::string target_type = {},
+                             std::string target_id = {},
                              const json& details = json::object()) const;
     const core::uuid& tenant_id() const { return *tenant; }
 };
 
 /// What a guarded endpoint needs.
 struct guard {
-    std::string permission;       ///< required permission ("" = any authenticated caller)
-    bool tenant_scoped = true;    ///< acts on a tenant's data (admins name it with X-Tenant-Id)
-    bool sends = false;           ///< sends messages: refused for suspended accounts
+    std::string permission;     ///< required permission ("" = any authenticated caller)
+    bool tenant_scoped = true;  ///< acts on a tenant's data (admins name it with X-Tenant-Id)
+    bool sends = false;         ///< sends messages: refused for suspended accounts
 };
 
 using guarded_handler = std::function<response(call&)>;
@@ -122,6 +125,7 @@ void register_imports(impl& api, router& routes);
 void register_billing(impl& api, router& routes);
 void register_admin(impl& api, router& routes);
 void register_audit(impl& api, router& routes);
+void register_opt_outs(impl& api, router& routes);
 
 // ---- helpers ----
 
@@ -138,14 +142,19 @@ result<response> in_transaction(db::connection& c, Fn&& fn);
 result<json> body_object(const request& req, std::initializer_list<std::string_view> allowed);
 
 /// Typed access to JSON fields with errors that name the field.
-result<std::optional<std::string>> optional_string(const json& j, std::string_view field, std::size_t max_chars,
-                                                   bool allow_null = false);
+result<std::optional<std::string>> optional_string(const json& j, std::string_view field,
+                                                   std::size_t max_chars, bool allow_null = false);
 result<std::string> required_string(const json& j, std::string_view field, std::size_t max_chars);
-result<std::optional<long long>> optional_integer(const json& j, std::string_view field, long long lo, long long hi);
-result<std::vector<std::string>> string_list(const json& j, std::string_view field, std::size_t max_items);
+result<std::optional<long long>> optional_integer(const json& j, std::string_view field,
+                                                  long long lo, long long hi);
+result<std::vector<std::string>> string_list(const json& j, std::string_view field,
+                                             std::size_t max_items);
 result<std::optional<core::uuid>> optional_uuid(const json& j, std::string_view field);
-result<std::vector<core::uuid>> uuid_list(const json& j, std::string_view field, std::size_t max_items);
+result<std::vector<core::uuid>> uuid_list(const json& j, std::string_view field,
+                                          std::size_t max_items);
 
+/// ?limit= (1..1000, default 50), for lists whose cursor is not an id.
+result<int> limit_from(const request& req);
 /// Paging from ?limit=&after= (limit 1..1000, default 50).
 result<store::page_request> page_from(const request& req);
 /// A path parameter as a UUID; a malformed id is "not found" (it cannot exist).
@@ -184,7 +193,8 @@ template <class T, class Fn>
 json page_json(const store::page<T>& p, Fn&& item) {
     json items = json::array();
     for (const auto& x : p.items) items.push_back(item(x));
-    return {{"data", std::move(items)}, {"next_cursor", p.next ? json(p.next->str()) : json(nullptr)}};
+    return {{"data", std::move(items)},
+            {"next_cursor", p.next ? json(p.next->str()) : json(nullptr)}};
 }
 
 }  // namespace herald::http::detail

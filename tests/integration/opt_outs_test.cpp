@@ -1,0 +1,172 @@
+// The opt-out list through the API: every change is recorded, and the contact's status and
+// preference follow it; sources come from how the caller signed in; bad input is refused.
+
+#include <gtest/gtest.h>
+
+#include "support/api_server.hpp"
+#include "support/pg.hpp"
+
+namespace herald {
+namespace {
+
+using test::api_server;
+using test::credentials;
+using test::json;
+
+api_server& server() {
+    static api_server s;
+    return s;
+}
+
+std::string unique(const std::string& prefix) {
+    static std::atomic<int> n{0};
+    return prefix + std::to_string(::getpid()) + "x" + std::to_string(n++);
+}
+
+db::connection database() {
+    return test::pg::connect(server().database());
+}
+
+TEST(opt_outs, adding_a_number_unsubscribes_its_contact_and_records_the_request) {
+    auto& s = server();
+    auto t = s.make_tenant(unique("oo"));
+    auto contact = s.call("POST", "/v1/contacts", t.token,
+                          {{"phone_number", "+447400123001"}, {"first_name", "Stop"}});
+    ASSERT_EQ(contact.status, 201) << contact.raw;
+    std::string cid = contact.body["id"];
+
+    auto added = s.call(
+        "POST", "/v1/opt-outs", t.token,
+        {{"phone_number", "07400 123001"}, {"default_region", "gb"}, {"note", "asked by phone"}});
+    ASSERT_EQ(added.status, 201) << added.raw;
+    EXPECT_EQ(added.body["phone_number"], "+447400123001");
+    EXPECT_EQ(added.body["source"], "api");
+    EXPECT_EQ(added.body["contact_id"], cid);
+    EXPECT_EQ(s.call("GET", "/v1/contacts/" + cid, t.token).body["status"], "unsubscribed");
+
+    // Saying it twice is fine, and recorded.
+    auto again = s.call("POST", "/v1/opt-outs", t.token, {{"phone_number", "+447400123001"}});
+    EXPECT_EQ(again.status, 200) << again.raw;
+    EXPECT_EQ(again.body["created_at"], added.body["created_at"]);
+
+    auto look = s.call("GET", "/v1/opt-outs/%2B447400123001", t.token);
+    ASSERT_EQ(look.status, 200) << look.raw;
+    EXPECT_EQ(look.body["opted_out"], true);
+    ASSERT_EQ(look.body["requests"].size(), 2u);
+    EXPECT_EQ(look.body["requests"][1]["note"], "asked by phone");
+    EXPECT_EQ(look.body["requests"][1]["action"], "opt_out");
+    // The national form with a region finds the same number.
+    EXPECT_EQ(
+        s.call("GET", "/v1/opt-outs/07400123001?default_region=GB", t.token).body["phone_number"],
+        "+447400123001");
+
+    auto db = database();
+    auto pref = db.exec("SELECT opt_out FROM customer_preferences WHERE customer_id = $1", {cid});
+    ASSERT_EQ(pref->size(), 1);
+    EXPECT_TRUE(pref->front().get<bool>(0));
+    auto audit = db.exec(
+        "SELECT count(*) FROM audit_logs WHERE action = 'opt_outs.add' AND user_id = $1", {t.id});
+    EXPECT_EQ(audit->front().get<int>(0), 2);
+
+    // Opting back in reverses all of it, and is recorded too.
+    auto removed = s.call("DELETE", "/v1/opt-outs/%2B447400123001?note=called%20back", t.token);
+    EXPECT_EQ(removed.status, 204) << removed.raw;
+    EXPECT_EQ(s.call("GET", "/v1/contacts/" + cid, t.token).body["status"], "active");
+    pref = db.exec("SELECT opt_out FROM customer_preferences WHERE customer_id = $1", {cid});
+    EXPECT_FALSE(pref->front().get<bool>(0));
+    auto after = s.call("GET", "/v1/opt-outs/%2B447400123001", t.token);
+    ASSERT_EQ(after.status, 200);
+    EXPECT_EQ(after.body["opted_out"], false);
+    ASSERT_EQ(after.body["requests"].size(), 3u);
+    EXPECT_EQ(after.body["requests"][0]["action"], "opt_in");
+    EXPECT_EQ(after.body["requests"][0]["note"], "called back");
+    EXPECT_EQ(s.call("DELETE", "/v1/opt-outs/%2B447400123001", t.token).status, 404);
+}
+
+TEST(opt_outs, a_number_without_a_contact_can_be_listed_and_an_invalid_contact_stays_invalid) {
+    auto& s = server();
+    auto t = s.make_tenant(unique("oo"));
+    auto r = s.call("POST", "/v1/opt-outs", t.token, {{"phone_number", "+14155550123"}});
+    ASSERT_EQ(r.status, 201) << r.raw;
+    EXPECT_TRUE(r.body["contact_id"].is_null());
+    auto c = s.call("POST", "/v1/contacts", t.token,
+                    {{"phone_number", "+14155550124"}, {"status", "invalid"}});
+    ASSERT_EQ(c.status, 201) << c.raw;
+    s.call("POST", "/v1/opt-outs", t.token, {{"phone_number", "+14155550124"}});
+    EXPECT_EQ(
+        s.call("GET", "/v1/contacts/" + c.body["id"].get<std::string>(), t.token).body["status"],
+        "invalid");
+    EXPECT_EQ(s.call("GET", "/v1/opt-outs/%2B14155550999", t.token).status, 404);
+}
+
+TEST(opt_outs, the_list_pages_in_number_order) {
+    auto& s = server();
+    auto t = s.make_tenant(unique("oo"));
+    for (const char* n :
+         {"+14155550105", "+14155550101", "+14155550104", "+14155550102", "+14155550103"})
+        ASSERT_EQ(s.call("POST", "/v1/opt-outs", t.token, {{"phone_number", n}}).status, 201);
+    std::vector<std::string> seen;
+    std::string after;
+    for (int pages = 0; pages < 10; ++pages) {
+        auto page = s.call(
+            "GET", "/v1/opt-outs?limit=2" + (after.empty() ? "" : "&after=%2B" + after.substr(1)),
+            t.token);
+        ASSERT_EQ(page.status, 200) << page.raw;
+        for (const auto& e : page.body["data"]) seen.push_back(e["phone_number"]);
+        if (page.body["next_cursor"].is_null()) break;
+        after = page.body["next_cursor"];
+    }
+    EXPECT_EQ(seen, (std::vector<std::string>{"+14155550101", "+14155550102", "+14155550103",
+                                              "+14155550104", "+14155550105"}));
+    EXPECT_EQ(s.call("GET", "/v1/opt-outs?after=nonsense", t.token).error_code(), "invalid_value");
+    EXPECT_EQ(s.call("GET", "/v1/opt-outs?limit=0", t.token).status, 422);
+}
+
+TEST(opt_outs, the_source_says_how_the_request_came) {
+    auto& s = server();
+    auto t = s.make_tenant(unique("oo"));
+    auto by_session = s.call("POST", "/v1/opt-outs", t.session, {{"phone_number", "+14155550201"}});
+    ASSERT_EQ(by_session.status, 201) << by_session.raw;
+    EXPECT_EQ(by_session.body["source"], "dashboard");
+    credentials admin = s.admin();
+    admin.tenant = t.id;
+    auto by_admin = s.call("POST", "/v1/opt-outs", admin, {{"phone_number", "+14155550202"}});
+    ASSERT_EQ(by_admin.status, 201) << by_admin.raw;
+    EXPECT_EQ(by_admin.body["source"], "admin");
+    EXPECT_EQ(s.call("GET", "/v1/opt-outs/%2B14155550202", t.token).body["opted_out"], true);
+}
+
+TEST(opt_outs, bad_input_and_missing_rights_are_refused_clearly) {
+    auto& s = server();
+    auto t = s.make_tenant(unique("oo"));
+    auto bad = s.call("POST", "/v1/opt-outs", t.token, {{"phone_number", "not a number"}});
+    EXPECT_EQ(bad.status, 422) << bad.raw;
+    EXPECT_EQ(bad.body["error"]["field"], "phone_number");
+    auto national = s.call("POST", "/v1/opt-outs", t.token, {{"phone_number", "07400 123001"}});
+    EXPECT_EQ(national.status, 422) << national.raw;
+    EXPECT_EQ(s.call("POST", "/v1/opt-outs", t.token, json::object()).body["error"]["field"],
+              "phone_number");
+    EXPECT_EQ(
+        s.call("POST", "/v1/opt-outs", t.token, {{"phone_number", "+14155550301"}, {"sorce", "x"}})
+            .status,
+        422);
+    EXPECT_EQ(s.call("GET", "/v1/opt-outs/garbage", t.token).status, 422);
+
+    EXPECT_EQ(s.call("GET", "/v1/opt-outs", credentials{}).status, 401);
+    auto reader = s.call("POST", "/v1/tokens", t.token,
+                         {{"name", "reader"}, {"permissions", {"contacts:read"}}});
+    credentials read_only;
+    read_only.token = reader.body["token"];
+    EXPECT_EQ(s.call("GET", "/v1/opt-outs", read_only).status, 200);
+    EXPECT_EQ(s.call("POST", "/v1/opt-outs", read_only, {{"phone_number", "+14155550302"}}).status,
+              403);
+    EXPECT_EQ(s.call("DELETE", "/v1/opt-outs/%2B14155550302", read_only).status, 403);
+    // A session without the CSRF token cannot change the list.
+    credentials no_csrf = t.session;
+    no_csrf.csrf.clear();
+    EXPECT_EQ(s.call("POST", "/v1/opt-outs", no_csrf, {{"phone_number", "+14155550303"}}).status,
+              403);
+}
+
+}  // namespace
+}  // namespace herald
