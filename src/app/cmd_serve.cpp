@@ -13,10 +13,13 @@
 #include "core/redact.hpp"
 #include "db/migrate.hpp"
 #include "db/pool.hpp"
+#include "dispatch/dispatcher.hpp"
 #include "http/api.hpp"
 #include "http/health.hpp"
 #include "http/metrics.hpp"
 #include "http/server.hpp"
+#include "smpp/engine.hpp"
+#include "smpp/simulator.hpp"
 #include "store/imports.hpp"
 #include "store/maintenance.hpp"
 
@@ -95,6 +98,59 @@ int serve(const core::config& cfg) {
         stale && *stale > 0)
         spdlog::warn("{} contact import(s) were interrupted by a restart and are marked failed", *stale);
 
+    // Until connectors come from the database, messages go to an SMSC simulator inside this
+    // process (the "no connector configured" default).
+    smpp::simulator_config sim_cfg;
+    sim_cfg.address = "127.0.0.1";
+    sim_cfg.port = 0;
+    sim_cfg.receipt_latency = cfg.simulator.receipt_latency;
+    if (auto w = smpp::parse_outcome_weights(cfg.simulator.outcomes, sim_cfg); !w) {
+        print_error("simulator.outcomes: " + w.error().message);
+        target->release();
+        return exit_usage;
+    }
+    if (auto r = smpp::parse_outcome_rules(cfg.simulator.rules, sim_cfg); !r) {
+        print_error("simulator.rules: " + r.error().message);
+        target->release();
+        return exit_usage;
+    }
+    smpp::engine sim_engine(1);
+    smpp::simulator simulator(sim_engine, sim_cfg);
+    if (auto r = simulator.start(); !r) {
+        print_error("cannot start the built-in SMSC simulator: " + r.error().message);
+        target->release();
+        return exit_failure;
+    }
+    std::optional<http::server> sim_control;
+    http::router sim_routes;
+    if (cfg.simulator.control_port != 0) {
+        add_simulator_control_routes(sim_routes, simulator);
+        sim_control.emplace(http::server_options{.address = "127.0.0.1",
+                                                 .port = cfg.simulator.control_port,
+                                                 .io_threads = 1,
+                                                 .worker_threads = 1,
+                                                 .access_log = false},
+                            sim_routes);
+        if (auto r = sim_control->start(); !r) {
+            print_error("simulator.control_port: " + r.error().message);
+            target->release();
+            return exit_usage;
+        }
+    }
+    std::unique_ptr<dispatch::dispatcher> dispatcher;
+    if (cfg.dispatch.enabled) {
+        dispatch::dispatcher_options d;
+        d.node_id = "node-" + core::uuid_v7().str();
+        d.claim_batch = cfg.dispatch.claim_batch;
+        d.connector.name = "simulator";
+        d.connector.host = "127.0.0.1";
+        d.connector.port = simulator.port();
+        d.connector.system_id = "herald";
+        d.connector.window = 256;
+        dispatcher = std::make_unique<dispatch::dispatcher>(pool, d);
+        dispatcher->start();
+    }
+
     const auto spool = cfg.data_dir / "spool";
     http::api api(pool, {.session_ttl = std::chrono::duration_cast<std::chrono::seconds>(cfg.auth.session_ttl),
                          .secure_cookies = cfg.auth.secure_cookies,
@@ -105,6 +161,10 @@ int serve(const core::config& cfg) {
                          .import_max_bytes = cfg.imports.max_bytes,
                          .import_workers = cfg.imports.workers,
                          .import_threads = cfg.imports.threads,
+                         .max_segments = cfg.dispatch.max_segments,
+                         .on_queued = [&dispatcher] {
+                             if (dispatcher) dispatcher->wake();
+                         },
                          .version = HERALD_VERSION});
     http::router routes;
     http::add_health_routes(routes, pool, migrations->empty() ? 0 : migrations->back().version);
@@ -141,6 +201,10 @@ int serve(const core::config& cfg) {
                                             + "\n            psql \"" + target->conninfo + "\""
                                       : core::redact_connection_string(target->conninfo))
                   << "\n"
+                  << "  SMSC:     built-in simulator on 127.0.0.1:" << simulator.port()
+                  << (sim_control ? " (control API: http://127.0.0.1:" + std::to_string(sim_control->port()) + "/)"
+                                  : std::string())
+                  << (cfg.dispatch.enabled ? "" : " (dispatcher off on this node)") << "\n"
                   << "Press Ctrl-C to stop." << std::endl;
 
         int sig = 0;
@@ -148,6 +212,9 @@ int serve(const core::config& cfg) {
         spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         std::cout << "Shutting down..." << std::endl;
         server.stop(std::chrono::seconds(10));
+        if (dispatcher) dispatcher->stop();
+        if (sim_control) sim_control->stop(std::chrono::seconds(1));
+        simulator.stop();
     }
     target->release();
     std::cout << "Herald stopped." << std::endl;

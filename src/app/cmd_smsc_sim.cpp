@@ -49,44 +49,9 @@ result<smpp::simulator_config> to_config(const sim_flags& f) {
     auto delay = core::parse_duration(f.response_delay);
     if (!delay) return bad("--response-delay", delay.error().message);
     c.response_delay = *delay;
-    c.delivered = c.undeliverable = c.expired = c.rejected = 0;
-    std::string_view rest = f.outcomes;
-    while (!rest.empty()) {
-        auto comma = rest.find(',');
-        std::string_view item = rest.substr(0, comma);
-        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-        auto eq = item.find('=');
-        if (eq == std::string_view::npos)
-            return bad("--outcomes", "expected outcome=weight pairs such as delivered=90,undeliverable=10");
-        std::string name(item.substr(0, eq));
-        double weight = 0;
-        try {
-            std::size_t used = 0;
-            weight = std::stod(std::string(item.substr(eq + 1)), &used);
-            if (used != item.size() - eq - 1 || weight < 0) throw std::invalid_argument("bad");
-        } catch (const std::exception&) {
-            return bad("--outcomes", "weight of " + name + " must be a number of 0 or more");
-        }
-        if (name == "delivered") c.delivered = weight;
-        else if (name == "undeliverable") c.undeliverable = weight;
-        else if (name == "expired") c.expired = weight;
-        else if (name == "rejected") c.rejected = weight;
-        else return bad("--outcomes", "unknown outcome \"" + name + "\" (delivered, undeliverable, expired, rejected)");
-    }
-    if (c.delivered + c.undeliverable + c.expired + c.rejected <= 0)
-        return bad("--outcomes", "at least one weight must be above 0");
-    for (const auto& r : f.rules) {
-        auto eq = r.find('=');
-        auto outcome = eq == std::string::npos ? std::nullopt : smpp::parse_sim_outcome(r.substr(eq + 1));
-        if (!outcome)
-            return bad("--rule", "\"" + r +
-                                     "\" must be PREFIX=OUTCOME with OUTCOME one of delivered, undeliverable, "
-                                     "expired, rejected, refuse, no_receipt");
-        std::string prefix = r.substr(0, eq);
-        if (prefix.empty() || prefix.find_first_not_of("+0123456789") != std::string::npos)
-            return bad("--rule", "prefix \"" + prefix + "\" must be digits, optionally after +");
-        c.rules.emplace_back(prefix, *outcome);
-    }
+    if (auto w = smpp::parse_outcome_weights(f.outcomes, c); !w) return bad("--outcomes", w.error().message);
+    for (const auto& r : f.rules)
+        if (auto x = smpp::parse_outcome_rules(r, c); !x) return bad("--rule", x.error().message);
     c.hex_ids = !f.decimal_ids;
     if (f.receipt_ids != "same" && f.receipt_ids != "upper" && f.receipt_ids != "decimal" && f.receipt_ids != "hex")
         return bad("--receipt-ids", "must be same, upper, decimal or hex");
@@ -109,8 +74,9 @@ http::json stats_json(const smpp::simulator& sim) {
             {"distinct_numbers", sim.distinct_numbers()}};
 }
 
-/// The control API: stats, inbound messages, faults.
-void add_control_routes(http::router& r, smpp::simulator& sim) {
+}  // namespace
+
+void add_simulator_control_routes(http::router& r, smpp::simulator& sim) {
     using http::json;
     r.add("GET", "/stats", [&sim](http::request&) { return http::json_response(200, stats_json(sim)); });
     r.add("GET", "/numbers", [&sim](http::request&) {
@@ -154,6 +120,8 @@ void add_control_routes(http::router& r, smpp::simulator& sim) {
     });
 }
 
+namespace {
+
 int run_simulator(const sim_flags& f) {
     core::setup_logging({.level = f.log_level, .format = "text"});
     auto cfg = to_config(f);
@@ -174,7 +142,7 @@ int run_simulator(const sim_flags& f) {
         return exit_usage;
     }
     http::router routes;
-    add_control_routes(routes, sim);
+    add_simulator_control_routes(routes, sim);
     std::unique_ptr<http::server> control;
     if (f.control_port >= 0) {
         control = std::make_unique<http::server>(

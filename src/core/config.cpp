@@ -311,6 +311,25 @@ const std::vector<setting>& settings() {
                                 [](config& c) -> int& { return c.imports.workers; }, 1, 32));
         t.push_back(int_setting("imports.threads", "Threads each import uses to check phone numbers.",
                                 [](config& c) -> int& { return c.imports.threads; }, 1, 64));
+        t.push_back(bool_setting("dispatch.enabled", "Run the dispatcher (sends queued messages) in this process.",
+                                 [](config& c) -> bool& { return c.dispatch.enabled; }));
+        t.push_back(int_setting("dispatch.max_segments", "Longest message accepted, in segments.",
+                                [](config& c) -> int& { return c.dispatch.max_segments; }, 1, 255));
+        t.push_back(int_setting("dispatch.claim_batch", "Messages claimed from the send queue at a time.",
+                                [](config& c) -> int& { return c.dispatch.claim_batch; }, 1, 10000));
+        t.push_back(string_setting(
+            "simulator.outcomes", "Built-in SMSC simulator: outcome weights (delivered=90,undeliverable=10).",
+            [](config& c) -> std::string& { return c.simulator.outcomes; }));
+        t.push_back(string_setting(
+            "simulator.rules", "Built-in simulator: outcomes forced by number prefix (+4479=rejected,...).",
+            [](config& c) -> std::string& { return c.simulator.rules; }));
+        t.push_back(duration_setting(
+            "simulator.receipt_latency", "Built-in simulator: delay before each delivery receipt.",
+            [](config& c) -> std::chrono::milliseconds& { return c.simulator.receipt_latency; },
+            std::chrono::milliseconds(0), std::chrono::hours(24)));
+        t.push_back(int_setting(
+            "simulator.control_port", "Built-in simulator: HTTP control API port on 127.0.0.1; 0 is off.",
+            [](config& c) -> std::uint16_t& { return c.simulator.control_port; }, 0, 65535));
         t.push_back(string_setting(
             "log.level", "trace, debug, info, warn, error or off.",
             [](config& c) -> std::string& { return c.log.level; },

@@ -78,6 +78,28 @@ struct imports_config {
     int threads = 2;
 };
 
+/// Sending.
+struct dispatch_config {
+    /// Run the dispatcher (claims and sends queued messages) in this process.
+    bool enabled = true;
+    /// Longest message accepted, in segments.
+    int max_segments = 10;
+    /// Messages claimed from the queue at a time.
+    int claim_batch = 500;
+};
+
+/// The SMSC simulator that `herald serve` starts while no connector is configured.
+struct simulator_config {
+    /// Outcome weights, e.g. "delivered=90,undeliverable=5,expired=3,rejected=2".
+    std::string outcomes = "delivered=100";
+    /// Forced outcomes by number prefix, e.g. "+4479=rejected,+1555=refuse".
+    std::string rules;
+    /// Delay between accepting a message and its delivery receipt.
+    std::chrono::milliseconds receipt_latency{200};
+    /// Port of its HTTP control API on 127.0.0.1 (stats, faults, inbound); 0 is off.
+    std::uint16_t control_port = 0;
+};
+
 /// Logging.
 struct log_config {
     /// One of trace, debug, info, warn, error, off.
@@ -95,6 +117,8 @@ struct config {
     http_config http;
     auth_config auth;
     imports_config imports;
+    dispatch_config dispatch;
+    simulator_config simulator;
     log_config log;
 };
 

@@ -36,6 +36,10 @@ struct api_options {
     int import_workers = 2, import_threads = 2;
     /// How long an authenticated token or session is trusted without asking the database.
     std::chrono::seconds auth_cache_ttl{5};
+    /// Longest message accepted, in segments.
+    int max_segments = 10;
+    /// Called after messages were queued (wakes the dispatcher).
+    std::function<void()> on_queued;
     std::string version = "0.0.0";
 };
 

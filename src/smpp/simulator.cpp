@@ -1,5 +1,7 @@
 #include "smpp/simulator.hpp"
 
+#include "core/errc.hpp"
+
 #include <atomic>
 #include <charconv>
 #include <cstdio>
@@ -503,6 +505,58 @@ void simulator::reset_counters() {
     auto binds_total = impl_->counters.binds_total;
     impl_->counters = {};
     impl_->counters.binds_total = binds_total;
+}
+
+result<void> parse_outcome_weights(std::string_view rest, simulator_config& c) {
+    auto bad = [](std::string why) { return fail(core::errc::invalid_value, why); };
+    double delivered = 0, undeliverable = 0, expired = 0, rejected = 0;
+    while (!rest.empty()) {
+        auto comma = rest.find(',');
+        std::string_view item = rest.substr(0, comma);
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        auto eq = item.find('=');
+        if (eq == std::string_view::npos)
+            return bad("expected outcome=weight pairs such as delivered=90,undeliverable=10");
+        std::string name(item.substr(0, eq));
+        double weight = 0;
+        try {
+            std::size_t used = 0;
+            weight = std::stod(std::string(item.substr(eq + 1)), &used);
+            if (used != item.size() - eq - 1 || weight < 0) throw std::invalid_argument("bad");
+        } catch (const std::exception&) {
+            return bad("weight of " + name + " must be a number of 0 or more");
+        }
+        if (name == "delivered") delivered = weight;
+        else if (name == "undeliverable") undeliverable = weight;
+        else if (name == "expired") expired = weight;
+        else if (name == "rejected") rejected = weight;
+        else return bad("unknown outcome \"" + name + "\" (delivered, undeliverable, expired, rejected)");
+    }
+    if (delivered + undeliverable + expired + rejected <= 0) return bad("at least one weight must be above 0");
+    c.delivered = delivered;
+    c.undeliverable = undeliverable;
+    c.expired = expired;
+    c.rejected = rejected;
+    return {};
+}
+
+result<void> parse_outcome_rules(std::string_view rest, simulator_config& c) {
+    while (!rest.empty()) {
+        auto comma = rest.find(',');
+        std::string r(rest.substr(0, comma));
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        auto eq = r.find('=');
+        auto outcome = eq == std::string::npos ? std::nullopt : parse_sim_outcome(r.substr(eq + 1));
+        if (!outcome)
+            return fail(core::errc::invalid_value, "\"" + r +
+                                               "\" must be PREFIX=OUTCOME with OUTCOME one of delivered, "
+                                               "undeliverable, expired, rejected, refuse, no_receipt");
+        std::string prefix = r.substr(0, eq);
+        if (prefix.empty() || prefix.find_first_not_of("+0123456789") != std::string::npos)
+            return fail(core::errc::invalid_value, "prefix \"" + prefix + "\" must be digits, optionally after +");
+        c.rules.emplace_back(prefix, *outcome);
+    }
+    return {};
 }
 
 }  // namespace herald::smpp

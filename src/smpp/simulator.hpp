@@ -70,6 +70,11 @@ struct simulator_stats {
     std::map<std::string, std::uint64_t> outcomes;
 };
 
+/// Sets the outcome weights from "delivered=90,undeliverable=5,expired=3,rejected=2".
+result<void> parse_outcome_weights(std::string_view text, simulator_config& c);
+/// Adds prefix rules from "PREFIX=OUTCOME[,PREFIX=OUTCOME...]" (see parse_sim_outcome).
+result<void> parse_outcome_rules(std::string_view text, simulator_config& c);
+
 class simulator {
   public:
     simulator(engine& eng, simulator_config config);

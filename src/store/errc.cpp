@@ -11,6 +11,9 @@ constexpr core::error_entry<errc> entries[] = {
     {errc::weak_password, "weak_password", condition::invalid_input},
     // An id the caller cannot see does not exist for it, also when it arrives in a body.
     {errc::invalid_reference, "not_found", condition::not_found},
+    {errc::sender_not_allowed, "sender_not_allowed", condition::invalid_input},
+    {errc::no_sender, "no_sender", condition::invalid_input},
+    {errc::wrong_state, "wrong_state", condition::conflict},
 };
 }  // namespace
 

@@ -15,6 +15,9 @@ enum class errc {
     account_inactive,       ///< the account is suspended or closed
     weak_password,          ///< too short or too long
     invalid_reference,      ///< an id in the request belongs to nobody visible (a group, a contact)
+    sender_not_allowed,     ///< the tenant may not send with this sender ID
+    no_sender,              ///< no sender ID given and the tenant has no default
+    wrong_state,            ///< the record's status forbids the change (cancel a sent message)
 };
 
 const std::error_category& store_category() noexcept;

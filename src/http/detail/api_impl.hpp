@@ -126,6 +126,7 @@ void register_billing(impl& api, router& routes);
 void register_admin(impl& api, router& routes);
 void register_audit(impl& api, router& routes);
 void register_opt_outs(impl& api, router& routes);
+void register_messages(impl& api, router& routes);
 
 // ---- helpers ----
 

@@ -1,0 +1,61 @@
+#pragma once
+/// The dispatcher: takes due messages from the durable send queue, applies the gates at the
+/// moment of sending (account active, number not opted out), submits them over SMPP, and
+/// persists what the SMSC answered and the receipts that follow, in batches.
+///
+/// Several nodes may run one each against the same database: claims use FOR UPDATE SKIP
+/// LOCKED under an expiring lease, so a message is in one node's hands at a time, and a
+/// crashed node's claims come back when their lease runs out.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "db/pool.hpp"
+#include "smpp/client.hpp"
+
+namespace herald::dispatch {
+
+struct dispatcher_options {
+    std::string node_id;  ///< lease owner; unique per process
+    int claim_batch = 500;
+    std::chrono::seconds lease{120};
+    std::chrono::milliseconds idle_poll{250};
+    /// Transient failures retry with backoff (2^attempt seconds, capped) this many times.
+    int max_attempts = 6;
+    std::chrono::seconds max_backoff{300};
+    /// The carrier connection. Its name is the connector name recorded with each part.
+    smpp::client_config connector;
+};
+
+struct dispatcher_stats {
+    std::uint64_t claimed = 0, sent = 0, retried = 0, failed = 0, suppressed = 0;
+    std::uint64_t receipts = 0, receipts_unmatched = 0;
+    smpp::client_stats connector;
+};
+
+class dispatcher {
+  public:
+    dispatcher(db::pool& pool, dispatcher_options options);
+    ~dispatcher();
+    dispatcher(const dispatcher&) = delete;
+    dispatcher& operator=(const dispatcher&) = delete;
+
+    /// Binds and starts the claim and write loops.
+    void start();
+    /// Stops claiming, waits for answers in flight (up to `grace`), persists them, unbinds.
+    void stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
+    /// New work was queued: claim now instead of at the next poll.
+    void wake();
+    dispatcher_stats stats() const;
+
+  private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+/// SMPP relative validity ("000001000000000R" is one day) for a number of seconds.
+std::string relative_validity(int seconds);
+
+}  // namespace herald::dispatch

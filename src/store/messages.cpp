@@ -1,0 +1,370 @@
+#include "store/messages.hpp"
+
+#include <map>
+#include <set>
+
+#include "core/errc.hpp"
+#include "db/param.hpp"
+#include "store/billing.hpp"
+#include "store/errc.hpp"
+
+namespace herald::store {
+namespace {
+
+constexpr const char* message_columns =
+    "id, phone_number, coalesce(sender_id, ''), coalesce(body, ''), status, coalesce(encoding, "
+    "'gsm7'), "
+    "coalesce(segments, 1), coalesce(cost, 0)::integer, error_code, error_message, "
+    "external_message_id, "
+    "callback_url, campaign_id, scheduled_at, sent_at, delivered_at, created_at, updated_at";
+
+message read_message(const db::row& r) {
+    message m;
+    m.id = r.get<core::uuid>(0);
+    m.to = r.get<std::string>(1);
+    m.from = r.get<std::string>(2);
+    m.body = r.get<std::string>(3);
+    m.status = r.get<std::string>(4);
+    m.encoding = r.get<std::string>(5);
+    m.segments = r.get<int>(6);
+    m.cost = r.get<int>(7);
+    m.error_code = r.get<std::optional<std::string>>(8);
+    m.error_message = r.get<std::optional<std::string>>(9);
+    m.external_message_id = r.get<std::optional<std::string>>(10);
+    m.callback_url = r.get<std::optional<std::string>>(11);
+    m.campaign_id = r.get<std::optional<core::uuid>>(12);
+    m.scheduled_at = r.get<std::optional<time_point>>(13);
+    m.sent_at = r.get<std::optional<time_point>>(14);
+    m.delivered_at = r.get<std::optional<time_point>>(15);
+    m.created_at = r.get<time_point>(16);
+    m.updated_at = r.get<time_point>(17);
+    return m;
+}
+
+bool is_gsm_sender_char(char ch) {
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')
+           || ch == ' ' || ch == '.' || ch == '-' || ch == '_' || ch == '&';
+}
+
+}  // namespace
+
+// ---- sender IDs ----
+
+result<void> check_sender_id_form(std::string_view s) {
+    if (s.empty()) return fail(core::errc::invalid_value, "sender_id is empty", "sender_id");
+    std::string_view digits = s.starts_with('+') ? s.substr(1) : s;
+    const bool numeric =
+        !digits.empty() && digits.find_first_not_of("0123456789") == std::string_view::npos;
+    if (numeric) {
+        if (digits.size() > 15)
+            return fail(core::errc::invalid_value, "a numeric sender ID has at most 15 digits",
+                        "sender_id");
+        return {};
+    }
+    if (s.size() > 11)
+        return fail(core::errc::invalid_value,
+                    "an alphanumeric sender ID has at most 11 characters (\"" + std::string(s)
+                        + "\" has " + std::to_string(s.size()) + ")",
+                    "sender_id");
+    for (char ch : s)
+        if (!is_gsm_sender_char(ch))
+            return fail(
+                core::errc::invalid_value,
+                "an alphanumeric sender ID may use letters A-Z, digits, space and . - _ & only",
+                "sender_id");
+    if (s.front() == ' ' || s.back() == ' ')
+        return fail(core::errc::invalid_value, "a sender ID cannot start or end with a space",
+                    "sender_id");
+    return {};
+}
+
+result<std::vector<sender_id_row>> list_sender_ids(db::connection& c, const core::uuid& tenant) {
+    auto rs = c.exec_prepared(
+        "SELECT sender_id, is_default, created_at FROM sender_ids WHERE user_id = $1 ORDER BY "
+        "sender_id",
+        {tenant});
+    if (!rs) return std::unexpected(rs.error());
+    std::vector<sender_id_row> out;
+    for (auto r : *rs) out.push_back({r.get<std::string>(0), r.get<bool>(1), r.get<time_point>(2)});
+    return out;
+}
+
+result<sender_id_row> put_sender_id(db::connection& c, const core::uuid& tenant,
+                                    const std::string& sender, bool is_default,
+                                    const std::optional<core::uuid>& by) {
+    if (auto f = check_sender_id_form(sender); !f) return std::unexpected(f.error());
+    if (is_default) {
+        auto clear = c.exec_prepared(
+            "UPDATE sender_ids SET is_default = false WHERE user_id = $1 AND is_default AND "
+            "sender_id <> $2",
+            {tenant, sender});
+        if (!clear) return std::unexpected(clear.error());
+    }
+    auto rs = c.exec_prepared(
+        "INSERT INTO sender_ids (user_id, sender_id, is_default, created_by) VALUES ($1, $2, $3, "
+        "$4) "
+        "ON CONFLICT (user_id, sender_id) DO UPDATE SET is_default = EXCLUDED.is_default "
+        "RETURNING sender_id, is_default, created_at",
+        {tenant, sender, is_default, by});
+    if (!rs) return std::unexpected(rs.error());
+    auto r = rs->front();
+    return sender_id_row{r.get<std::string>(0), r.get<bool>(1), r.get<time_point>(2)};
+}
+
+result<void> delete_sender_id(db::connection& c, const core::uuid& tenant,
+                              const std::string& sender) {
+    auto rs = c.exec_prepared("DELETE FROM sender_ids WHERE user_id = $1 AND sender_id = $2",
+                              {tenant, sender});
+    if (!rs) return std::unexpected(rs.error());
+    if (rs->affected() == 0)
+        return fail(errc::not_found, "the tenant has no sender ID \"" + sender + "\"");
+    return {};
+}
+
+result<std::string> resolve_sender(db::connection& c, const core::uuid& tenant,
+                                   const std::optional<std::string>& requested) {
+    if (requested) {
+        auto rs = c.exec_prepared("SELECT 1 FROM sender_ids WHERE user_id = $1 AND sender_id = $2",
+                                  {tenant, *requested});
+        if (!rs) return std::unexpected(rs.error());
+        if (rs->empty())
+            return fail(errc::sender_not_allowed,
+                        "sender ID \"" + *requested
+                            + "\" is not allowed for this account; ask the operator to add it",
+                        "from");
+        return *requested;
+    }
+    auto rs = c.exec_prepared("SELECT sender_id FROM sender_ids WHERE user_id = $1 AND is_default",
+                              {tenant});
+    if (!rs) return std::unexpected(rs.error());
+    if (rs->empty())
+        return fail(errc::no_sender, "give \"from\": this account has no default sender ID",
+                    "from");
+    return rs->front().get<std::string>(0);
+}
+
+// ---- messages ----
+
+result<message> accept_message(db::connection& c, const new_message& m) {
+    const core::uuid id = core::uuid_v7();
+    const bool later = m.scheduled_at && *m.scheduled_at > std::chrono::system_clock::now();
+    auto rs = c.exec_prepared(
+        std::string(
+            "WITH m AS (INSERT INTO sms_delivery_logs (id, created_at, user_id, phone_number, "
+            "sender_id, body, "
+            "encoding, segments, cost, status, scheduled_at, callback_url, validity_seconds) "
+            "VALUES ($1, now(), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *), "
+            "q AS (INSERT INTO send_queue (log_id, created_at, user_id, due_at) "
+            "SELECT id, created_at, user_id, greatest(coalesce(scheduled_at, created_at), "
+            "created_at) FROM m) "
+            "SELECT ")
+            + message_columns + " FROM m",
+        {id, m.tenant, m.to, m.from, m.body, m.encoding, m.segments, m.cost,
+         later ? "scheduled" : "queued", m.scheduled_at, m.callback_url, m.validity_seconds});
+    if (!rs) return std::unexpected(rs.error());
+    return read_message(rs->front());
+}
+
+result<message> get_message(db::connection& c, const core::uuid& tenant, const core::uuid& id) {
+    auto rs = c.exec_prepared(std::string("SELECT ") + message_columns
+                                  + " FROM sms_delivery_logs WHERE id = $1 AND user_id = $2",
+                              {id, tenant});
+    if (!rs) return std::unexpected(rs.error());
+    if (rs->empty()) return fail(errc::not_found, "no message " + id.str());
+    return read_message(rs->front());
+}
+
+result<page<message>> list_messages(db::connection& c, const core::uuid& tenant,
+                                    const message_filter& f, const page_request& p) {
+    std::string sql =
+        std::string("SELECT ") + message_columns + " FROM sms_delivery_logs WHERE user_id = $1";
+    db::params args{tenant, p.limit + 1};
+    auto add = [&](const char* cond, db::param v) {
+        args.push_back(std::move(v));
+        sql += std::string(" AND ") + cond + " $" + std::to_string(args.size());
+    };
+    if (f.status) add("status =", *f.status);
+    if (f.to) add("phone_number =", *f.to);
+    if (f.campaign_id) add("campaign_id =", *f.campaign_id);
+    if (p.after) add("id <", *p.after);
+    sql += " ORDER BY id DESC LIMIT $2";
+    auto rs = c.exec_prepared(sql, args);
+    if (!rs) return std::unexpected(rs.error());
+    page<message> out;
+    for (auto r : *rs) {
+        if (int(out.items.size()) == p.limit) {
+            out.next = out.items.back().id;
+            break;
+        }
+        out.items.push_back(read_message(r));
+    }
+    return out;
+}
+
+result<message> cancel_message(db::connection& c, const core::uuid& tenant, const core::uuid& id) {
+    auto rs = c.exec_prepared(
+        std::string(
+            "WITH m AS (UPDATE sms_delivery_logs SET status = 'canceled', updated_at = now() "
+            "WHERE id = $1 AND user_id = $2 AND status = 'scheduled' RETURNING *), "
+            "q AS (DELETE FROM send_queue WHERE log_id IN (SELECT id FROM m)) SELECT ")
+            + message_columns + " FROM m",
+        {id, tenant});
+    if (!rs) return std::unexpected(rs.error());
+    if (!rs->empty()) return read_message(rs->front());
+    auto now = get_message(c, tenant, id);
+    if (!now) return std::unexpected(now.error());
+    return fail(errc::wrong_state,
+                "only a scheduled message can be cancelled; this one is " + now->status, "status");
+}
+
+// ---- the dispatcher's side ----
+
+result<std::vector<claimed_message>> claim_due(db::connection& c, const std::string& owner,
+                                               int limit, std::chrono::seconds lease) {
+    auto rs = c.exec_prepared(
+        "WITH due AS (SELECT log_id FROM send_queue WHERE due_at <= now() AND (lease_until IS NULL "
+        "OR lease_until < "
+        "now()) ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED), "
+        "q AS (UPDATE send_queue s SET lease_owner = $1, lease_until = now() + make_interval(secs "
+        "=> $3), "
+        "attempts = s.attempts + 1 FROM due WHERE s.log_id = due.log_id "
+        "RETURNING s.log_id, s.created_at, s.attempts), "
+        "l AS (UPDATE sms_delivery_logs d SET status = CASE WHEN d.status IN ('queued', "
+        "'scheduled', 'sending') "
+        "THEN 'sending' ELSE d.status END, updated_at = now() FROM q WHERE d.id = q.log_id AND "
+        "d.created_at = "
+        "q.created_at RETURNING d.id, d.created_at, d.user_id, d.phone_number, "
+        "coalesce(d.sender_id, ''), "
+        "coalesce(d.body, ''), coalesce(d.cost, 0)::integer, d.validity_seconds, d.campaign_id, "
+        "d.status) "
+        "SELECT l.*, q.attempts, u.account_status, EXISTS (SELECT 1 FROM opt_outs o WHERE "
+        "o.user_id = l.user_id "
+        "AND o.phone_number = l.phone_number), "
+        "coalesce((u.settings ->> 'refund_failed_messages')::boolean, false) "
+        "FROM l JOIN q ON q.log_id = l.id JOIN users u ON u.id = l.user_id",
+        {owner, limit, int(lease.count())});
+    if (!rs) return std::unexpected(rs.error());
+    std::vector<claimed_message> out;
+    out.reserve(std::size_t(rs->size()));
+    for (auto r : *rs) {
+        claimed_message m;
+        m.log_id = r.get<core::uuid>(0);
+        m.created_at = r.get<time_point>(1);
+        m.tenant = r.get<core::uuid>(2);
+        m.to = r.get<std::string>(3);
+        m.from = r.get<std::string>(4);
+        m.body = r.get<std::string>(5);
+        m.cost = r.get<int>(6);
+        m.validity_seconds = r.get<std::optional<int>>(7);
+        m.campaign_id = r.get<std::optional<core::uuid>>(8);
+        const auto status = r.get<std::string>(9);
+        m.attempts = r.get<int>(10);
+        m.account_status = status == "sending" ? r.get<std::string>(11) : "final:" + status;
+        m.opted_out = r.get<bool>(12);
+        m.refund_failed = r.get<bool>(13);
+        out.push_back(std::move(m));
+    }
+    return out;
+}
+
+result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>& outcomes) {
+    for (const auto& o : outcomes) {
+        using kind = send_outcome::kind;
+        if (o.what == kind::sent) {
+            auto u = c.exec_prepared(
+                "UPDATE sms_delivery_logs SET status = 'sent', external_message_id = $3, sent_at = "
+                "now(), "
+                "updated_at = now(), error_code = NULL, error_message = NULL "
+                "WHERE id = $1 AND created_at = $2 AND status = 'sending'",
+                {o.log_id, o.created_at,
+                 o.message_ids.empty() ? std::string() : o.message_ids.front()});
+            if (!u) return std::unexpected(u.error());
+            for (std::size_t i = 0; i < o.message_ids.size(); ++i) {
+                auto p = c.exec_prepared(
+                    "INSERT INTO sms_message_parts (external_message_id, connector, log_id, "
+                    "log_created_at, "
+                    "part_number) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                    {o.message_ids[i], o.connector, o.log_id, o.created_at, int(i + 1)});
+                if (!p) return std::unexpected(p.error());
+            }
+        } else if (o.what == kind::retry) {
+            auto q = c.exec_prepared(
+                "UPDATE send_queue SET due_at = now() + make_interval(secs => $2), lease_owner = "
+                "NULL, "
+                "lease_until = NULL WHERE log_id = $1",
+                {o.log_id, int(o.retry_after.count())});
+            if (!q) return std::unexpected(q.error());
+            auto u = c.exec_prepared(
+                "UPDATE sms_delivery_logs SET status = 'queued', error_code = $3, error_message = "
+                "$4, "
+                "updated_at = now() WHERE id = $1 AND created_at = $2 AND status = 'sending'",
+                {o.log_id, o.created_at, o.error_code, o.error_message});
+            if (!u) return std::unexpected(u.error());
+            continue;  // stays queued
+        } else {
+            const char* status = o.what == kind::rejected ? "rejected" : "failed";
+            auto u = c.exec_prepared(
+                "UPDATE sms_delivery_logs SET status = $3, error_code = $4, error_message = $5, "
+                "updated_at = now() "
+                "WHERE id = $1 AND created_at = $2 AND status IN ('sending', 'queued', "
+                "'scheduled')",
+                {o.log_id, o.created_at, status, o.error_code, o.error_message});
+            if (!u) return std::unexpected(u.error());
+            if (o.refund > 0 && u->affected() == 1) {
+                credit_request refund{.tenant = o.tenant,
+                                      .credits = o.refund,
+                                      .amount = "0",
+                                      .payment_method = "",
+                                      .description = "refund for message " + o.log_id.str() + " ("
+                                                     + o.error_code + ")",
+                                      .by = std::nullopt,
+                                      .transaction_type = "refund"};
+                if (auto r = credit(c, refund); !r) return std::unexpected(r.error());
+            }
+        }
+        auto d = c.exec_prepared("DELETE FROM send_queue WHERE log_id = $1", {o.log_id});
+        if (!d) return std::unexpected(d.error());
+    }
+    return {};
+}
+
+result<int> record_receipts(db::connection& c, const std::vector<part_receipt>& receipts) {
+    int matched = 0;
+    std::map<core::uuid, time_point> touched;  // log id -> partition key
+    std::map<core::uuid, std::optional<time_point>> done_at;
+    for (const auto& r : receipts) {
+        auto u = c.exec_prepared(
+            "UPDATE sms_message_parts SET status = $3, error_code = $4, updated_at = now() "
+            "WHERE connector = $1 AND external_message_id = $2 RETURNING log_id, log_created_at",
+            {r.connector, r.message_id, r.status, r.error_code});
+        if (!u) return std::unexpected(u.error());
+        if (u->empty()) continue;
+        ++matched;
+        auto id = u->front().get<core::uuid>(0);
+        touched[id] = u->front().get<time_point>(1);
+        done_at[id] = r.done_at;
+    }
+    for (const auto& [id, created] : touched) {
+        // Final once every part has a receipt: delivered if all were, else the first failure.
+        auto u = c.exec_prepared(
+            "WITH p AS (SELECT bool_and(status = 'delivered') AS all_delivered, bool_or(status = "
+            "'sent') AS pending, "
+            "(array_agg(status ORDER BY part_number) FILTER (WHERE status NOT IN ('delivered', "
+            "'sent')))[1] AS "
+            "failure, (array_agg(error_code ORDER BY part_number) FILTER (WHERE error_code IS NOT "
+            "NULL))[1] AS code "
+            "FROM sms_message_parts WHERE log_id = $1) "
+            "UPDATE sms_delivery_logs d SET status = CASE WHEN p.all_delivered THEN 'delivered' "
+            "ELSE p.failure END, "
+            // Receipts give minutes at best; never earlier than the submit.
+            "delivered_at = CASE WHEN p.all_delivered THEN greatest(coalesce($3, now()), d.sent_at) "
+            "ELSE d.delivered_at END, "
+            "error_code = CASE WHEN p.all_delivered THEN NULL ELSE p.code END, updated_at = now() "
+            "FROM p WHERE d.id = $1 AND d.created_at = $2 AND NOT p.pending AND d.status = 'sent'",
+            {id, created, done_at[id]});
+        if (!u) return std::unexpected(u.error());
+    }
+    return matched;
+}
+
+}  // namespace herald::store

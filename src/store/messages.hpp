@@ -1,0 +1,129 @@
+#pragma once
+/// Outgoing messages: sender IDs, acceptance into the delivery log and the send queue, the
+/// dispatcher's claims and outcomes, and receipts. All SQL for sending lives here.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/uuid.hpp"
+#include "db/connection.hpp"
+#include "store/page.hpp"
+
+namespace herald::store {
+
+using time_point = std::chrono::system_clock::time_point;
+
+// ---- sender IDs ----
+
+struct sender_id_row {
+    std::string sender_id;
+    bool is_default = false;
+    time_point created_at;
+};
+
+/// Checks the form of a sender ID: 1-11 GSM letters, digits, spaces and . - _ & (alphanumeric),
+/// or up to 15 digits with an optional leading + (numeric). The error says which rule failed.
+result<void> check_sender_id_form(std::string_view sender);
+
+result<std::vector<sender_id_row>> list_sender_ids(db::connection& c, const core::uuid& tenant);
+/// Adds (or updates) one; making it the default clears the previous default.
+result<sender_id_row> put_sender_id(db::connection& c, const core::uuid& tenant,
+                                    const std::string& sender, bool is_default,
+                                    const std::optional<core::uuid>& by);
+result<void> delete_sender_id(db::connection& c, const core::uuid& tenant,
+                              const std::string& sender);
+/// The sender to use: `requested` if the tenant may use it, else its default. Errors:
+/// sender_not_allowed (named), or no_sender when nothing was asked and there is no default.
+result<std::string> resolve_sender(db::connection& c, const core::uuid& tenant,
+                                   const std::optional<std::string>& requested);
+
+// ---- messages ----
+
+struct message {
+    core::uuid id;
+    std::string to, from, body, status, encoding;
+    int segments = 1;
+    int cost = 0;  ///< credits charged
+    std::optional<std::string> error_code, error_message, external_message_id, callback_url;
+    std::optional<core::uuid> campaign_id;
+    std::optional<time_point> scheduled_at, sent_at, delivered_at;
+    time_point created_at, updated_at;
+};
+
+struct new_message {
+    core::uuid tenant;
+    std::string to;    ///< E.164
+    std::string from;  ///< an allowed sender
+    std::string body;  ///< rendered text
+    std::string encoding;
+    int segments = 1;
+    int cost = 0;
+    std::optional<time_point> scheduled_at;  ///< in the future: status scheduled
+    std::optional<std::string> callback_url;
+    std::optional<int> validity_seconds;
+};
+
+/// Writes the delivery log row and its queue entry.
+result<message> accept_message(db::connection& c, const new_message& m);
+result<message> get_message(db::connection& c, const core::uuid& tenant, const core::uuid& id);
+
+struct message_filter {
+    std::optional<std::string> status, to;
+    std::optional<core::uuid> campaign_id;
+};
+result<page<message>> list_messages(db::connection& c, const core::uuid& tenant,
+                                    const message_filter& f, const page_request& p);
+/// Cancels a scheduled message (conflict otherwise); returns it with its cost to refund.
+result<message> cancel_message(db::connection& c, const core::uuid& tenant, const core::uuid& id);
+
+// ---- the dispatcher's side ----
+
+/// A message claimed for sending.
+struct claimed_message {
+    core::uuid log_id;
+    time_point created_at;
+    core::uuid tenant;
+    std::string to, from, body;
+    std::string account_status;  ///< active, suspended, closed; "final:<status>" if no longer sendable
+    int attempts = 0;
+    int cost = 0;
+    bool opted_out = false;
+    bool refund_failed = false;  ///< the account's refund_failed_messages setting
+    std::optional<int> validity_seconds;
+    std::optional<core::uuid> campaign_id;
+};
+
+/// Claims up to `limit` due messages under a lease for `owner`, and marks them sending.
+result<std::vector<claimed_message>> claim_due(db::connection& c, const std::string& owner,
+                                               int limit, std::chrono::seconds lease);
+
+/// What the SMSC said about one claimed message.
+struct send_outcome {
+    core::uuid log_id;
+    time_point created_at;
+    core::uuid tenant;
+    std::string connector;
+    enum class kind { sent, retry, failed, rejected, suppressed } what = kind::sent;
+    std::vector<std::string> message_ids;  ///< kind::sent: one per part
+    std::string error_code, error_message;
+    std::chrono::seconds retry_after{0};  ///< kind::retry
+    int refund = 0;                       ///< credits to give back (failed, rejected, suppressed)
+};
+/// Persists a batch of outcomes in one transaction.
+result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>& outcomes);
+
+/// A delivery receipt for one part.
+struct part_receipt {
+    std::string connector, message_id;  ///< normalised id key
+    std::string status;                 ///< delivered, undelivered, expired or rejected
+    std::optional<std::string> error_code;
+    std::optional<time_point> done_at;
+};
+/// Applies receipts in one transaction; returns how many matched a part. A message takes the
+/// receipt's status once all its parts have one (delivered only if every part was).
+result<int> record_receipts(db::connection& c, const std::vector<part_receipt>& receipts);
+
+}  // namespace herald::store
