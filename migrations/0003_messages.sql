@@ -33,7 +33,8 @@ CREATE TABLE sms_message_parts (
     log_id              uuid NOT NULL,
     log_created_at      timestamptz NOT NULL,
     part_number         smallint NOT NULL,
-    status              varchar(20) NOT NULL DEFAULT 'sent',
+    status              varchar(20) NOT NULL DEFAULT 'sent'
+                        CHECK (status IN ('sent', 'delivered', 'undelivered', 'expired', 'rejected')),
     error_code          varchar(50),
     updated_at          timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
     PRIMARY KEY (connector, external_message_id)

@@ -105,9 +105,9 @@ std::variant<send_request, response> parse_send(const json& b, int max_segments)
                 return invalid_response("variables." + k,
                                         "variables must be strings, numbers or booleans");
         }
-        auto compiled = text::message_template::compile(**tpl, [&](std::string_view n) {
-            return values.contains(n) || text::message_template::is_contact_field(n);
-        });
+        // Any name may appear: one without a value needs a fallback, checked after rendering,
+        // so the error can list every missing name at once.
+        auto compiled = text::message_template::compile(**tpl, [](std::string_view) { return true; });
         if (!compiled) {
             error e = compiled.error();
             e.field = "template";
