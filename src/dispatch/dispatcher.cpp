@@ -12,6 +12,7 @@
 
 #include "db/transaction.hpp"
 #include "smpp/engine.hpp"
+#include "store/campaigns.hpp"
 #include "store/messages.hpp"
 
 namespace herald::dispatch {
@@ -116,7 +117,7 @@ struct dispatcher::impl {
             o.error_code = m.opted_out ? "opted_out" : "account_" + m.account_status;
             o.error_message = m.opted_out ? "the number opted out before the message was sent"
                                           : "the account is " + m.account_status;
-            o.refund = m.cost;  // never sent: always refunded
+            o.refund = m.charged ? m.cost : 0;  // never sent: always refunded
             count(&dispatcher_stats::suppressed);
             push(std::move(o));
             return;
@@ -125,7 +126,7 @@ struct dispatcher::impl {
         if (m.validity_seconds) sms.validity_period = relative_validity(*m.validity_seconds);
         ++in_flight;
         const int attempts = m.attempts;
-        const int cost = m.cost;
+        const int cost = m.charged ? m.cost : 0;
         const bool refund_failed = m.refund_failed;
         bool queued = client->submit(std::move(sms), [this, o, attempts, cost, refund_failed](
                                                          smpp::submit_result&& r) mutable {
@@ -178,6 +179,7 @@ struct dispatcher::impl {
 
     void claim_loop() {
         const auto owner = options.node_id;
+        clock::time_point last_advance{};
         // Keep at most a few windows' worth in the client's hands: the rest stays claimable
         // by other nodes.
         const std::int64_t max_in_flight =
@@ -190,8 +192,18 @@ struct dispatcher::impl {
             }
             const int want =
                 int(std::min<std::int64_t>(options.claim_batch, max_in_flight - in_flight));
-            auto batch = pool.run(
-                [&](db::connection& c) { return store::claim_due(c, owner, want, options.lease); });
+            if (clock::now() - last_advance > std::chrono::milliseconds(200)) {
+                // Start due campaigns, write the next part of their audiences, close finished ones.
+                auto n = pool.run([&](db::connection& c) {
+                    return store::advance_campaigns(c, options.expand_chunk);
+                });
+                if (!n)
+                    spdlog::warn("dispatcher: advancing campaigns failed: {}", n.error().message);
+                last_advance = n && *n > 0 ? clock::time_point() : clock::now();
+            }
+            auto batch = pool.run([&](db::connection& c) {
+                return store::claim_and_charge(c, owner, want, options.lease);
+            });
             if (!batch) {
                 spdlog::warn("dispatcher: claiming failed: {}", batch.error().message);
                 wait(std::chrono::seconds(1));

@@ -20,6 +20,8 @@ namespace herald::dispatch {
 struct dispatcher_options {
     std::string node_id;  ///< lease owner; unique per process
     int claim_batch = 500;
+    /// Campaign recipients written to the delivery log per step.
+    int expand_chunk = 5000;
     std::chrono::seconds lease{120};
     std::chrono::milliseconds idle_poll{250};
     /// Transient failures retry with backoff (2^attempt seconds, capped) this many times.

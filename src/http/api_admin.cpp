@@ -4,6 +4,7 @@
 #include "http/views.hpp"
 #include "store/accounts.hpp"
 #include "store/billing.hpp"
+#include "store/campaigns.hpp"
 #include "store/errc.hpp"
 
 namespace herald::http::detail {
@@ -162,6 +163,9 @@ void register_admin(impl& api, router& routes) {
                                               .by = c.who.user_id,
                                               .transaction_type = type->value_or("credit_purchase")});
                 if (!l) return std::unexpected(l.error());
+                // Campaigns that stopped for lack of credits go on.
+                auto resumed = store::resume_after_top_up(conn, t->id);
+                if (!resumed) return std::unexpected(resumed.error());
                 auto a = c.audit("billing.credit", "user", t->id.str(),
                                  {{"credits", l->credits}, {"amount", l->amount}, {"credits_after", l->credits_after}});
                 a.tenant_id = t->id;

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <set>
+#include <utility>
 
 #include "core/errc.hpp"
 #include "db/param.hpp"
@@ -222,9 +223,13 @@ result<message> cancel_message(db::connection& c, const core::uuid& tenant, cons
 result<std::vector<claimed_message>> claim_due(db::connection& c, const std::string& owner,
                                                int limit, std::chrono::seconds lease) {
     auto rs = c.exec_prepared(
-        "WITH due AS (SELECT log_id FROM send_queue WHERE due_at <= now() AND (lease_until IS NULL "
-        "OR lease_until < "
-        "now()) ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED), "
+        // Messages of campaigns that are not running (paused, cancelled) stay where they are.
+        "WITH due AS (SELECT log_id FROM send_queue sq WHERE due_at <= now() AND (lease_until IS "
+        "NULL "
+        "OR lease_until < now()) AND (sq.campaign_id IS NULL OR EXISTS (SELECT 1 FROM "
+        "sms_campaigns k "
+        "WHERE k.id = sq.campaign_id AND k.status = 'running')) "
+        "ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED), "
         "q AS (UPDATE send_queue s SET lease_owner = $1, lease_until = now() + make_interval(secs "
         "=> $3), "
         "attempts = s.attempts + 1 FROM due WHERE s.log_id = due.log_id "
@@ -262,8 +267,75 @@ result<std::vector<claimed_message>> claim_due(db::connection& c, const std::str
         m.account_status = status == "sending" ? r.get<std::string>(11) : "final:" + status;
         m.opted_out = r.get<bool>(12);
         m.refund_failed = r.get<bool>(13);
+        // API messages are paid when accepted; a campaign's when first claimed (below).
+        m.charged = !m.campaign_id || m.attempts > 1;
         out.push_back(std::move(m));
     }
+    return out;
+}
+
+result<std::vector<claimed_message>> claim_and_charge(db::connection& c, const std::string& owner,
+                                                      int limit, std::chrono::seconds lease) {
+    if (auto b = c.exec("BEGIN"); !b) return std::unexpected(b.error());
+    auto abort = [&](const error& e) -> result<std::vector<claimed_message>> {
+        (void)c.exec("ROLLBACK");
+        return std::unexpected(e);
+    };
+    auto claimed = claim_due(c, owner, limit, lease);
+    if (!claimed) return abort(claimed.error());
+    // One debit per campaign and batch, for the messages that will really go out.
+    std::map<std::pair<core::uuid, core::uuid>, int> due;  // (tenant, campaign) -> credits
+    for (const auto& m : *claimed)
+        if (m.campaign_id && !m.charged && m.account_status == "active" && !m.opted_out
+            && m.cost > 0)
+            due[{m.tenant, *m.campaign_id}] += m.cost;
+    std::set<core::uuid> unpaid;
+    for (const auto& [key, credits] : due) {
+        if (auto sp = c.exec("SAVEPOINT charge"); !sp) return abort(sp.error());
+        auto d = debit(c, {.tenant = key.first,
+                           .credits = credits,
+                           .transaction_type = "campaign_cost",
+                           .description = "campaign batch",
+                           .by = std::nullopt,
+                           .campaign_id = key.second});
+        if (d) {
+            if (auto r = c.exec("RELEASE SAVEPOINT charge"); !r) return abort(r.error());
+            continue;
+        }
+        if (d.error().code != errc::insufficient_credits) return abort(d.error());
+        if (auto r = c.exec("ROLLBACK TO SAVEPOINT charge"); !r) return abort(r.error());
+        // Out of credits: the campaign pauses with the reason, and its messages go back.
+        auto p = c.exec_prepared(
+            "UPDATE sms_campaigns SET status = 'paused', status_reason = 'insufficient_credits', "
+            "updated_at = now() "
+            "WHERE id = $1 AND status = 'running'",
+            {key.second});
+        if (!p) return abort(p.error());
+        unpaid.insert(key.second);
+    }
+    std::vector<claimed_message> out;
+    std::vector<std::string> back;
+    for (auto& m : *claimed) {
+        const bool sendable = m.account_status == "active" && !m.opted_out;
+        if (m.campaign_id && unpaid.contains(*m.campaign_id) && sendable) {
+            back.push_back(m.log_id.str());
+            continue;
+        }
+        if (m.campaign_id && !m.charged && sendable) m.charged = true;
+        out.push_back(std::move(m));
+    }
+    if (!back.empty()) {
+        auto q = c.exec_prepared(
+            "WITH q AS (UPDATE send_queue SET lease_owner = NULL, lease_until = NULL, attempts = "
+            "attempts - 1 "
+            "WHERE log_id = ANY($1::uuid[]) RETURNING log_id, created_at) UPDATE sms_delivery_logs "
+            "d SET status = "
+            "'queued', updated_at = now() FROM q WHERE d.id = q.log_id AND d.created_at = "
+            "q.created_at",
+            {db::array_literal(back)});
+        if (!q) return abort(q.error());
+    }
+    if (auto cm = c.exec("COMMIT"); !cm) return abort(cm.error());
     return out;
 }
 
@@ -357,7 +429,8 @@ result<int> record_receipts(db::connection& c, const std::vector<part_receipt>& 
             "UPDATE sms_delivery_logs d SET status = CASE WHEN p.all_delivered THEN 'delivered' "
             "ELSE p.failure END, "
             // Receipts give minutes at best; never earlier than the submit.
-            "delivered_at = CASE WHEN p.all_delivered THEN greatest(coalesce($3, now()), d.sent_at) "
+            "delivered_at = CASE WHEN p.all_delivered THEN greatest(coalesce($3, now()), "
+            "d.sent_at) "
             "ELSE d.delivered_at END, "
             "error_code = CASE WHEN p.all_delivered THEN NULL ELSE p.code END, updated_at = now() "
             "FROM p WHERE d.id = $1 AND d.created_at = $2 AND NOT p.pending AND d.status = 'sent'",

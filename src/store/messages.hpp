@@ -87,11 +87,13 @@ struct claimed_message {
     time_point created_at;
     core::uuid tenant;
     std::string to, from, body;
-    std::string account_status;  ///< active, suspended, closed; "final:<status>" if no longer sendable
+    std::string
+        account_status;  ///< active, suspended, closed; "final:<status>" if no longer sendable
     int attempts = 0;
     int cost = 0;
     bool opted_out = false;
     bool refund_failed = false;  ///< the account's refund_failed_messages setting
+    bool charged = false;        ///< its cost has been debited (refunds apply only then)
     std::optional<int> validity_seconds;
     std::optional<core::uuid> campaign_id;
 };
@@ -99,6 +101,12 @@ struct claimed_message {
 /// Claims up to `limit` due messages under a lease for `owner`, and marks them sending.
 result<std::vector<claimed_message>> claim_due(db::connection& c, const std::string& owner,
                                                int limit, std::chrono::seconds lease);
+
+/// claim_due, and in the same transaction one debit per campaign for the campaign messages
+/// claimed for the first time. A campaign whose tenant cannot pay is paused with the reason
+/// insufficient_credits and its messages go back to the queue (not returned).
+result<std::vector<claimed_message>> claim_and_charge(db::connection& c, const std::string& owner,
+                                                      int limit, std::chrono::seconds lease);
 
 /// What the SMSC said about one claimed message.
 struct send_outcome {

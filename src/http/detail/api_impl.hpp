@@ -127,6 +127,7 @@ void register_admin(impl& api, router& routes);
 void register_audit(impl& api, router& routes);
 void register_opt_outs(impl& api, router& routes);
 void register_messages(impl& api, router& routes);
+void register_campaigns(impl& api, router& routes);
 
 // ---- helpers ----
 
