@@ -246,8 +246,15 @@ void register_campaigns(impl& api, router& routes) {
                        if (!tpl) return std::unexpected(tpl.error());
                        json samples = json::array();
                        int max_segments = 1;
+                       // As the recipients will get it: with the opt-out footer.
+                       json settings = json::parse(camp->settings, nullptr, false);
+                       std::string footer;
+                       if (settings.is_object() && settings.contains("opt_out_footer")
+                           && settings["opt_out_footer"].is_string())
+                           footer = settings["opt_out_footer"].get<std::string>();
                        for (const auto& s : audience->samples) {
                            std::string body = render_for(*tpl, s);
+                           if (!footer.empty()) body += " " + footer;
                            auto shape = text::analyze_utf8(body);
                            const int segs = shape ? int(shape->segments) : 1;
                            max_segments = std::max(max_segments, segs);
