@@ -269,19 +269,16 @@ struct dispatcher::impl {
         std::vector<store::part_receipt> rs;
         rs.reserve(waiting.size());
         for (const auto& w : waiting) rs.push_back(w.receipt);
-        std::vector<bool> matched(waiting.size(), false);
+        std::vector<bool> matched(waiting.size(), false);  // filled by the transaction
         auto r = pool.run([&](db::connection& c) -> result<int> {
             auto tx = db::transaction::begin(c);
             if (!tx) return std::unexpected(tx.error());
             if (auto o = store::record_outcomes(c, batch); !o) return std::unexpected(o.error());
+            auto m = store::record_receipts(c, rs);
+            if (!m) return std::unexpected(m.error());
+            matched = *m;
             int n = 0;
-            // One by one, to learn which matched (each is one indexed UPDATE).
-            for (std::size_t i = 0; i < rs.size(); ++i) {
-                auto m = store::record_receipts(c, {rs[i]});
-                if (!m) return std::unexpected(m.error());
-                matched[i] = *m > 0;
-                n += *m;
-            }
+            for (bool b : matched) n += b;
             if (auto cm = tx->commit(); !cm) return std::unexpected(cm.error());
             return n;
         });

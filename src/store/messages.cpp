@@ -339,104 +339,172 @@ result<std::vector<claimed_message>> claim_and_charge(db::connection& c, const s
     return out;
 }
 
+namespace {
+
+/// Columns of a batch as PostgreSQL array literals, for unnest().
+struct columns {
+    std::vector<std::vector<std::optional<std::string>>> data;
+    explicit columns(std::size_t n) : data(n) {}
+    void add(std::initializer_list<std::optional<std::string>> row) {
+        std::size_t i = 0;
+        for (const auto& v : row) data[i++].push_back(v);
+    }
+    std::size_t size() const { return data.empty() ? 0 : data[0].size(); }
+    std::string operator[](std::size_t i) const { return db::array_literal(data[i]); }
+};
+
+}  // namespace
+
 result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>& outcomes) {
+    using kind = send_outcome::kind;
+    columns sent(3), parts(5), retry(5), final_(5);
+    std::vector<std::string> done;                     // queue rows to delete
+    std::map<std::string, const send_outcome*> by_id;  // for refunds
     for (const auto& o : outcomes) {
-        using kind = send_outcome::kind;
-        if (o.what == kind::sent) {
-            auto u = c.exec_prepared(
-                "UPDATE sms_delivery_logs SET status = 'sent', external_message_id = $3, sent_at = "
-                "now(), "
-                "updated_at = now(), error_code = NULL, error_message = NULL "
-                "WHERE id = $1 AND created_at = $2 AND status = 'sending'",
-                {o.log_id, o.created_at,
-                 o.message_ids.empty() ? std::string() : o.message_ids.front()});
-            if (!u) return std::unexpected(u.error());
-            for (std::size_t i = 0; i < o.message_ids.size(); ++i) {
-                auto p = c.exec_prepared(
-                    "INSERT INTO sms_message_parts (external_message_id, connector, log_id, "
-                    "log_created_at, "
-                    "part_number) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                    {o.message_ids[i], o.connector, o.log_id, o.created_at, int(i + 1)});
-                if (!p) return std::unexpected(p.error());
-            }
-        } else if (o.what == kind::retry) {
-            auto q = c.exec_prepared(
-                "UPDATE send_queue SET due_at = now() + make_interval(secs => $2), lease_owner = "
-                "NULL, "
-                "lease_until = NULL WHERE log_id = $1",
-                {o.log_id, int(o.retry_after.count())});
-            if (!q) return std::unexpected(q.error());
-            auto u = c.exec_prepared(
-                "UPDATE sms_delivery_logs SET status = 'queued', error_code = $3, error_message = "
-                "$4, "
-                "updated_at = now() WHERE id = $1 AND created_at = $2 AND status = 'sending'",
-                {o.log_id, o.created_at, o.error_code, o.error_message});
-            if (!u) return std::unexpected(u.error());
-            continue;  // stays queued
-        } else {
-            const char* status = o.what == kind::rejected ? "rejected" : "failed";
-            auto u = c.exec_prepared(
-                "UPDATE sms_delivery_logs SET status = $3, error_code = $4, error_message = $5, "
-                "updated_at = now() "
-                "WHERE id = $1 AND created_at = $2 AND status IN ('sending', 'queued', "
-                "'scheduled')",
-                {o.log_id, o.created_at, status, o.error_code, o.error_message});
-            if (!u) return std::unexpected(u.error());
-            if (o.refund > 0 && u->affected() == 1) {
-                credit_request refund{.tenant = o.tenant,
-                                      .credits = o.refund,
-                                      .amount = "0",
-                                      .payment_method = "",
-                                      .description = "refund for message " + o.log_id.str() + " ("
-                                                     + o.error_code + ")",
-                                      .by = std::nullopt,
-                                      .transaction_type = "refund"};
-                if (auto r = credit(c, refund); !r) return std::unexpected(r.error());
-            }
+        const std::string id = o.log_id.str(), at = db::format_timestamp(o.created_at);
+        switch (o.what) {
+            case kind::sent:
+                sent.add({id, at, o.message_ids.empty() ? std::string() : o.message_ids.front()});
+                for (std::size_t i = 0; i < o.message_ids.size(); ++i)
+                    parts.add({o.message_ids[i], o.connector, id, at, std::to_string(i + 1)});
+                done.push_back(id);
+                break;
+            case kind::retry:
+                retry.add(
+                    {id, at, std::to_string(o.retry_after.count()), o.error_code, o.error_message});
+                break;
+            default:
+                final_.add({id, at, o.what == kind::rejected ? "rejected" : "failed", o.error_code,
+                            o.error_message});
+                done.push_back(id);
+                by_id[id] = &o;
         }
-        auto d = c.exec_prepared("DELETE FROM send_queue WHERE log_id = $1", {o.log_id});
+    }
+    if (sent.size() > 0) {
+        auto u = c.exec_prepared(
+            "UPDATE sms_delivery_logs d SET status = 'sent', external_message_id = v.mid, sent_at "
+            "= now(), "
+            "updated_at = now(), error_code = NULL, error_message = NULL "
+            "FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) AS v(id, at, mid) "
+            "WHERE d.id = v.id AND d.created_at = v.at AND d.status = 'sending'",
+            {sent[0], sent[1], sent[2]});
+        if (!u) return std::unexpected(u.error());
+    }
+    if (parts.size() > 0) {
+        auto p = c.exec_prepared(
+            "INSERT INTO sms_message_parts (external_message_id, connector, log_id, "
+            "log_created_at, part_number) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::timestamptz[], "
+            "$5::smallint[]) "
+            "ON CONFLICT DO NOTHING",
+            {parts[0], parts[1], parts[2], parts[3], parts[4]});
+        if (!p) return std::unexpected(p.error());
+    }
+    if (retry.size() > 0) {
+        auto q = c.exec_prepared(
+            "WITH v AS (SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::integer[], "
+            "$4::text[], $5::text[]) "
+            "AS v(id, at, secs, code, msg)), "
+            "q AS (UPDATE send_queue s SET due_at = now() + make_interval(secs => v.secs), "
+            "lease_owner = NULL, "
+            "lease_until = NULL FROM v WHERE s.log_id = v.id) "
+            "UPDATE sms_delivery_logs d SET status = 'queued', error_code = v.code, error_message "
+            "= v.msg, "
+            "updated_at = now() FROM v WHERE d.id = v.id AND d.created_at = v.at AND d.status = "
+            "'sending'",
+            {retry[0], retry[1], retry[2], retry[3], retry[4]});
+        if (!q) return std::unexpected(q.error());
+    }
+    if (final_.size() > 0) {
+        auto u = c.exec_prepared(
+            "UPDATE sms_delivery_logs d SET status = v.status, error_code = v.code, error_message "
+            "= v.msg, "
+            "updated_at = now() FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], "
+            "$5::text[]) "
+            "AS v(id, at, status, code, msg) WHERE d.id = v.id AND d.created_at = v.at "
+            "AND d.status IN ('sending', 'queued', 'scheduled') RETURNING d.id",
+            {final_[0], final_[1], final_[2], final_[3], final_[4]});
+        if (!u) return std::unexpected(u.error());
+        // Refunds only for messages this batch really finished, one ledger row each.
+        for (auto r : *u) {
+            const auto* o = by_id[r.get<std::string>(0)];
+            if (!o || o->refund <= 0) continue;
+            credit_request refund{
+                .tenant = o->tenant,
+                .credits = o->refund,
+                .amount = "0",
+                .payment_method = "",
+                .description = "refund for message " + o->log_id.str() + " (" + o->error_code + ")",
+                .by = std::nullopt,
+                .transaction_type = "refund"};
+            if (auto cr = credit(c, refund); !cr) return std::unexpected(cr.error());
+        }
+    }
+    if (!done.empty()) {
+        auto d = c.exec_prepared("DELETE FROM send_queue WHERE log_id = ANY($1::uuid[])",
+                                 {db::array_literal(done)});
         if (!d) return std::unexpected(d.error());
     }
     return {};
 }
 
-result<int> record_receipts(db::connection& c, const std::vector<part_receipt>& receipts) {
-    int matched = 0;
-    std::map<core::uuid, time_point> touched;  // log id -> partition key
-    std::map<core::uuid, std::optional<time_point>> done_at;
-    for (const auto& r : receipts) {
-        auto u = c.exec_prepared(
-            "UPDATE sms_message_parts SET status = $3, error_code = $4, updated_at = now() "
-            "WHERE connector = $1 AND external_message_id = $2 RETURNING log_id, log_created_at",
-            {r.connector, r.message_id, r.status, r.error_code});
-        if (!u) return std::unexpected(u.error());
-        if (u->empty()) continue;
-        ++matched;
-        auto id = u->front().get<core::uuid>(0);
-        touched[id] = u->front().get<time_point>(1);
-        done_at[id] = r.done_at;
+result<std::vector<bool>> record_receipts(db::connection& c,
+                                          const std::vector<part_receipt>& receipts) {
+    std::vector<bool> matched(receipts.size(), false);
+    if (receipts.empty()) return matched;
+    columns v(5);
+    for (const auto& r : receipts)
+        v.add({r.connector, r.message_id, r.status, r.error_code,
+               r.done_at ? std::optional<std::string>(db::format_timestamp(*r.done_at))
+                         : std::nullopt});
+    auto p = c.exec_prepared(
+        "UPDATE sms_message_parts sp SET status = v.status, error_code = v.code, updated_at = "
+        "now() "
+        "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS v(conn, "
+        "mid, status, code, "
+        "done) WHERE sp.connector = v.conn AND sp.external_message_id = v.mid "
+        "RETURNING sp.connector, sp.external_message_id, sp.log_id::text, sp.log_created_at, "
+        "v.done",
+        {v[0], v[1], v[2], v[3], v[4]});
+    if (!p) return std::unexpected(p.error());
+    std::set<std::pair<std::string, std::string>> hit;
+    columns touched(3);
+    std::set<std::string> seen;
+    for (auto r : *p) {
+        hit.emplace(r.get<std::string>(0), r.get<std::string>(1));
+        auto id = r.get<std::string>(2);
+        if (!seen.insert(id).second) continue;
+        auto done = r.get<std::optional<time_point>>(4);
+        touched.add(
+            {id, db::format_timestamp(r.get<time_point>(3)),
+             done ? std::optional<std::string>(db::format_timestamp(*done)) : std::nullopt});
     }
-    for (const auto& [id, created] : touched) {
-        // Final once every part has a receipt: delivered if all were, else the first failure.
-        auto u = c.exec_prepared(
-            "WITH p AS (SELECT bool_and(status = 'delivered') AS all_delivered, bool_or(status = "
-            "'sent') AS pending, "
-            "(array_agg(status ORDER BY part_number) FILTER (WHERE status NOT IN ('delivered', "
-            "'sent')))[1] AS "
-            "failure, (array_agg(error_code ORDER BY part_number) FILTER (WHERE error_code IS NOT "
-            "NULL))[1] AS code "
-            "FROM sms_message_parts WHERE log_id = $1) "
-            "UPDATE sms_delivery_logs d SET status = CASE WHEN p.all_delivered THEN 'delivered' "
-            "ELSE p.failure END, "
-            // Receipts give minutes at best; never earlier than the submit.
-            "delivered_at = CASE WHEN p.all_delivered THEN greatest(coalesce($3, now()), "
-            "d.sent_at) "
-            "ELSE d.delivered_at END, "
-            "error_code = CASE WHEN p.all_delivered THEN NULL ELSE p.code END, updated_at = now() "
-            "FROM p WHERE d.id = $1 AND d.created_at = $2 AND NOT p.pending AND d.status = 'sent'",
-            {id, created, done_at[id]});
-        if (!u) return std::unexpected(u.error());
-    }
+    for (std::size_t i = 0; i < receipts.size(); ++i)
+        matched[i] = hit.contains({receipts[i].connector, receipts[i].message_id});
+    if (touched.size() == 0) return matched;
+    // A message is final once every part has a receipt: delivered if all were, else the first
+    // failure. Receipts give minutes at best; delivered_at is never before the submit.
+    auto u = c.exec_prepared(
+        "WITH t AS (SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) AS "
+        "t(id, at, done)), "
+        "agg AS (SELECT t.id, t.at, t.done, bool_and(p.status = 'delivered') AS all_delivered, "
+        "bool_or(p.status = 'sent') AS pending, (array_agg(p.status ORDER BY p.part_number) FILTER "
+        "(WHERE "
+        "p.status NOT IN ('delivered', 'sent')))[1] AS failure, (array_agg(p.error_code ORDER BY "
+        "p.part_number) "
+        "FILTER (WHERE p.error_code IS NOT NULL))[1] AS code FROM t JOIN sms_message_parts p ON "
+        "p.log_id = t.id "
+        "GROUP BY t.id, t.at, t.done) "
+        "UPDATE sms_delivery_logs d SET status = CASE WHEN agg.all_delivered THEN 'delivered' ELSE "
+        "agg.failure END, "
+        "delivered_at = CASE WHEN agg.all_delivered THEN greatest(coalesce(agg.done, now()), "
+        "d.sent_at) ELSE "
+        "d.delivered_at END, error_code = CASE WHEN agg.all_delivered THEN NULL ELSE agg.code END, "
+        "updated_at = now() "
+        "FROM agg WHERE d.id = agg.id AND d.created_at = agg.at AND NOT agg.pending AND d.status = "
+        "'sent'",
+        {touched[0], touched[1], touched[2]});
+    if (!u) return std::unexpected(u.error());
     return matched;
 }
 

@@ -130,8 +130,9 @@ struct part_receipt {
     std::optional<std::string> error_code;
     std::optional<time_point> done_at;
 };
-/// Applies receipts in one transaction; returns how many matched a part. A message takes the
-/// receipt's status once all its parts have one (delivered only if every part was).
-result<int> record_receipts(db::connection& c, const std::vector<part_receipt>& receipts);
+/// Applies a batch of receipts; says for each whether it matched a stored part. A message takes
+/// the receipt's status once all its parts have one (delivered only if every part was).
+result<std::vector<bool>> record_receipts(db::connection& c,
+                                          const std::vector<part_receipt>& receipts);
 
 }  // namespace herald::store
