@@ -94,9 +94,12 @@ int serve(const core::config& cfg) {
     db::pool pool({.conninfo = target->conninfo,
                    .size = cfg.database.pool_size,
                    .connect_timeout = cfg.database.connect_timeout});
-    if (auto stale = pool.run([](db::connection& c) { return store::fail_stale_imports(c, std::chrono::minutes(10)); });
+    if (auto stale = pool.run([](db::connection& c) {
+            return store::fail_stale_imports(c, std::chrono::minutes(10));
+        });
         stale && *stale > 0)
-        spdlog::warn("{} contact import(s) were interrupted by a restart and are marked failed", *stale);
+        spdlog::warn("{} contact import(s) were interrupted by a restart and are marked failed",
+                     *stale);
 
     // Until connectors come from the database, messages go to an SMSC simulator inside this
     // process (the "no connector configured" default).
@@ -116,14 +119,17 @@ int serve(const core::config& cfg) {
     }
     smpp::engine sim_engine(1);
     smpp::simulator simulator(sim_engine, sim_cfg);
-    if (auto r = simulator.start(); !r) {
-        print_error("cannot start the built-in SMSC simulator: " + r.error().message);
-        target->release();
-        return exit_failure;
+    const bool builtin = cfg.dispatch.smsc.empty();
+    if (builtin) {
+        if (auto r = simulator.start(); !r) {
+            print_error("cannot start the built-in SMSC simulator: " + r.error().message);
+            target->release();
+            return exit_failure;
+        }
     }
     std::optional<http::server> sim_control;
     http::router sim_routes;
-    if (cfg.simulator.control_port != 0) {
+    if (builtin && cfg.simulator.control_port != 0) {
         add_simulator_control_routes(sim_routes, simulator);
         sim_control.emplace(http::server_options{.address = "127.0.0.1",
                                                  .port = cfg.simulator.control_port,
@@ -142,17 +148,29 @@ int serve(const core::config& cfg) {
         dispatch::dispatcher_options d;
         d.node_id = "node-" + core::uuid_v7().str();
         d.claim_batch = cfg.dispatch.claim_batch;
-        d.connector.name = "simulator";
-        d.connector.host = "127.0.0.1";
-        d.connector.port = simulator.port();
-        d.connector.system_id = "herald";
-        d.connector.window = 256;
+        d.lease = std::chrono::ceil<std::chrono::seconds>(cfg.dispatch.lease);
+        if (builtin) {
+            d.connector.name = "simulator";
+            d.connector.host = "127.0.0.1";
+            d.connector.port = simulator.port();
+            d.connector.system_id = "herald";
+        } else {
+            const auto colon = cfg.dispatch.smsc.rfind(':');
+            d.connector.name = "smsc";
+            d.connector.host = cfg.dispatch.smsc.substr(0, colon);
+            d.connector.port = std::uint16_t(std::stoi(cfg.dispatch.smsc.substr(colon + 1)));
+            d.connector.system_id = cfg.dispatch.smsc_system_id;
+            d.connector.password = cfg.dispatch.smsc_password;
+        }
+        d.connector.binds = cfg.dispatch.binds;
+        d.connector.window = std::uint32_t(cfg.dispatch.window);
         dispatcher = std::make_unique<dispatch::dispatcher>(pool, d);
         dispatcher->start();
     }
 
     const auto spool = cfg.data_dir / "spool";
-    http::api api(pool, {.session_ttl = std::chrono::duration_cast<std::chrono::seconds>(cfg.auth.session_ttl),
+    http::api api(pool, {.session_ttl =
+                             std::chrono::duration_cast<std::chrono::seconds>(cfg.auth.session_ttl),
                          .secure_cookies = cfg.auth.secure_cookies,
                          .self_signup = cfg.auth.self_signup,
                          .rate_per_token = cfg.auth.rate_limit_per_token,
@@ -162,9 +180,10 @@ int serve(const core::config& cfg) {
                          .import_workers = cfg.imports.workers,
                          .import_threads = cfg.imports.threads,
                          .max_segments = cfg.dispatch.max_segments,
-                         .on_queued = [&dispatcher] {
-                             if (dispatcher) dispatcher->wake();
-                         },
+                         .on_queued =
+                             [&dispatcher] {
+                                 if (dispatcher) dispatcher->wake();
+                             },
                          .version = HERALD_VERSION});
     http::router routes;
     http::add_health_routes(routes, pool, migrations->empty() ? 0 : migrations->back().version);
@@ -180,9 +199,10 @@ int serve(const core::config& cfg) {
                          .access_log = cfg.http.access_log,
                          .spool_dir = spool,
                          .on_response =
-                             [&api](const http::request& req, const http::response& resp, std::string_view route,
-                                    std::chrono::nanoseconds took) {
-                                 api.metrics().observe_request(route, req.method, resp.status, took);
+                             [&api](const http::request& req, const http::response& resp,
+                                    std::string_view route, std::chrono::nanoseconds took) {
+                                 api.metrics().observe_request(route, req.method, resp.status,
+                                                               took);
                              }},
                         routes);
     if (auto r = server.start(); !r) {
@@ -201,8 +221,12 @@ int serve(const core::config& cfg) {
                                             + "\n            psql \"" + target->conninfo + "\""
                                       : core::redact_connection_string(target->conninfo))
                   << "\n"
-                  << "  SMSC:     built-in simulator on 127.0.0.1:" << simulator.port()
-                  << (sim_control ? " (control API: http://127.0.0.1:" + std::to_string(sim_control->port()) + "/)"
+                  << "  SMSC:     "
+                  << (builtin
+                          ? "built-in simulator on 127.0.0.1:" + std::to_string(simulator.port())
+                          : cfg.dispatch.smsc)
+                  << (sim_control ? " (control API: http://127.0.0.1:"
+                                        + std::to_string(sim_control->port()) + "/)"
                                   : std::string())
                   << (cfg.dispatch.enabled ? "" : " (dispatcher off on this node)") << "\n"
                   << "Press Ctrl-C to stop." << std::endl;
@@ -214,7 +238,7 @@ int serve(const core::config& cfg) {
         server.stop(std::chrono::seconds(10));
         if (dispatcher) dispatcher->stop();
         if (sim_control) sim_control->stop(std::chrono::seconds(1));
-        simulator.stop();
+        if (builtin) simulator.stop();
     }
     target->release();
     std::cout << "Herald stopped." << std::endl;

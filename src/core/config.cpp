@@ -177,7 +177,8 @@ std::string parse_number(std::string_view raw, double& out, double lo, double hi
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (s.empty() || ec != std::errc() || p != s.data() + s.size())
         return "expected a number, got \"" + std::string(raw) + "\"";
-    if (v < lo || v > hi) return "must be between " + std::to_string(int(lo)) + " and " + std::to_string(int(hi));
+    if (v < lo || v > hi)
+        return "must be between " + std::to_string(int(lo)) + " and " + std::to_string(int(hi));
     out = v;
     return {};
 }
@@ -185,12 +186,16 @@ std::string parse_number(std::string_view raw, double& out, double lo, double hi
 template <class Access>
 setting bool_setting(std::string_view key, std::string_view help, Access access) {
     return {key, help, [=](config& c, std::string_view raw) { return parse_bool(raw, access(c)); },
-            [=](const config& c) { return std::string(access(const_cast<config&>(c)) ? "true" : "false"); }};
+            [=](const config& c) {
+                return std::string(access(const_cast<config&>(c)) ? "true" : "false");
+            }};
 }
 
 template <class Access>
-setting number_setting(std::string_view key, std::string_view help, Access access, double lo, double hi) {
-    return {key, help, [=](config& c, std::string_view raw) { return parse_number(raw, access(c), lo, hi); },
+setting number_setting(std::string_view key, std::string_view help, Access access, double lo,
+                       double hi) {
+    return {key, help,
+            [=](config& c, std::string_view raw) { return parse_number(raw, access(c), lo, hi); },
             [=](const config& c) {
                 std::ostringstream os;
                 os << access(const_cast<config&>(c));
@@ -219,6 +224,19 @@ std::function<std::string(std::string_view)> one_of(std::vector<std::string> all
         for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
         return "must be one of " + list + ", got \"" + std::string(raw) + "\"";
     };
+}
+
+std::string host_port_check(std::string_view raw) {
+    if (raw.empty()) return {};
+    auto colon = raw.rfind(':');
+    if (colon == std::string_view::npos || colon == 0)
+        return "must be host:port, got \"" + std::string(raw) + "\"";
+    int port = 0;
+    auto digits = raw.substr(colon + 1);
+    auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+    if (ec != std::errc() || p != digits.data() + digits.size() || port < 1 || port > 65535)
+        return "the port in \"" + std::string(raw) + "\" must be 1 to 65535";
+    return {};
 }
 
 std::string not_empty(std::string_view raw) {
@@ -294,41 +312,75 @@ const std::vector<setting>& settings() {
                                  [](config& c) -> bool& { return c.http.access_log; }));
         t.push_back(duration_setting(
             "auth.session_ttl", "How long a dashboard login lasts.",
-            [](config& c) -> std::chrono::milliseconds& { return c.auth.session_ttl; }, std::chrono::minutes(5),
-            std::chrono::hours(24 * 90)));
-        t.push_back(bool_setting("auth.secure_cookies", "Mark session cookies Secure (serve over HTTPS).",
+            [](config& c) -> std::chrono::milliseconds& { return c.auth.session_ttl; },
+            std::chrono::minutes(5), std::chrono::hours(24 * 90)));
+        t.push_back(bool_setting("auth.secure_cookies",
+                                 "Mark session cookies Secure (serve over HTTPS).",
                                  [](config& c) -> bool& { return c.auth.secure_cookies; }));
-        t.push_back(bool_setting("auth.self_signup", "Let anyone create a tenant account with POST /v1/signup.",
+        t.push_back(bool_setting("auth.self_signup",
+                                 "Let anyone create a tenant account with POST /v1/signup.",
                                  [](config& c) -> bool& { return c.auth.self_signup; }));
-        t.push_back(number_setting("auth.rate_limit_per_token", "Requests per second per API token or session; 0 is off.",
-                                   [](config& c) -> double& { return c.auth.rate_limit_per_token; }, 0, 1e7));
-        t.push_back(number_setting("auth.rate_limit_per_ip", "Requests per second per client IP; 0 is off.",
-                                   [](config& c) -> double& { return c.auth.rate_limit_per_ip; }, 0, 1e7));
-        t.push_back(size_setting("imports.max_bytes", "Largest CSV upload.",
-                                 [](config& c) -> std::size_t& { return c.imports.max_bytes; }, 1024,
-                                 std::size_t(16) << 30));
-        t.push_back(int_setting("imports.workers", "Contact imports that may run at once on this node.",
-                                [](config& c) -> int& { return c.imports.workers; }, 1, 32));
-        t.push_back(int_setting("imports.threads", "Threads each import uses to check phone numbers.",
-                                [](config& c) -> int& { return c.imports.threads; }, 1, 64));
-        t.push_back(bool_setting("dispatch.enabled", "Run the dispatcher (sends queued messages) in this process.",
+        t.push_back(number_setting(
+            "auth.rate_limit_per_token", "Requests per second per API token or session; 0 is off.",
+            [](config& c) -> double& { return c.auth.rate_limit_per_token; }, 0, 1e7));
+        t.push_back(number_setting(
+            "auth.rate_limit_per_ip", "Requests per second per client IP; 0 is off.",
+            [](config& c) -> double& { return c.auth.rate_limit_per_ip; }, 0, 1e7));
+        t.push_back(size_setting(
+            "imports.max_bytes", "Largest CSV upload.",
+            [](config& c) -> std::size_t& { return c.imports.max_bytes; }, 1024,
+            std::size_t(16) << 30));
+        t.push_back(int_setting(
+            "imports.workers", "Contact imports that may run at once on this node.",
+            [](config& c) -> int& { return c.imports.workers; }, 1, 32));
+        t.push_back(int_setting(
+            "imports.threads", "Threads each import uses to check phone numbers.",
+            [](config& c) -> int& { return c.imports.threads; }, 1, 64));
+        t.push_back(bool_setting("dispatch.enabled",
+                                 "Run the dispatcher (sends queued messages) in this process.",
                                  [](config& c) -> bool& { return c.dispatch.enabled; }));
-        t.push_back(int_setting("dispatch.max_segments", "Longest message accepted, in segments.",
-                                [](config& c) -> int& { return c.dispatch.max_segments; }, 1, 255));
-        t.push_back(int_setting("dispatch.claim_batch", "Messages claimed from the send queue at a time.",
-                                [](config& c) -> int& { return c.dispatch.claim_batch; }, 1, 10000));
+        t.push_back(int_setting(
+            "dispatch.max_segments", "Longest message accepted, in segments.",
+            [](config& c) -> int& { return c.dispatch.max_segments; }, 1, 255));
+        t.push_back(int_setting(
+            "dispatch.claim_batch", "Messages claimed from the send queue at a time.",
+            [](config& c) -> int& { return c.dispatch.claim_batch; }, 1, 10000));
         t.push_back(string_setting(
-            "simulator.outcomes", "Built-in SMSC simulator: outcome weights (delivered=90,undeliverable=10).",
+            "dispatch.smsc", "SMSC to send to as host:port; empty starts the built-in simulator.",
+            [](config& c) -> std::string& { return c.dispatch.smsc; }, host_port_check));
+        t.push_back(
+            string_setting("dispatch.smsc_system_id", "SMPP system_id for dispatch.smsc.",
+                           [](config& c) -> std::string& { return c.dispatch.smsc_system_id; }));
+        t.push_back(string_setting(
+            "dispatch.smsc_password", "SMPP password for dispatch.smsc.",
+            [](config& c) -> std::string& { return c.dispatch.smsc_password; }, nullptr, true));
+        t.push_back(int_setting(
+            "dispatch.binds", "SMPP binds to hold to the SMSC.",
+            [](config& c) -> int& { return c.dispatch.binds; }, 1, 64));
+        t.push_back(int_setting(
+            "dispatch.window", "SMPP requests in flight per bind.",
+            [](config& c) -> int& { return c.dispatch.window; }, 1, 10000));
+        t.push_back(duration_setting(
+            "dispatch.lease",
+            "How long a node holds the messages it claimed (after a crash, until they are "
+            "retried).",
+            [](config& c) -> std::chrono::milliseconds& { return c.dispatch.lease; },
+            std::chrono::seconds(2), std::chrono::hours(1)));
+        t.push_back(string_setting(
+            "simulator.outcomes",
+            "Built-in SMSC simulator: outcome weights (delivered=90,undeliverable=10).",
             [](config& c) -> std::string& { return c.simulator.outcomes; }));
         t.push_back(string_setting(
-            "simulator.rules", "Built-in simulator: outcomes forced by number prefix (+4479=rejected,...).",
+            "simulator.rules",
+            "Built-in simulator: outcomes forced by number prefix (+4479=rejected,...).",
             [](config& c) -> std::string& { return c.simulator.rules; }));
         t.push_back(duration_setting(
             "simulator.receipt_latency", "Built-in simulator: delay before each delivery receipt.",
             [](config& c) -> std::chrono::milliseconds& { return c.simulator.receipt_latency; },
             std::chrono::milliseconds(0), std::chrono::hours(24)));
         t.push_back(int_setting(
-            "simulator.control_port", "Built-in simulator: HTTP control API port on 127.0.0.1; 0 is off.",
+            "simulator.control_port",
+            "Built-in simulator: HTTP control API port on 127.0.0.1; 0 is off.",
             [](config& c) -> std::uint16_t& { return c.simulator.control_port; }, 0, 65535));
         t.push_back(string_setting(
             "log.level", "trace, debug, info, warn, error or off.",
@@ -431,7 +483,9 @@ result<config> load_config(const config_sources& sources) {
 
 result<std::chrono::milliseconds> parse_duration(std::string_view text) {
     std::chrono::milliseconds out{};
-    if (auto why = parse_duration(text, out, std::chrono::milliseconds(0), std::chrono::hours(24 * 365)); !why.empty())
+    if (auto why =
+            parse_duration(text, out, std::chrono::milliseconds(0), std::chrono::hours(24 * 365));
+        !why.empty())
         return fail(errc::invalid_value, why);
     return out;
 }

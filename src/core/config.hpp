@@ -86,6 +86,15 @@ struct dispatch_config {
     int max_segments = 10;
     /// Messages claimed from the queue at a time.
     int claim_batch = 500;
+    /// An SMSC to send to, as host:port. Empty: the built-in simulator. (Until connectors are
+    /// managed through the admin API, this is the one carrier connection.)
+    std::string smsc;
+    std::string smsc_system_id = "herald";
+    std::string smsc_password;
+    int binds = 1;
+    int window = 256;
+    /// How long a node holds claimed messages; after a crash they are sent again after this.
+    std::chrono::milliseconds lease{60'000};
 };
 
 /// The SMSC simulator that `herald serve` starts while no connector is configured.

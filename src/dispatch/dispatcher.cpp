@@ -78,7 +78,10 @@ struct dispatcher::impl {
     std::mutex out_mutex;
     std::condition_variable out_cv;
     std::vector<store::send_outcome> outcomes;
+    std::int64_t outcomes_submitted = 0;  // of `outcomes`, those that went to the SMSC
     std::deque<pending_receipt> receipts;
+    // Messages handed to the SMSC whose outcome is not committed yet. Bounded by one window per
+    // bind: after a crash, at most that many can go out twice.
     std::atomic<std::int64_t> in_flight{0};
 
     mutable std::mutex stats_mutex;
@@ -89,10 +92,11 @@ struct dispatcher::impl {
         counters.*field += n;
     }
 
-    void push(store::send_outcome o) {
+    void push(store::send_outcome o, bool submitted = false) {
         {
             std::lock_guard l(out_mutex);
             outcomes.push_back(std::move(o));
+            outcomes_submitted += submitted;
         }
         out_cv.notify_one();
     }
@@ -164,8 +168,7 @@ struct dispatcher::impl {
                     }
                     break;
             }
-            push(std::move(o));
-            --in_flight;
+            push(std::move(o), true);  // in_flight drops once it is committed
         });
         if (!queued) {
             --in_flight;
@@ -180,11 +183,10 @@ struct dispatcher::impl {
     void claim_loop() {
         const auto owner = options.node_id;
         clock::time_point last_advance{};
-        // Keep at most a few windows' worth in the client's hands: the rest stays claimable
-        // by other nodes.
+        // At most one window per bind between "handed to the SMSC" and "outcome committed":
+        // the bound on duplicates after a crash. The rest stays claimable by other nodes.
         const std::int64_t max_in_flight =
-            std::max<std::int64_t>(options.claim_batch, std::int64_t(options.connector.window)
-                                                            * options.connector.binds * 4);
+            std::int64_t(options.connector.window) * options.connector.binds;
         while (running) {
             if (in_flight >= max_in_flight) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -223,13 +225,18 @@ struct dispatcher::impl {
 
     void write_loop() {
         std::vector<store::send_outcome> batch;
+        std::int64_t batch_submitted = 0;
+        // Write when half a window's outcomes are waiting: the claimer is held back by them.
+        const std::int64_t flush_at = std::max<std::int64_t>(
+            32, std::int64_t(options.connector.window) * options.connector.binds / 2);
         std::vector<pending_receipt> waiting;  // receipts whose part is not stored yet
         while (true) {
             std::vector<pending_receipt> fresh;
             {
                 std::unique_lock l(out_mutex);
-                out_cv.wait_for(l, std::chrono::milliseconds(20), [this] {
-                    return outcomes.size() >= 1000 || receipts.size() >= 1000 || !running;
+                out_cv.wait_for(l, std::chrono::milliseconds(20), [this, flush_at] {
+                    return std::int64_t(outcomes.size()) >= flush_at || receipts.size() >= 1000
+                           || !running;
                 });
                 if (batch.empty())
                     batch.swap(outcomes);
@@ -238,6 +245,8 @@ struct dispatcher::impl {
                                  std::make_move_iterator(outcomes.end()));
                     outcomes.clear();
                 }
+                batch_submitted += outcomes_submitted;
+                outcomes_submitted = 0;
                 while (!receipts.empty()) {
                     fresh.push_back(std::move(receipts.front()));
                     receipts.pop_front();
@@ -255,6 +264,8 @@ struct dispatcher::impl {
                 continue;
             }
             batch.clear();
+            in_flight -= batch_submitted;
+            batch_submitted = 0;
             if (stopping && in_flight == 0 && waiting.empty()) {
                 std::lock_guard l(out_mutex);
                 if (outcomes.empty()) return;

@@ -1,8 +1,7 @@
 #include "support/api_server.hpp"
 
-#include <signal.h>
-
 #include <iostream>
+#include <signal.h>
 #include <thread>
 
 #include "support/pg.hpp"
@@ -22,22 +21,14 @@ std::vector<std::string> credentials::headers() const {
     return h;
 }
 
-api_server::api_server(std::vector<std::string> env) {
+api_server::api_server(std::vector<std::string> env) : env_(std::move(env)) {
     database_ = pg::instance().fresh_database();
     data_dir_ = temp_dir("api");
-    env.push_back("HERALD_LOG_LEVEL=warn");
-    env.push_back("HERALD_HTTP_ACCESS_LOG=false");
-    process_ = std::make_unique<background_process>(
-        std::vector<std::string>{herald_binary(), "serve", "--database-url", database_, "--data-dir", data_dir_,
-                                 "--http-port", "0"},
-        env);
-    if (!process_->wait_for_output("Herald is running.", std::chrono::seconds(60))) {
-        std::cerr << "herald serve did not start:\n" << process_->output() << std::endl;
-        std::abort();
-    }
-    port_ = *process_->number_after("http://127.0.0.1:");
-    auto made = cli({"user", "create", "--admin", "--username", "admin", "--email", "admin@herald.test",
-                     "--password-stdin"},
+    env_.push_back("HERALD_LOG_LEVEL=warn");
+    env_.push_back("HERALD_HTTP_ACCESS_LOG=false");
+    launch();
+    auto made = cli({"user", "create", "--admin", "--username", "admin", "--email",
+                     "admin@herald.test", "--password-stdin"},
                     "admin-password-1\n");
     auto token = cli({"token", "create", "--user", "admin", "--name", "tests"});
     if (made.exit_code != 0 || token.exit_code != 0) {
@@ -45,6 +36,38 @@ api_server::api_server(std::vector<std::string> env) {
         std::abort();
     }
     admin_.token = token.output.substr(0, token.output.find('\n'));
+}
+
+void api_server::launch() {
+    process_ = std::make_unique<background_process>(
+        std::vector<std::string>{herald_binary(), "serve", "--database-url", database_,
+                                 "--data-dir", data_dir_, "--http-port", "0"},
+        env_);
+    if (!process_->wait_for_output("Herald is running.", std::chrono::seconds(60))) {
+        std::cerr << "herald serve did not start:\n" << process_->output() << std::endl;
+        std::abort();
+    }
+    port_ = *process_->number_after("http://127.0.0.1:");
+}
+
+void api_server::crash_and_restart() {
+    process_->signal(SIGKILL);
+    process_->wait(std::chrono::seconds(20));
+    launch();
+}
+
+std::unique_ptr<background_process> api_server::start_node(std::vector<std::string> env) {
+    auto all = env_;
+    all.insert(all.end(), env.begin(), env.end());
+    auto node = std::make_unique<background_process>(
+        std::vector<std::string>{herald_binary(), "serve", "--database-url", database_,
+                                 "--data-dir", temp_dir("node"), "--http-port", "0"},
+        all);
+    if (!node->wait_for_output("Herald is running.", std::chrono::seconds(60))) {
+        std::cerr << "a second herald serve did not start:\n" << node->output() << std::endl;
+        std::abort();
+    }
+    return node;
 }
 
 api_server::~api_server() {
@@ -68,8 +91,9 @@ core::process_result api_server::cli(std::vector<std::string> args, std::string 
     return *r;
 }
 
-api_reply api_server::send(const std::string& method, const std::string& path, const credentials& who,
-                           const std::string& body, const std::string& content_type) {
+api_reply api_server::send(const std::string& method, const std::string& path,
+                           const credentials& who, const std::string& body,
+                           const std::string& content_type) {
     std::vector<std::string> headers = who.headers();
     if (!content_type.empty()) headers.push_back("Content-Type: " + content_type);
     http_client client(port_);
@@ -82,8 +106,9 @@ api_reply api_server::send(const std::string& method, const std::string& path, c
     return r;
 }
 
-api_reply api_server::call(const std::string& method, const std::string& path, const credentials& who,
-                           const json& body, std::vector<std::string> extra_headers) {
+api_reply api_server::call(const std::string& method, const std::string& path,
+                           const credentials& who, const json& body,
+                           std::vector<std::string> extra_headers) {
     std::vector<std::string> headers = who.headers();
     headers.insert(headers.end(), extra_headers.begin(), extra_headers.end());
     std::string text;
@@ -118,7 +143,10 @@ tenant_account api_server::make_tenant(const std::string& name, int credits) {
     t.username = name;
     t.password = name + "-password-1";
     auto r = call("POST", "/v1/admin/tenants", admin_,
-                  {{"username", name}, {"email", name + "@tenant.test"}, {"password", t.password}, {"credits", credits}});
+                  {{"username", name},
+                   {"email", name + "@tenant.test"},
+                   {"password", t.password},
+                   {"credits", credits}});
     if (r.status != 201) {
         std::cerr << "cannot create tenant " << name << ": " << r.raw << std::endl;
         std::abort();

@@ -2,12 +2,12 @@
 /// A real `herald serve` process on a fresh database of the test cluster, with an admin
 /// bootstrapped through the CLI, and helpers to make tenants and call the API.
 
-#include <nlohmann/json.hpp>
-
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "core/process.hpp"
 #include "support/background.hpp"
@@ -23,7 +23,9 @@ struct api_reply {
     json body;
     std::string raw;
     http_reply http;
-    std::string error_code() const { return body.is_object() && body.contains("error") ? body["error"].value("code", "") : ""; }
+    std::string error_code() const {
+        return body.is_object() && body.contains("error") ? body["error"].value("code", "") : "";
+    }
 };
 
 /// Credentials to call the API with: a bearer token, or a session cookie with its CSRF token.
@@ -41,7 +43,7 @@ struct tenant_account {
 };
 
 class api_server {
-public:
+  public:
     /// Starts a server; `env` adds HERALD_* settings.
     explicit api_server(std::vector<std::string> env = {});
     ~api_server();
@@ -54,21 +56,27 @@ public:
     api_reply call(const std::string& method, const std::string& path, const credentials& who,
                    const json& body = nullptr, std::vector<std::string> extra_headers = {});
     /// Sends a raw body with a content type (CSV uploads).
-    api_reply send(const std::string& method, const std::string& path, const credentials& who, const std::string& body,
-                   const std::string& content_type);
+    api_reply send(const std::string& method, const std::string& path, const credentials& who,
+                   const std::string& body, const std::string& content_type);
 
     /// Creates a tenant through the admin API, logs it in and gives it a token.
     tenant_account make_tenant(const std::string& name, int credits = 0);
     /// Logs in; returns the session credentials (empty on failure).
     credentials login(const std::string& login, const std::string& password);
+    /// kill -9 the server, then start it again on the same database and data folder.
+    void crash_and_restart();
+    /// Another `herald serve` on the same database (a second node); `env` adds settings.
+    std::unique_ptr<background_process> start_node(std::vector<std::string> env = {});
     /// Runs the herald CLI against this server's database.
     core::process_result cli(std::vector<std::string> args, std::string stdin_text = {});
     background_process& process() { return *process_; }
 
-private:
+  private:
     std::string database_, data_dir_;
     std::unique_ptr<background_process> process_;
+    std::vector<std::string> env_;
     int port_ = 0;
+    void launch();
     credentials admin_;
 };
 
