@@ -1,6 +1,10 @@
 // Sending one message through the API, reading messages back, cancelling scheduled ones, and
 // the sender IDs a tenant may use (managed by an admin).
 
+#include <algorithm>
+#include <map>
+#include <set>
+
 #include "db/param.hpp"
 #include "http/detail/api_impl.hpp"
 #include "phone/number.hpp"
@@ -13,6 +17,11 @@
 
 namespace herald::http::detail {
 namespace {
+
+constexpr int max_batch = 10000;
+constexpr std::string_view entry_fields[] = {"to",           "default_region", "body",
+                                             "template",     "variables",      "from",
+                                             "scheduled_at", "callback_url",   "validity"};
 
 json message_json(const store::message& m) {
     return {{"id", m.id.str()},
@@ -107,7 +116,8 @@ std::variant<send_request, response> parse_send(const json& b, int max_segments)
         }
         // Any name may appear: one without a value needs a fallback, checked after rendering,
         // so the error can list every missing name at once.
-        auto compiled = text::message_template::compile(**tpl, [](std::string_view) { return true; });
+        auto compiled =
+            text::message_template::compile(**tpl, [](std::string_view) { return true; });
         if (!compiled) {
             error e = compiled.error();
             e.field = "template";
@@ -184,6 +194,56 @@ std::variant<send_request, response> parse_send(const json& b, int max_segments)
     return r;
 }
 
+/// Takes an Idempotency-Key for this request. The first request with a key takes it (a
+/// concurrent twin waits for its commit). Returns the answer to give instead of running the
+/// request again: the stored one, or an error when the key was used for another body or its
+/// request is still running.
+result<std::optional<response>> take_idempotency_key(db::connection& conn, const core::uuid& tenant,
+                                                     const std::string& key,
+                                                     const std::string& hash) {
+    auto taken = conn.exec_prepared(
+        "INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($1, $2, $3) "
+        "ON CONFLICT DO NOTHING",
+        {tenant, key, hash});
+    if (!taken) return std::unexpected(taken.error());
+    if (taken->affected() == 1) return std::optional<response>();
+    auto prior = conn.exec_prepared(
+        "SELECT request_hash, response_status, response_body FROM idempotency_keys "
+        "WHERE user_id = $1 AND key = $2",
+        {tenant, key});
+    if (!prior) return std::unexpected(prior.error());
+    auto row = prior->front();
+    if (row.get<std::string>(0) != hash)
+        return std::optional(error_response(422, "idempotency_key_reused",
+                                            "this Idempotency-Key was used for a different request",
+                                            "Idempotency-Key"));
+    auto status = row.get<std::optional<int>>(1);
+    if (!status)
+        return std::optional(
+            error_response(409, "idempotency_in_progress",
+                           "a request with this Idempotency-Key is still running"));
+    response r(*status, "application/json", row.get<std::string>(2));
+    r.set("idempotent-replayed", "true");
+    return std::optional(std::move(r));
+}
+
+result<void> save_idempotent_answer(db::connection& conn, const core::uuid& tenant,
+                                    const std::string& key, const response& answer) {
+    auto saved = conn.exec_prepared(
+        "UPDATE idempotency_keys SET response_status = $3, response_body = $4 "
+        "WHERE user_id = $1 AND key = $2",
+        {tenant, key, answer.status, answer.body});
+    if (!saved) return std::unexpected(saved.error());
+    return {};
+}
+
+std::variant<std::string, response> idempotency_key(const request& req) {
+    std::string key(req.header("idempotency-key"));
+    if (key.size() > 200)
+        return invalid_response("Idempotency-Key", "Idempotency-Key is longer than 200 characters");
+    return key;
+}
+
 }  // namespace
 
 void register_messages(impl& api, router& routes) {
@@ -196,45 +256,19 @@ void register_messages(impl& api, router& routes) {
             auto parsed = parse_send(*body, api.options.max_segments);
             if (auto* r = std::get_if<response>(&parsed)) return std::move(*r);
             auto& s = std::get<send_request>(parsed);
-            const std::string key(c.req.header("idempotency-key"));
-            if (key.size() > 200)
-                return invalid_response("Idempotency-Key",
-                                        "Idempotency-Key is longer than 200 characters");
+            auto k = idempotency_key(c.req);
+            if (auto* r = std::get_if<response>(&k)) return std::move(*r);
+            const auto& key = std::get<std::string>(k);
             const std::string hash = fingerprint(c.req.body);
             bool replayed = false;
             auto resp = with_db(api, [&](db::connection& conn) {
                 return in_transaction(conn, [&]() -> result<response> {
                     if (!key.empty()) {
-                        // The first request with a key takes it; a concurrent twin waits here for
-                        // its commit and then replays its answer.
-                        auto taken = conn.exec_prepared(
-                            "INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($1, "
-                            "$2, $3) "
-                            "ON CONFLICT DO NOTHING",
-                            {c.tenant_id(), key, hash});
-                        if (!taken) return std::unexpected(taken.error());
-                        if (taken->affected() == 0) {
-                            auto prior = conn.exec_prepared(
-                                "SELECT request_hash, response_status, response_body FROM "
-                                "idempotency_keys "
-                                "WHERE user_id = $1 AND key = $2",
-                                {c.tenant_id(), key});
-                            if (!prior) return std::unexpected(prior.error());
-                            auto row = prior->front();
-                            if (row.get<std::string>(0) != hash)
-                                return error_response(
-                                    422, "idempotency_key_reused",
-                                    "this Idempotency-Key was used for a different request",
-                                    "Idempotency-Key");
-                            auto status = row.get<std::optional<int>>(1);
-                            if (!status)
-                                return error_response(
-                                    409, "idempotency_in_progress",
-                                    "a request with this Idempotency-Key is still running");
-                            replayed = true;
-                            response r(*status, "application/json", row.get<std::string>(2));
-                            r.set("idempotent-replayed", "true");
-                            return r;
+                        auto prior = take_idempotency_key(conn, c.tenant_id(), key, hash);
+                        if (!prior) return std::unexpected(prior.error());
+                        if (*prior) {
+                            replayed = (*prior)->status == 202;
+                            return std::move(**prior);
                         }
                     }
                     auto sender = store::resolve_sender(conn, c.tenant_id(), s.from);
@@ -278,10 +312,7 @@ void register_messages(impl& api, router& routes) {
                     auto accepted = json_response(202, message_json(*m));
                     accepted.set("location", "/v1/messages/" + m->id.str());
                     if (!key.empty()) {
-                        auto saved = conn.exec_prepared(
-                            "UPDATE idempotency_keys SET response_status = 202, response_body = $3 "
-                            "WHERE user_id = $1 AND key = $2",
-                            {c.tenant_id(), key, accepted.body});
+                        auto saved = save_idempotent_answer(conn, c.tenant_id(), key, accepted);
                         if (!saved) return std::unexpected(saved.error());
                     }
                     return accepted;
@@ -290,6 +321,206 @@ void register_messages(impl& api, router& routes) {
             if (resp.status == 202 && !replayed && api.options.on_queued) api.options.on_queued();
             return resp;
         }));
+
+    // Up to max_batch messages in one call. Each entry takes the batch's fields as defaults
+    // and may override any of them. Entries that fail validation (or whose number opted
+    // out) are listed in "errors" with their index; the rest are accepted together, paid with
+    // one debit, or none when the balance does not cover them all.
+    routes.add(
+        "POST", "/v1/messages/batch",
+        api.guarded(
+            {.permission = "messages:send", .sends = true},
+            [&api](call& c) {
+                auto body = body_object(
+                    c.req, {"messages", "default_region", "body", "template", "variables", "from",
+                            "scheduled_at", "callback_url", "validity"});
+                if (!body) return error_response(body.error());
+                auto list = body->find("messages");
+                if (list == body->end() || !list->is_array() || list->empty())
+                    return invalid_response("messages",
+                                            "messages must be a non-empty array of messages");
+                if (list->size() > std::size_t(max_batch))
+                    return invalid_response("messages",
+                                            "a batch holds at most " + std::to_string(max_batch)
+                                                + " messages; this one has "
+                                                + std::to_string(list->size()),
+                                            "batch_too_large");
+                json defaults = *body;
+                defaults.erase("messages");
+                json errors = json::array();
+                auto reject = [&](std::size_t i, const json& err) {
+                    json e = err;
+                    e["index"] = i;
+                    errors.push_back(std::move(e));
+                };
+                std::vector<send_request> ok;
+                std::vector<std::size_t> index;
+                ok.reserve(list->size());
+                for (std::size_t i = 0; i < list->size(); ++i) {
+                    const auto& item = (*list)[i];
+                    if (!item.is_object()) {
+                        reject(i, {{"code", "invalid_value"},
+                                   {"message", "each message must be an object"},
+                                   {"field", "messages"}});
+                        continue;
+                    }
+                    json merged = defaults;
+                    bool unknown = false;
+                    for (const auto& [k, v] : item.items()) {
+                        if (std::find(std::begin(entry_fields), std::end(entry_fields), k)
+                            == std::end(entry_fields)) {
+                            reject(i, {{"code", "invalid_value"},
+                                       {"message", "unknown field \"" + k + "\""},
+                                       {"field", k}});
+                            unknown = true;
+                            break;
+                        }
+                        // An entry's own text replaces the batch's, whichever form each uses.
+                        if (k == "body") merged.erase("template");
+                        if (k == "template") merged.erase("body");
+                        merged[k] = v;
+                    }
+                    if (unknown) continue;
+                    auto parsed = parse_send(merged, api.options.max_segments);
+                    if (auto* r = std::get_if<response>(&parsed)) {
+                        reject(i, json::parse(r->body)["error"]);
+                        continue;
+                    }
+                    ok.push_back(std::move(std::get<send_request>(parsed)));
+                    index.push_back(i);
+                }
+                auto k = idempotency_key(c.req);
+                if (auto* r = std::get_if<response>(&k)) return std::move(*r);
+                const auto& key = std::get<std::string>(k);
+                const std::string hash = fingerprint(c.req.body);
+                bool replayed = false;
+                auto resp = with_db(api, [&](db::connection& conn) {
+                    return in_transaction(conn, [&]() -> result<response> {
+                        if (!key.empty()) {
+                            auto prior = take_idempotency_key(conn, c.tenant_id(), key, hash);
+                            if (!prior) return std::unexpected(prior.error());
+                            if (*prior) {
+                                replayed = true;
+                                return std::move(**prior);
+                            }
+                        }
+                        std::vector<std::string> numbers;
+                        for (const auto& s : ok) numbers.push_back(s.to);
+                        auto opted = store::opted_out_among(conn, c.tenant_id(), numbers);
+                        if (!opted) return std::unexpected(opted.error());
+                        const std::set<std::string> out(opted->begin(), opted->end());
+                        std::map<std::optional<std::string>, result<std::string>> senders;
+                        std::map<std::string, int> prices;
+                        std::vector<store::new_message> rows;
+                        std::vector<std::size_t> row_index;
+                        int total = 0;
+                        for (std::size_t j = 0; j < ok.size(); ++j) {
+                            const auto& s = ok[j];
+                            if (out.contains(s.to)) {
+                                reject(index[j], {{"code", "opted_out"},
+                                                  {"message", s.to
+                                                                  + " has opted out of messages "
+                                                                    "from this account"},
+                                                  {"field", "to"}});
+                                continue;
+                            }
+                            auto it = senders.find(s.from);
+                            if (it == senders.end())
+                                it = senders
+                                         .emplace(s.from, store::resolve_sender(conn, c.tenant_id(),
+                                                                                s.from))
+                                         .first;
+                            if (!it->second) {
+                                const auto& e = it->second.error();
+                                if (status_for(e) == 500) return std::unexpected(e);
+                                reject(index[j], {{"code", e.code.message()},
+                                                  {"message", e.message},
+                                                  {"field", "from"}});
+                                continue;
+                            }
+                            auto pr = prices.find(s.region);
+                            if (pr == prices.end()) {
+                                auto p = store::price_for(conn, s.region);
+                                if (!p) return std::unexpected(p.error());
+                                pr = prices.emplace(s.region, *p).first;
+                            }
+                            const int cost = pr->second * s.segments;
+                            total += cost;
+                            rows.push_back({.tenant = c.tenant_id(),
+                                            .to = s.to,
+                                            .from = *it->second,
+                                            .body = s.body,
+                                            .encoding = s.encoding,
+                                            .segments = s.segments,
+                                            .cost = cost,
+                                            .scheduled_at = s.scheduled_at,
+                                            .callback_url = s.callback_url,
+                                            .validity_seconds = s.validity});
+                            row_index.push_back(index[j]);
+                        }
+                        std::sort(errors.begin(), errors.end(), [](const json& a, const json& b) {
+                            return a["index"].get<std::size_t>() < b["index"].get<std::size_t>();
+                        });
+                        if (rows.empty())
+                            return json_response(422, {{"error",
+                                                        {{"code", "batch_rejected"},
+                                                         {"message",
+                                                          "no message in the batch could "
+                                                          "be accepted; see errors"},
+                                                         {"field", "messages"}}},
+                                                       {"errors", errors}});
+                        auto debit = store::debit(
+                            conn,
+                            {.tenant = c.tenant_id(),
+                             .credits = total,
+                             .transaction_type = "message_cost",
+                             .description = "batch of " + std::to_string(rows.size()) + " messages",
+                             .by = c.who.user_id});
+                        if (!debit) {
+                            if (debit.error().code == store::errc::insufficient_credits)
+                                return error_response(
+                                    402, "insufficient_credits",
+                                    "the batch costs " + std::to_string(total)
+                                        + " credits and the balance does not cover it; nothing "
+                                          "was sent or charged");
+                            return std::unexpected(debit.error());
+                        }
+                        auto accepted = store::accept_messages(conn, rows);
+                        if (!accepted) return std::unexpected(accepted.error());
+                        json items = json::array();
+                        for (std::size_t j = 0; j < accepted->size(); ++j) {
+                            const auto& m = (*accepted)[j];
+                            items.push_back({{"index", row_index[j]},
+                                             {"id", m.id.str()},
+                                             {"to", m.to},
+                                             {"status", m.status},
+                                             {"encoding", m.encoding},
+                                             {"segments", m.segments},
+                                             {"cost", m.cost}});
+                        }
+                        auto a = c.audit("messages.send_batch", "message", {},
+                                         {{"accepted", rows.size()},
+                                          {"rejected", errors.size()},
+                                          {"cost", total}});
+                        if (auto w = store::write_audit(conn, a); !w)
+                            return std::unexpected(w.error());
+                        auto answer = json_response(202, {{"accepted", rows.size()},
+                                                          {"rejected", errors.size()},
+                                                          {"cost", total},
+                                                          {"messages", items},
+                                                          {"errors", errors}});
+                        if (!key.empty()) {
+                            auto saved = save_idempotent_answer(conn, c.tenant_id(), key, answer);
+                            if (!saved) return std::unexpected(saved.error());
+                        }
+                        return answer;
+                    });
+                });
+                if (resp.status == 202 && !replayed && api.options.on_queued)
+                    api.options.on_queued();
+                return resp;
+            }),
+        std::size_t(16) << 20);
 
     routes.add("GET", "/v1/messages", api.guarded({.permission = "messages:send"}, [&api](call& c) {
         auto p = page_from(c.req);

@@ -355,6 +355,46 @@ struct columns {
 
 }  // namespace
 
+result<std::vector<message>> accept_messages(db::connection& c,
+                                             const std::vector<new_message>& batch) {
+    if (batch.empty()) return std::vector<message>{};
+    const auto now = std::chrono::system_clock::now();
+    columns v(13);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        const auto& m = batch[i];
+        const bool later = m.scheduled_at && *m.scheduled_at > now;
+        v.add({core::uuid_v7().str(), std::to_string(i), m.tenant.str(), m.to, m.from, m.body,
+               m.encoding, std::to_string(m.segments), std::to_string(m.cost),
+               later ? "scheduled" : "queued",
+               m.scheduled_at ? std::optional(db::format_timestamp(*m.scheduled_at)) : std::nullopt,
+               m.callback_url,
+               m.validity_seconds ? std::optional(std::to_string(*m.validity_seconds))
+                                  : std::nullopt});
+    }
+    auto rs = c.exec_prepared(
+        std::string(
+            "WITH v AS (SELECT * FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::text[], "
+            "$5::text[], $6::text[], $7::text[], $8::int[], $9::numeric[], $10::text[], "
+            "$11::timestamptz[], $12::text[], $13::int[]) AS v(id, n, user_id, phone, "
+            "sender, body, enc, segs, cost, status, sched, cb, validity)), "
+            "m AS (INSERT INTO sms_delivery_logs (id, created_at, user_id, phone_number, "
+            "sender_id, body, encoding, segments, cost, status, scheduled_at, "
+            "callback_url, validity_seconds) SELECT id, now(), user_id, phone, sender, "
+            "body, enc, segs, cost, status, sched, cb, validity FROM v ORDER BY n "
+            "RETURNING *), "
+            "q AS (INSERT INTO send_queue (log_id, created_at, user_id, due_at) "
+            "SELECT id, created_at, user_id, greatest(coalesce(scheduled_at, created_at), "
+            "created_at) FROM m) SELECT ")
+            + message_columns + " FROM m ORDER BY id",
+        {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12]});
+    if (!rs) return std::unexpected(rs.error());
+    // uuid v7 ids were made in order, so sorting by id gives the batch order back.
+    std::vector<message> out;
+    out.reserve(batch.size());
+    for (auto r : *rs) out.push_back(read_message(r));
+    return out;
+}
+
 result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>& outcomes) {
     using kind = send_outcome::kind;
     columns sent(3), parts(5), retry(5), final_(5);

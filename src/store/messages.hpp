@@ -68,6 +68,9 @@ struct new_message {
 
 /// Writes the delivery log row and its queue entry.
 result<message> accept_message(db::connection& c, const new_message& m);
+/// accept_message for many at once (one statement); returns them in the same order.
+result<std::vector<message>> accept_messages(db::connection& c,
+                                             const std::vector<new_message>& batch);
 result<message> get_message(db::connection& c, const core::uuid& tenant, const core::uuid& id);
 
 struct message_filter {

@@ -3,6 +3,7 @@
 // money are refused with nothing charged.
 
 #include <chrono>
+#include <map>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -345,6 +346,109 @@ TEST(sender_ids, admins_manage_them_and_tenants_read_them) {
                      s.admin())
                   .status,
               404);
+}
+
+TEST(messages, a_batch_sends_each_entry_with_its_own_variables_and_reports_bad_entries) {
+    auto t = sender(5000, {"Billing"});
+    json entries = json::array();
+    for (int i = 0; i < 2000; ++i)
+        entries.push_back({{"to", "+4474001" + std::to_string(10000 + i)},
+                           {"variables", {{"name", "N" + std::to_string(i)}}}});
+    entries.push_back({{"to", "not a number"}});                                      // 2000
+    entries.push_back({{"to", "+447400199999"}, {"body", "x"}, {"from", "Nobody"}});  // 2001
+    entries.push_back({{"to", "+447400199998"}, {"variables", json::object()}});      // 2002
+    entries.push_back({{"to", "+447400199997"}, {"body", "Own text"}, {"from", "Billing"}});
+    entries.push_back({{"to", "+447400199996"}, {"colour", "red"}});  // 2004
+    entries.push_back(42);                                            // 2005
+    ASSERT_EQ(
+        server().call("POST", "/v1/opt-outs", t.token, {{"phone_number", "+447400110005"}}).status,
+        201);
+    auto r = server().call("POST", "/v1/messages/batch", t.token,
+                           {{"template", "Hi {{name}}, your bill is ready"},
+                            {"validity", 3600},
+                            {"messages", entries}});
+    ASSERT_EQ(r.status, 202) << r.raw.substr(0, 2000);
+    EXPECT_EQ(r.body["accepted"], 2000);  // 1999 templated (one opted out) + the own text
+    EXPECT_EQ(r.body["cost"], 2000);
+    const auto& errors = r.body["errors"];
+    ASSERT_EQ(errors.size(), 6u) << errors.dump();
+    std::map<int, std::string> code;
+    for (const auto& e : errors) code[e["index"].get<int>()] = e["code"].get<std::string>();
+    EXPECT_EQ(code[5], "opted_out");
+    EXPECT_EQ(code[2000], "not_a_number");
+    EXPECT_EQ(code[2001], "sender_not_allowed");
+    EXPECT_EQ(code[2002], "template_incomplete");
+    EXPECT_EQ(code[2004], "invalid_value");
+    EXPECT_EQ(code[2005], "invalid_value");
+    EXPECT_EQ(r.body["messages"][0]["index"], 0);
+    EXPECT_EQ(r.body["messages"][1999]["index"], 2003);
+    const std::string own = r.body["messages"][1999]["id"];
+    auto first = wait_final(t.token, r.body["messages"][0]["id"]);
+    EXPECT_EQ(first["body"], "Hi N0, your bill is ready");
+    EXPECT_EQ(first["status"], "delivered");
+    auto last = wait_final(t.token, own);
+    EXPECT_EQ(last["body"], "Own text");
+    EXPECT_EQ(last["from"], "Billing");
+    EXPECT_EQ(last["status"], "delivered");
+    // Every entry delivered, and the ledger agrees with the balance.
+    auto db = test::pg::connect(server().database());
+    for (int i = 0; i < 200; ++i) {
+        auto n = db.exec(
+            "SELECT count(*) FILTER (WHERE status = 'delivered') FROM "
+            "sms_delivery_logs WHERE user_id = $1",
+            {t.id});
+        if (n->front().get<std::int64_t>(0) == 2000) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    auto n = db.exec(
+        "SELECT count(*), count(*) FILTER (WHERE status = 'delivered') FROM "
+        "sms_delivery_logs WHERE user_id = $1",
+        {t.id});
+    EXPECT_EQ(n->front().get<std::int64_t>(0), 2000);
+    EXPECT_EQ(n->front().get<std::int64_t>(1), 2000);
+    EXPECT_EQ(balance(t.token), 3000);
+    EXPECT_EQ(ledger_sum(t.id), 3000);
+}
+
+TEST(messages, a_batch_is_all_or_nothing_on_credits_and_refused_when_too_large_or_empty) {
+    auto t = sender(10);
+    json entries = json::array();
+    for (int i = 0; i < 11; ++i)
+        entries.push_back({{"to", "+4474002" + std::to_string(10000 + i)}});
+    auto r = server().call("POST", "/v1/messages/batch", t.token,
+                           {{"body", "Hello"}, {"messages", entries}});
+    EXPECT_EQ(r.status, 402) << r.raw;
+    EXPECT_EQ(r.body["error"]["code"], "insufficient_credits");
+    EXPECT_EQ(balance(t.token), 10);
+    EXPECT_EQ(server().call("GET", "/v1/messages", t.token).body["data"].size(), 0u);
+
+    json big = json::array();
+    for (int i = 0; i < 10001; ++i) big.push_back({{"to", "+447400300000"}});
+    r = server().call("POST", "/v1/messages/batch", t.token, {{"body", "x"}, {"messages", big}});
+    EXPECT_EQ(r.status, 422);
+    EXPECT_EQ(r.body["error"]["code"], "batch_too_large");
+    r = server().call("POST", "/v1/messages/batch", t.token,
+                      {{"body", "x"}, {"messages", json::array()}});
+    EXPECT_EQ(r.status, 422);
+    EXPECT_EQ(r.body["error"]["field"], "messages");
+    r = server().call("POST", "/v1/messages/batch", t.token,
+                      {{"body", "x"}, {"messages", {{{"to", "bad"}}}}});
+    EXPECT_EQ(r.status, 422) << r.raw;
+    EXPECT_EQ(r.body["error"]["code"], "batch_rejected");
+    EXPECT_EQ(r.body["errors"][0]["code"], "not_a_number");
+    EXPECT_EQ(balance(t.token), 10);
+
+    // Retrying with the same Idempotency-Key replays the answer and charges once.
+    json two = {{{"to", "+447400300001"}}, {{"to", "+447400300002"}}};
+    const json req = {{"body", "Hi"}, {"messages", two}};
+    auto once =
+        server().call("POST", "/v1/messages/batch", t.token, req, {"Idempotency-Key: batch-1"});
+    auto again =
+        server().call("POST", "/v1/messages/batch", t.token, req, {"Idempotency-Key: batch-1"});
+    ASSERT_EQ(once.status, 202) << once.raw;
+    EXPECT_EQ(again.status, 202);
+    EXPECT_EQ(again.body["messages"], once.body["messages"]);
+    EXPECT_EQ(balance(t.token), 8);
 }
 
 }  // namespace
