@@ -14,6 +14,7 @@
 #include "db/migrate.hpp"
 #include "db/pool.hpp"
 #include "dispatch/dispatcher.hpp"
+#include "dispatch/webhooks.hpp"
 #include "http/api.hpp"
 #include "http/health.hpp"
 #include "http/metrics.hpp"
@@ -167,6 +168,21 @@ int serve(const core::config& cfg) {
         dispatcher = std::make_unique<dispatch::dispatcher>(pool, d);
         dispatcher->start();
     }
+    std::unique_ptr<dispatch::webhook_sender> webhooks;
+    if (cfg.dispatch.enabled) {
+        using std::chrono::ceil;
+        using std::chrono::seconds;
+        webhooks = std::make_unique<dispatch::webhook_sender>(
+            pool,
+            dispatch::webhook_options{.node_id = "node-" + core::uuid_v7().str(),
+                                      .concurrency = cfg.webhooks.concurrency,
+                                      .timeout = cfg.webhooks.timeout,
+                                      .retry_base = ceil<seconds>(cfg.webhooks.retry_base),
+                                      .retry_max = ceil<seconds>(cfg.webhooks.retry_max),
+                                      .give_up_after = ceil<seconds>(cfg.webhooks.give_up_after),
+                                      .lease = ceil<seconds>(cfg.webhooks.timeout) + seconds(60)});
+        webhooks->start();
+    }
 
     const auto spool = cfg.data_dir / "spool";
     http::api api(pool, {.session_ttl =
@@ -237,6 +253,7 @@ int serve(const core::config& cfg) {
         std::cout << "Shutting down..." << std::endl;
         server.stop(std::chrono::seconds(10));
         if (dispatcher) dispatcher->stop();
+        if (webhooks) webhooks->stop();
         if (sim_control) sim_control->stop(std::chrono::seconds(1));
         if (builtin) simulator.stop();
     }

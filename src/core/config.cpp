@@ -366,6 +366,27 @@ const std::vector<setting>& settings() {
             "retried).",
             [](config& c) -> std::chrono::milliseconds& { return c.dispatch.lease; },
             std::chrono::seconds(2), std::chrono::hours(1)));
+        t.push_back(int_setting(
+            "webhooks.concurrency", "Webhook calls in flight at once on this node.",
+            [](config& c) -> int& { return c.webhooks.concurrency; }, 1, 10000));
+        t.push_back(duration_setting(
+            "webhooks.timeout", "Deadline for one webhook call (connect, send, answer).",
+            [](config& c) -> std::chrono::milliseconds& { return c.webhooks.timeout; },
+            std::chrono::milliseconds(100), std::chrono::minutes(2)));
+        t.push_back(duration_setting(
+            "webhooks.retry_base",
+            "Delay before a failed webhook call's first retry; doubles each time.",
+            [](config& c) -> std::chrono::milliseconds& { return c.webhooks.retry_base; },
+            std::chrono::seconds(1), std::chrono::hours(1)));
+        t.push_back(duration_setting(
+            "webhooks.retry_max", "Longest delay between two retries of a webhook call.",
+            [](config& c) -> std::chrono::milliseconds& { return c.webhooks.retry_max; },
+            std::chrono::seconds(1), std::chrono::hours(24)));
+        t.push_back(duration_setting(
+            "webhooks.give_up_after",
+            "A webhook call still failing this long after the status change is given up.",
+            [](config& c) -> std::chrono::milliseconds& { return c.webhooks.give_up_after; },
+            std::chrono::seconds(10), std::chrono::hours(24 * 7)));
         t.push_back(string_setting(
             "simulator.outcomes",
             "Built-in SMSC simulator: outcome weights (delivered=90,undeliverable=10).",

@@ -97,6 +97,19 @@ struct dispatch_config {
     std::chrono::milliseconds lease{60'000};
 };
 
+/// Status webhooks (signed POSTs to the message's or the account's URL).
+struct webhooks_config {
+    /// Calls in flight at once on this node.
+    int concurrency = 64;
+    /// Deadline for one call: connect, send, answer.
+    std::chrono::milliseconds timeout{10'000};
+    /// Delay before the first retry; it doubles each time, up to retry_max.
+    std::chrono::milliseconds retry_base{30'000};
+    std::chrono::milliseconds retry_max{3'600'000};
+    /// A call still failing this long after the status change is given up.
+    std::chrono::milliseconds give_up_after{24 * 3'600'000};
+};
+
 /// The SMSC simulator that `herald serve` starts while no connector is configured.
 struct simulator_config {
     /// Outcome weights, e.g. "delivered=90,undeliverable=5,expired=3,rejected=2".
@@ -127,6 +140,7 @@ struct config {
     auth_config auth;
     imports_config imports;
     dispatch_config dispatch;
+    webhooks_config webhooks;
     simulator_config simulator;
     log_config log;
 };

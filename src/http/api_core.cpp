@@ -500,6 +500,7 @@ void api::register_routes(router& r) {
     detail::register_opt_outs(*impl_, r);
     detail::register_messages(*impl_, r);
     detail::register_campaigns(*impl_, r);
+    detail::register_webhooks(*impl_, r);
     r.add("GET", "/metrics", [this](request&) {
         return response(200, "text/plain; version=0.0.4; charset=utf-8", impl_->metrics.render());
     });

@@ -19,6 +19,20 @@ constexpr const char* message_columns =
     "external_message_id, "
     "callback_url, campaign_id, scheduled_at, sent_at, delivered_at, created_at, updated_at";
 
+/// A CTE that queues a status webhook for each delivery log row of CTE `m` (an UPDATE ...
+/// RETURNING d.*) that has a callback URL of its own or whose account has one. It commits
+/// with the status change, so no status goes unreported.
+constexpr const char* queue_webhooks =
+    "wh AS (INSERT INTO webhook_deliveries (id, user_id, log_id, url, status, payload) "
+    "SELECT x.wid, x.user_id, x.id, x.url, x.status, json_build_object('id', x.wid, 'event', "
+    "'message.status', 'message_id', x.id, 'status', x.status, 'to', x.phone_number, 'from', "
+    "x.sender_id, 'campaign_id', x.campaign_id, 'segments', x.segments, 'cost', "
+    "x.cost::integer, 'error_code', x.error_code, 'error_message', x.error_message, 'sent_at', "
+    "x.sent_at, 'delivered_at', x.delivered_at, 'occurred_at', now())::text "
+    "FROM (SELECT gen_random_uuid() AS wid, coalesce(m.callback_url, u.webhook_url) AS url, m.* "
+    "FROM m JOIN users u ON u.id = m.user_id "
+    "WHERE coalesce(m.callback_url, u.webhook_url) IS NOT NULL) x) ";
+
 message read_message(const db::row& r) {
     message m;
     m.id = r.get<core::uuid>(0);
@@ -207,8 +221,8 @@ result<message> cancel_message(db::connection& c, const core::uuid& tenant, cons
         std::string(
             "WITH m AS (UPDATE sms_delivery_logs SET status = 'canceled', updated_at = now() "
             "WHERE id = $1 AND user_id = $2 AND status = 'scheduled' RETURNING *), "
-            "q AS (DELETE FROM send_queue WHERE log_id IN (SELECT id FROM m)) SELECT ")
-            + message_columns + " FROM m",
+            "q AS (DELETE FROM send_queue WHERE log_id IN (SELECT id FROM m)), ")
+            + queue_webhooks + "SELECT " + message_columns + " FROM m",
         {id, tenant});
     if (!rs) return std::unexpected(rs.error());
     if (!rs->empty()) return read_message(rs->front());
@@ -422,11 +436,13 @@ result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>&
     }
     if (sent.size() > 0) {
         auto u = c.exec_prepared(
-            "UPDATE sms_delivery_logs d SET status = 'sent', external_message_id = v.mid, sent_at "
-            "= now(), "
-            "updated_at = now(), error_code = NULL, error_message = NULL "
-            "FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) AS v(id, at, mid) "
-            "WHERE d.id = v.id AND d.created_at = v.at AND d.status = 'sending'",
+            std::string("WITH m AS (UPDATE sms_delivery_logs d SET status = 'sent', "
+                        "external_message_id = v.mid, sent_at = now(), updated_at = now(), "
+                        "error_code = NULL, error_message = NULL "
+                        "FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) AS v(id, at, mid) "
+                        "WHERE d.id = v.id AND d.created_at = v.at AND d.status = 'sending' "
+                        "RETURNING d.*), ")
+                + queue_webhooks + "SELECT count(*) FROM m",
             {sent[0], sent[1], sent[2]});
         if (!u) return std::unexpected(u.error());
     }
@@ -457,12 +473,13 @@ result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>&
     }
     if (final_.size() > 0) {
         auto u = c.exec_prepared(
-            "UPDATE sms_delivery_logs d SET status = v.status, error_code = v.code, error_message "
-            "= v.msg, "
-            "updated_at = now() FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], "
-            "$5::text[]) "
-            "AS v(id, at, status, code, msg) WHERE d.id = v.id AND d.created_at = v.at "
-            "AND d.status IN ('sending', 'queued', 'scheduled') RETURNING d.id",
+            std::string("WITH m AS (UPDATE sms_delivery_logs d SET status = v.status, error_code = "
+                        "v.code, error_message = v.msg, updated_at = now() "
+                        "FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], "
+                        "$5::text[]) AS v(id, at, status, code, msg) WHERE d.id = v.id AND "
+                        "d.created_at = v.at AND d.status IN ('sending', 'queued', 'scheduled') "
+                        "RETURNING d.*), ")
+                + queue_webhooks + "SELECT m.id FROM m",
             {final_[0], final_[1], final_[2], final_[3], final_[4]});
         if (!u) return std::unexpected(u.error());
         // Refunds only for messages this batch really finished, one ledger row each.
@@ -525,24 +542,32 @@ result<std::vector<bool>> record_receipts(db::connection& c,
     // A message is final once every part has a receipt: delivered if all were, else the first
     // failure. Receipts give minutes at best; delivered_at is never before the submit.
     auto u = c.exec_prepared(
-        "WITH t AS (SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) AS "
-        "t(id, at, done)), "
-        "agg AS (SELECT t.id, t.at, t.done, bool_and(p.status = 'delivered') AS all_delivered, "
-        "bool_or(p.status = 'sent') AS pending, (array_agg(p.status ORDER BY p.part_number) FILTER "
-        "(WHERE "
-        "p.status NOT IN ('delivered', 'sent')))[1] AS failure, (array_agg(p.error_code ORDER BY "
-        "p.part_number) "
-        "FILTER (WHERE p.error_code IS NOT NULL))[1] AS code FROM t JOIN sms_message_parts p ON "
-        "p.log_id = t.id "
-        "GROUP BY t.id, t.at, t.done) "
-        "UPDATE sms_delivery_logs d SET status = CASE WHEN agg.all_delivered THEN 'delivered' ELSE "
-        "agg.failure END, "
-        "delivered_at = CASE WHEN agg.all_delivered THEN greatest(coalesce(agg.done, now()), "
-        "d.sent_at) ELSE "
-        "d.delivered_at END, error_code = CASE WHEN agg.all_delivered THEN NULL ELSE agg.code END, "
-        "updated_at = now() "
-        "FROM agg WHERE d.id = agg.id AND d.created_at = agg.at AND NOT agg.pending AND d.status = "
-        "'sent'",
+        std::string(
+            "WITH t AS (SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) AS "
+            "t(id, at, done)), "
+            "agg AS (SELECT t.id, t.at, t.done, bool_and(p.status = 'delivered') AS all_delivered, "
+            "bool_or(p.status = 'sent') AS pending, (array_agg(p.status ORDER BY p.part_number) "
+            "FILTER "
+            "(WHERE "
+            "p.status NOT IN ('delivered', 'sent')))[1] AS failure, (array_agg(p.error_code ORDER "
+            "BY "
+            "p.part_number) "
+            "FILTER (WHERE p.error_code IS NOT NULL))[1] AS code FROM t JOIN sms_message_parts p "
+            "ON "
+            "p.log_id = t.id "
+            "GROUP BY t.id, t.at, t.done), "
+            "m AS (UPDATE sms_delivery_logs d SET status = CASE WHEN agg.all_delivered THEN "
+            "'delivered' ELSE "
+            "agg.failure END, "
+            "delivered_at = CASE WHEN agg.all_delivered THEN greatest(coalesce(agg.done, now()), "
+            "d.sent_at) ELSE "
+            "d.delivered_at END, error_code = CASE WHEN agg.all_delivered THEN NULL ELSE agg.code "
+            "END, "
+            "updated_at = now() "
+            "FROM agg WHERE d.id = agg.id AND d.created_at = agg.at AND NOT agg.pending AND "
+            "d.status = "
+            "'sent' RETURNING d.*), ")
+            + queue_webhooks + "SELECT count(*) FROM m",
         {touched[0], touched[1], touched[2]});
     if (!u) return std::unexpected(u.error());
     return matched;

@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <thread>
 
+#include <gtest/gtest.h>
+
 #include "support/pg.hpp"
 #include "support/run.hpp"
 
@@ -73,6 +75,22 @@ std::unique_ptr<background_process> api_server::start_node(std::vector<std::stri
 api_server::~api_server() {
     process_->signal(SIGTERM);
     process_->wait(std::chrono::seconds(20));
+    // When something failed, the server's warnings usually say why.
+    if (::testing::UnitTest::GetInstance()->failed_test_count() > 0) {
+        const std::string out = process_->output();
+        std::string warnings;
+        std::size_t at = 0;
+        while (at < out.size() && warnings.size() < 8000) {
+            const auto end = out.find('\n', at);
+            const auto line = out.substr(at, end == std::string::npos ? end : end - at + 1);
+            if (line.find(" warning ") != std::string::npos
+                || line.find(" error ") != std::string::npos)
+                warnings += line;
+            if (end == std::string::npos) break;
+            at = end + 1;
+        }
+        if (!warnings.empty()) std::cerr << "herald serve warnings:\n" << warnings << std::endl;
+    }
 }
 
 core::process_result api_server::cli(std::vector<std::string> args, std::string stdin_text) {

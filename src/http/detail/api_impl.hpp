@@ -128,6 +128,7 @@ void register_audit(impl& api, router& routes);
 void register_opt_outs(impl& api, router& routes);
 void register_messages(impl& api, router& routes);
 void register_campaigns(impl& api, router& routes);
+void register_webhooks(impl& api, router& routes);
 
 // ---- helpers ----
 
