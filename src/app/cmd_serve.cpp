@@ -200,6 +200,23 @@ int serve(const core::config& cfg) {
                              [&dispatcher] {
                                  if (dispatcher) dispatcher->wake();
                              },
+                         .connector_health =
+                             [&dispatcher] {
+                                 std::vector<http::connector_status> out;
+                                 if (!dispatcher) return out;
+                                 for (auto& h : dispatcher->health())
+                                     out.push_back({.name = h.name,
+                                                    .binds_held = h.binds_held,
+                                                    .binds_up = h.binds_up,
+                                                    .in_flight = h.in_flight,
+                                                    .queued = h.queued,
+                                                    .tps_now = h.tps_now,
+                                                    .submitted = h.submitted,
+                                                    .errors = h.errors,
+                                                    .reconnects = h.reconnects,
+                                                    .last_error = h.last_error});
+                                 return out;
+                             },
                          .version = HERALD_VERSION});
     http::router routes;
     http::add_health_routes(routes, pool, migrations->empty() ? 0 : migrations->back().version);

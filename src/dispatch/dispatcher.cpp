@@ -5,7 +5,9 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <map>
 #include <mutex>
+#include <shared_mutex>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -13,6 +15,7 @@
 #include "db/transaction.hpp"
 #include "smpp/engine.hpp"
 #include "store/campaigns.hpp"
+#include "store/connectors.hpp"
 #include "store/messages.hpp"
 
 namespace herald::dispatch {
@@ -50,6 +53,38 @@ const char* receipt_status(smpp::receipt_outcome o) {
     }
 }
 
+/// A carrier connection of this node: a connector's binds that it holds a lease for.
+struct link {
+    std::string name;
+    std::optional<store::connector> config;  ///< none for the fallback connection
+    int binds = 0;
+    std::int64_t window_total = 0;  ///< window × binds: the most in flight through it
+    std::atomic<int> bound{0};
+    std::shared_ptr<smpp::client> client;
+};
+
+smpp::client_config client_config_for(const store::connector& k, int binds) {
+    smpp::client_config c;
+    c.name = k.name;
+    c.host = k.host;
+    c.port = std::uint16_t(k.port);
+    c.system_id = k.system_id;
+    c.password = k.password;
+    c.system_type = k.system_type;
+    c.mode =
+        k.bind_mode == "transmitter" ? smpp::bind_mode::transmitter : smpp::bind_mode::transceiver;
+    c.binds = binds;
+    c.window = std::uint32_t(k.window);
+    c.tps = k.tps * binds / k.binds;  // this node's share of the connector's cap
+    c.coding.default_coding =
+        smpp::parse_default_coding(k.data_coding).value_or(smpp::default_coding::gsm7);
+    c.coding.long_method = smpp::parse_long_method(k.long_message).value_or(smpp::long_method::udh);
+    c.receipt_ids = smpp::parse_id_format(k.dlr_id_format).value_or(smpp::id_format::exact);
+    // Notice a dead carrier quickly, so the route's next connector takes over.
+    c.reconnect_max = std::chrono::seconds(10);
+    return c;
+}
+
 struct pending_receipt {
     store::part_receipt receipt;
     smpp::ack_fn ack;
@@ -64,7 +99,14 @@ struct dispatcher::impl {
     db::pool& pool;
     dispatcher_options options;
     smpp::engine engine{1};
-    std::unique_ptr<smpp::client> client;
+
+    // Carrier connections and routes, replaced by refresh().
+    mutable std::shared_mutex links_mutex;
+    std::map<std::string, std::shared_ptr<link>> links;
+    std::vector<store::route> routes;  // longest prefix first
+    bool fallback_mode = true;         // no connector configured: everything to the fallback
+    std::atomic<std::int64_t> capacity{0};
+    clock::time_point last_refresh{};
 
     std::atomic<bool> running{false};
     std::thread claimer, writer;
@@ -107,10 +149,8 @@ struct dispatcher::impl {
     }
 
     void handle(const store::claimed_message& m) {
-        store::send_outcome o{.log_id = m.log_id,
-                              .created_at = m.created_at,
-                              .tenant = m.tenant,
-                              .connector = options.connector.name};
+        store::send_outcome o{
+            .log_id = m.log_id, .created_at = m.created_at, .tenant = m.tenant, .connector = {}};
         if (m.account_status.starts_with("final:")) {
             o.what = kind::failed;  // cancelled meanwhile: only the queue row goes
             push(std::move(o));
@@ -126,14 +166,59 @@ struct dispatcher::impl {
             push(std::move(o));
             return;
         }
+        std::shared_ptr<link> via;
+        bool routed = false;
+        {
+            std::shared_lock l(links_mutex);
+            if (fallback_mode) {
+                routed = true;
+                if (auto it = links.find(options.connector.name); it != links.end())
+                    via = it->second;
+            } else {
+                for (const auto& r : routes) {
+                    if (!m.to.starts_with(r.prefix)) continue;
+                    routed = true;
+                    for (const auto& name : r.connectors) {  // failover in order
+                        auto it = links.find(name);
+                        if (it != links.end() && it->second->bound > 0) {
+                            via = it->second;
+                            break;
+                        }
+                    }
+                    break;
+                }
+            }
+        }
+        if (!routed) {
+            o.what = kind::failed;
+            o.error_code = "no_route";
+            o.error_message = "no route leads to " + m.to;
+            o.refund = m.charged ? m.cost : 0;  // never sent
+            count(&dispatcher_stats::no_route);
+            push(std::move(o));
+            return;
+        }
+        if (!via || via->bound == 0) {
+            // Every connector of the route is down (or bound on other nodes only): wait for
+            // one without using up an attempt.
+            o.what = kind::retry;
+            o.counted = false;
+            o.error_code = "no_connector_up";
+            o.error_message = "no connector of the route is bound";
+            o.retry_after = std::chrono::seconds(2);
+            count(&dispatcher_stats::deferred_no_connector);
+            push(std::move(o));
+            return;
+        }
+        o.connector = via->name;
         smpp::outbound_sms sms{.source = m.from, .destination = m.to, .text = m.body};
         if (m.validity_seconds) sms.validity_period = relative_validity(*m.validity_seconds);
         ++in_flight;
         const int attempts = m.attempts;
         const int cost = m.charged ? m.cost : 0;
         const bool refund_failed = m.refund_failed;
-        bool queued = client->submit(std::move(sms), [this, o, attempts, cost, refund_failed](
-                                                         smpp::submit_result&& r) mutable {
+        bool queued = via->client->submit(std::move(sms), [this, o, attempts, cost, refund_failed](
+                                                              smpp::submit_result&& r) mutable {
             switch (r.outcome) {
                 case smpp::submit_outcome::accepted:
                     o.what = kind::sent;
@@ -183,12 +268,13 @@ struct dispatcher::impl {
     void claim_loop() {
         const auto owner = options.node_id;
         clock::time_point last_advance{};
-        // At most one window per bind between "handed to the SMSC" and "outcome committed":
-        // the bound on duplicates after a crash. The rest stays claimable by other nodes.
-        const std::int64_t max_in_flight =
-            std::int64_t(options.connector.window) * options.connector.binds;
         while (running) {
-            if (in_flight >= max_in_flight) {
+            if (clock::now() - last_refresh >= options.refresh) refresh();
+            // At most one window per bind between "handed to the SMSC" and "outcome
+            // committed": the bound on duplicates after a crash. The rest stays claimable by
+            // other nodes.
+            const std::int64_t max_in_flight = std::max<std::int64_t>(capacity, 1);
+            if (in_flight >= max_in_flight || !any_bound()) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(2));
                 continue;
             }
@@ -227,15 +313,14 @@ struct dispatcher::impl {
         std::vector<store::send_outcome> batch;
         std::int64_t batch_submitted = 0;
         // Write when half a window's outcomes are waiting: the claimer is held back by them.
-        const std::int64_t flush_at = std::max<std::int64_t>(
-            32, std::int64_t(options.connector.window) * options.connector.binds / 2);
+        auto flush_at = [this] { return std::max<std::int64_t>(32, capacity / 2); };
         std::vector<pending_receipt> waiting;  // receipts whose part is not stored yet
         while (true) {
             std::vector<pending_receipt> fresh;
             {
                 std::unique_lock l(out_mutex);
                 out_cv.wait_for(l, std::chrono::milliseconds(20), [this, flush_at] {
-                    return std::int64_t(outcomes.size()) >= flush_at || receipts.size() >= 1000
+                    return std::int64_t(outcomes.size()) >= flush_at() || receipts.size() >= 1000
                            || !running;
                 });
                 if (batch.empty())
@@ -321,12 +406,117 @@ struct dispatcher::impl {
         return true;
     }
 
-    void on_receipt(smpp::delivery_report&& d, smpp::ack_fn ack) {
+    std::shared_ptr<link> open_link(std::string name, std::optional<store::connector> k,
+                                    smpp::client_config cfg) {
+        auto l = std::make_shared<link>();
+        l->name = name;
+        l->config = std::move(k);
+        l->binds = cfg.binds;
+        l->window_total = std::int64_t(cfg.window) * cfg.binds;
+        smpp::client_handlers h;
+        h.on_receipt = [this, name](smpp::delivery_report&& d, smpp::ack_fn ack) {
+            on_receipt(name, std::move(d), std::move(ack));
+        };
+        h.on_inbound = [](smpp::inbound_message&&, smpp::ack_fn ack) {
+            ack(true);
+        };  // inbound: a later issue
+        std::weak_ptr<link> weak = l;
+        h.on_state = [weak, name](int bound, const std::string& why) {
+            if (auto p = weak.lock()) p->bound = bound;
+            spdlog::info("connector {}: {} bind(s) up ({})", name, bound, why);
+        };
+        l->client = std::make_shared<smpp::client>(engine, std::move(cfg), std::move(h));
+        l->client->start();
+        return l;
+    }
+
+    /// Nothing is claimed while no connection is bound: it would only go back to the queue.
+    bool any_bound() const {
+        std::shared_lock l(links_mutex);
+        for (const auto& [name, k] : links)
+            if (k->bound > 0) return true;
+        return false;
+    }
+
+    /// Reads connectors and routes, renews this node's bind leases, and opens, reopens or
+    /// closes connections to match.
+    void refresh() {
+        last_refresh = clock::now();
+        struct snapshot {
+            std::vector<store::connector> connectors;
+            std::vector<store::route> routes;
+            std::map<core::uuid, int> held;
+        };
+        auto snap = pool.run([&](db::connection& c) -> result<snapshot> {
+            snapshot s;
+            auto k = store::list_connectors(c);
+            if (!k) return std::unexpected(k.error());
+            s.connectors = std::move(*k);
+            auto r = store::list_routes(c);
+            if (!r) return std::unexpected(r.error());
+            s.routes = std::move(*r);
+            if (!s.connectors.empty()) {
+                auto h = store::lease_binds(c, options.node_id, options.bind_lease);
+                if (!h) return std::unexpected(h.error());
+                s.held = std::move(*h);
+            }
+            return s;
+        });
+        if (!snap) {
+            // Keep what we have; leases run out by themselves if this lasts.
+            spdlog::warn("dispatcher: reading connectors failed: {}", snap.error().message);
+            return;
+        }
+        std::sort(snap->routes.begin(), snap->routes.end(),
+                  [](const auto& a, const auto& b) { return a.prefix.size() > b.prefix.size(); });
+        std::map<std::string, std::shared_ptr<link>> next;
+        std::vector<std::shared_ptr<link>> closing;
+        {
+            std::shared_lock l(links_mutex);
+            if (snap->connectors.empty()) {
+                auto it = links.find(options.connector.name);
+                next[options.connector.name] =
+                    it != links.end() && !it->second->config
+                        ? it->second
+                        : open_link(options.connector.name, std::nullopt, options.connector);
+            } else {
+                for (const auto& k : snap->connectors) {
+                    const int binds = k.enabled ? snap->held[k.id] : 0;
+                    if (binds == 0) continue;
+                    auto it = links.find(k.name);
+                    if (it != links.end() && it->second->config
+                        && it->second->config->updated_at == k.updated_at
+                        && it->second->binds == binds) {
+                        next[k.name] = it->second;
+                        continue;
+                    }
+                    next[k.name] = open_link(k.name, k, client_config_for(k, binds));
+                }
+            }
+            for (const auto& [name, old] : links) {
+                auto it = next.find(name);
+                if (it == next.end() || it->second != old) closing.push_back(old);
+            }
+        }
+        std::int64_t cap = 0;
+        for (const auto& [name, l] : next) cap += l->window_total;
+        {
+            std::unique_lock l(links_mutex);
+            links = std::move(next);
+            routes = std::move(snap->routes);
+            fallback_mode = snap->connectors.empty();
+        }
+        capacity = cap;
+        // What was in flight through a closed connection fails and is retried.
+        for (auto& l : closing) l->client->stop(std::chrono::seconds(5));
+    }
+
+    void on_receipt(const std::string& connector, smpp::delivery_report&& d, smpp::ack_fn ack) {
         if (!d.receipt.final()) {
             ack(true);  // intermediate notification: nothing to store
             return;
         }
-        pending_receipt p{.receipt = {.connector = options.connector.name,
+        pending_receipt p{.receipt = {.connector = connector,
                                       .message_id = d.id_key,
                                       .status = receipt_status(d.receipt.outcome),
                                       .error_code = d.receipt.error,
@@ -351,18 +541,7 @@ dispatcher::~dispatcher() {
 void dispatcher::start() {
     if (impl_->running.exchange(true)) return;
     auto* i = impl_.get();
-    smpp::client_handlers h;
-    h.on_receipt = [i](smpp::delivery_report&& d, smpp::ack_fn ack) {
-        i->on_receipt(std::move(d), std::move(ack));
-    };
-    h.on_inbound = [](smpp::inbound_message&&, smpp::ack_fn ack) {
-        ack(true);
-    };  // inbound: a later issue
-    h.on_state = [name = i->options.connector.name](int bound, const std::string& why) {
-        spdlog::info("connector {}: {} bind(s) up ({})", name, bound, why);
-    };
-    i->client = std::make_unique<smpp::client>(i->engine, i->options.connector, std::move(h));
-    i->client->start();
+    i->refresh();
     i->writer = std::thread([i] { i->write_loop(); });
     i->claimer = std::thread([i] { i->claim_loop(); });
 }
@@ -376,9 +555,18 @@ void dispatcher::stop(std::chrono::milliseconds grace) {
     const auto deadline = clock::now() + grace;
     while (i->in_flight > 0 && clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    i->client->stop(grace);
+    std::map<std::string, std::shared_ptr<link>> links;
+    {
+        std::unique_lock l(i->links_mutex);
+        links.swap(i->links);
+    }
+    for (auto& [name, l] : links) l->client->stop(grace);
     i->out_cv.notify_all();
     if (i->writer.joinable()) i->writer.join();
+    // Give the binds back at once so other nodes need not wait for the leases to end.
+    auto r =
+        i->pool.run([&](db::connection& c) { return store::release_binds(c, i->options.node_id); });
+    if (!r) spdlog::warn("dispatcher: releasing binds failed: {}", r.error().message);
 }
 
 void dispatcher::wake() {
@@ -395,8 +583,26 @@ dispatcher_stats dispatcher::stats() const {
         std::lock_guard l(impl_->stats_mutex);
         s = impl_->counters;
     }
-    if (impl_->client) s.connector = impl_->client->stats();
     return s;
+}
+
+std::vector<connector_health> dispatcher::health() const {
+    std::vector<connector_health> out;
+    std::shared_lock l(impl_->links_mutex);
+    for (const auto& [name, k] : impl_->links) {
+        const auto st = k->client->stats();
+        out.push_back({.name = name,
+                       .binds_held = k->binds,
+                       .binds_up = st.binds_bound,
+                       .in_flight = st.in_flight,
+                       .queued = st.queued,
+                       .tps_now = st.tps_now,
+                       .submitted = st.submitted,
+                       .errors = st.rejected + st.failed,
+                       .reconnects = st.reconnects,
+                       .last_error = st.last_error});
+    }
+    return out;
 }
 
 }  // namespace herald::dispatch

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "db/pool.hpp"
 #include "smpp/client.hpp"
@@ -27,14 +28,30 @@ struct dispatcher_options {
     /// Transient failures retry with backoff (2^attempt seconds, capped) this many times.
     int max_attempts = 6;
     std::chrono::seconds max_backoff{300};
-    /// The carrier connection. Its name is the connector name recorded with each part.
+    /// The carrier connection used while no connector is configured in the database (the
+    /// built-in simulator or dispatch.smsc). Its name is recorded with each part.
     smpp::client_config connector;
+    /// How long a node holds a connector's binds without renewing (renewed every third).
+    std::chrono::seconds bind_lease{15};
+    /// How often connectors and routes are read again.
+    std::chrono::milliseconds refresh{3000};
+};
+
+/// One connector as this node sees it.
+struct connector_health {
+    std::string name;
+    int binds_held = 0;  ///< binds this node holds a lease for
+    int binds_up = 0;    ///< of those, bound now
+    std::size_t in_flight = 0, queued = 0;
+    double tps_now = 0;
+    std::uint64_t submitted = 0, errors = 0, reconnects = 0;
+    std::string last_error;
 };
 
 struct dispatcher_stats {
     std::uint64_t claimed = 0, sent = 0, retried = 0, failed = 0, suppressed = 0;
     std::uint64_t receipts = 0, receipts_unmatched = 0;
-    smpp::client_stats connector;
+    std::uint64_t no_route = 0, deferred_no_connector = 0;
 };
 
 class dispatcher {
@@ -51,6 +68,8 @@ class dispatcher {
     /// New work was queued: claim now instead of at the next poll.
     void wake();
     dispatcher_stats stats() const;
+    /// Every connector this node uses (the fallback one while none is configured).
+    std::vector<connector_health> health() const;
 
   private:
     struct impl;

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "db/pool.hpp"
 #include "http/router.hpp"
@@ -15,6 +16,16 @@
 namespace herald::http {
 
 class metrics;
+
+/// One carrier connection as this node sees it.
+struct connector_status {
+    std::string name;
+    int binds_held = 0, binds_up = 0;
+    std::size_t in_flight = 0, queued = 0;
+    double tps_now = 0;
+    std::uint64_t submitted = 0, errors = 0, reconnects = 0;
+    std::string last_error;
+};
 
 struct api_options {
     /// How long a dashboard login lasts.
@@ -40,11 +51,13 @@ struct api_options {
     int max_segments = 10;
     /// Called after messages were queued (wakes the dispatcher).
     std::function<void()> on_queued;
+    /// This node's view of its carrier connections, for the admin API and /metrics.
+    std::function<std::vector<connector_status>()> connector_health;
     std::string version = "0.0.0";
 };
 
 class api {
-public:
+  public:
     api(db::pool& pool, api_options options);
     ~api();
     api(const api&) = delete;
@@ -57,7 +70,7 @@ public:
     /// Writes pending token last-used times now (also done every few seconds).
     void flush();
 
-private:
+  private:
     struct impl;
     std::unique_ptr<impl> impl_;
 };

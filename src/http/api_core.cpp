@@ -501,8 +501,12 @@ void api::register_routes(router& r) {
     detail::register_messages(*impl_, r);
     detail::register_campaigns(*impl_, r);
     detail::register_webhooks(*impl_, r);
+    detail::register_connectors(*impl_, r);
     r.add("GET", "/metrics", [this](request&) {
-        return response(200, "text/plain; version=0.0.4; charset=utf-8", impl_->metrics.render());
+        std::string text = impl_->metrics.render();
+        if (impl_->options.connector_health)
+            text += detail::connector_metrics(impl_->options.connector_health());
+        return response(200, "text/plain; version=0.0.4; charset=utf-8", std::move(text));
     });
 }
 

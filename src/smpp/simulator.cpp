@@ -1,7 +1,5 @@
 #include "smpp/simulator.hpp"
 
-#include "core/errc.hpp"
-
 #include <atomic>
 #include <charconv>
 #include <cstdio>
@@ -16,6 +14,7 @@
 #include <boost/asio/strand.hpp>
 #include <spdlog/spdlog.h>
 
+#include "core/errc.hpp"
 #include "smpp/engine.hpp"
 #include "smpp/errc.hpp"
 #include "smpp/outbound.hpp"
@@ -488,6 +487,14 @@ std::map<std::string, std::uint64_t> simulator::duplicates() const {
     return out;
 }
 
+std::vector<std::string> simulator::numbers() const {
+    std::lock_guard lock(impl_->mutex);
+    std::vector<std::string> out;
+    out.reserve(impl_->numbers.size());
+    for (auto& [n, c] : impl_->numbers) out.push_back(n);
+    return out;
+}
+
 std::uint64_t simulator::count_for(const std::string& number) const {
     std::lock_guard lock(impl_->mutex);
     auto it = impl_->numbers.find(digits_only(number));
@@ -526,13 +533,20 @@ result<void> parse_outcome_weights(std::string_view rest, simulator_config& c) {
         } catch (const std::exception&) {
             return bad("weight of " + name + " must be a number of 0 or more");
         }
-        if (name == "delivered") delivered = weight;
-        else if (name == "undeliverable") undeliverable = weight;
-        else if (name == "expired") expired = weight;
-        else if (name == "rejected") rejected = weight;
-        else return bad("unknown outcome \"" + name + "\" (delivered, undeliverable, expired, rejected)");
+        if (name == "delivered")
+            delivered = weight;
+        else if (name == "undeliverable")
+            undeliverable = weight;
+        else if (name == "expired")
+            expired = weight;
+        else if (name == "rejected")
+            rejected = weight;
+        else
+            return bad("unknown outcome \"" + name
+                       + "\" (delivered, undeliverable, expired, rejected)");
     }
-    if (delivered + undeliverable + expired + rejected <= 0) return bad("at least one weight must be above 0");
+    if (delivered + undeliverable + expired + rejected <= 0)
+        return bad("at least one weight must be above 0");
     c.delivered = delivered;
     c.undeliverable = undeliverable;
     c.expired = expired;
@@ -553,7 +567,8 @@ result<void> parse_outcome_rules(std::string_view rest, simulator_config& c) {
                                                "undeliverable, expired, rejected, refuse, no_receipt");
         std::string prefix = r.substr(0, eq);
         if (prefix.empty() || prefix.find_first_not_of("+0123456789") != std::string::npos)
-            return fail(core::errc::invalid_value, "prefix \"" + prefix + "\" must be digits, optionally after +");
+            return fail(core::errc::invalid_value,
+                        "prefix \"" + prefix + "\" must be digits, optionally after +");
         c.rules.emplace_back(prefix, *outcome);
     }
     return {};

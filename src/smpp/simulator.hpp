@@ -104,6 +104,8 @@ class simulator {
     /// How many times each number was submitted to (record_numbers must be on).
     std::uint64_t count_for(const std::string& number) const;
     std::size_t distinct_numbers() const;
+    /// Every number submitted to, without '+' (record_numbers must be on).
+    std::vector<std::string> numbers() const;
     void reset_counters();
 
   private:

@@ -411,7 +411,7 @@ result<std::vector<message>> accept_messages(db::connection& c,
 
 result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>& outcomes) {
     using kind = send_outcome::kind;
-    columns sent(3), parts(5), retry(5), final_(5);
+    columns sent(3), parts(5), retry(6), final_(5);
     std::vector<std::string> done;                     // queue rows to delete
     std::map<std::string, const send_outcome*> by_id;  // for refunds
     for (const auto& o : outcomes) {
@@ -424,8 +424,8 @@ result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>&
                 done.push_back(id);
                 break;
             case kind::retry:
-                retry.add(
-                    {id, at, std::to_string(o.retry_after.count()), o.error_code, o.error_message});
+                retry.add({id, at, std::to_string(o.retry_after.count()), o.error_code,
+                           o.error_message, o.counted ? "t" : "f"});
                 break;
             default:
                 final_.add({id, at, o.what == kind::rejected ? "rejected" : "failed", o.error_code,
@@ -459,16 +459,16 @@ result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>&
     if (retry.size() > 0) {
         auto q = c.exec_prepared(
             "WITH v AS (SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::integer[], "
-            "$4::text[], $5::text[]) "
-            "AS v(id, at, secs, code, msg)), "
+            "$4::text[], $5::text[], $6::boolean[]) "
+            "AS v(id, at, secs, code, msg, counted)), "
             "q AS (UPDATE send_queue s SET due_at = now() + make_interval(secs => v.secs), "
-            "lease_owner = NULL, "
+            "attempts = s.attempts - CASE WHEN v.counted THEN 0 ELSE 1 END, lease_owner = NULL, "
             "lease_until = NULL FROM v WHERE s.log_id = v.id) "
             "UPDATE sms_delivery_logs d SET status = 'queued', error_code = v.code, error_message "
             "= v.msg, "
             "updated_at = now() FROM v WHERE d.id = v.id AND d.created_at = v.at AND d.status = "
             "'sending'",
-            {retry[0], retry[1], retry[2], retry[3], retry[4]});
+            {retry[0], retry[1], retry[2], retry[3], retry[4], retry[5]});
         if (!q) return std::unexpected(q.error());
     }
     if (final_.size() > 0) {

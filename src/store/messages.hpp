@@ -121,7 +121,10 @@ struct send_outcome {
     std::vector<std::string> message_ids;  ///< kind::sent: one per part
     std::string error_code, error_message;
     std::chrono::seconds retry_after{0};  ///< kind::retry
-    int refund = 0;                       ///< credits to give back (failed, rejected, suppressed)
+    /// kind::retry: counts against the attempts (false when nothing was tried, e.g. every
+    /// connector of the route is down).
+    bool counted = true;
+    int refund = 0;  ///< credits to give back (failed, rejected, suppressed)
 };
 /// Persists a batch of outcomes in one transaction.
 result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>& outcomes);

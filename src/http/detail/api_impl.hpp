@@ -129,6 +129,9 @@ void register_opt_outs(impl& api, router& routes);
 void register_messages(impl& api, router& routes);
 void register_campaigns(impl& api, router& routes);
 void register_webhooks(impl& api, router& routes);
+void register_connectors(impl& api, router& routes);
+/// Prometheus text for connector health.
+std::string connector_metrics(const std::vector<connector_status>& health);
 
 // ---- helpers ----
 
