@@ -9,7 +9,7 @@ CREATE TABLE smpp_connectors (
     port          integer NOT NULL CHECK (port BETWEEN 1 AND 65535),
     system_id     varchar(16) NOT NULL,
     password      varchar(9) NOT NULL DEFAULT '',  -- SMPP's limit; never returned by the API
-    system_type   varchar(13) NOT NULL DEFAULT '',
+    system_type   varchar(13) NOT NULL DEFAULT '' CHECK (system_type ~ '^[ -~]*$'),  -- SMPP: printable ASCII
     bind_mode     varchar(12) NOT NULL DEFAULT 'transceiver'
                   CHECK (bind_mode IN ('transceiver', 'transmitter')),
     binds         integer NOT NULL DEFAULT 1 CHECK (binds BETWEEN 1 AND 64),

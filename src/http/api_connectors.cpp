@@ -80,6 +80,9 @@ std::optional<response> apply(const json& b, store::connector& k, bool creating)
     if (k.system_id.empty()) return bad("system_id", "system_id must not be empty");
     if (auto r = text("password", 8, k.password, false)) return r;
     if (auto r = text("system_type", 12, k.system_type, false)) return r;
+    if (!std::all_of(k.system_type.begin(), k.system_type.end(),
+                     [](char ch) { return ch >= ' ' && ch <= '~'; }))
+        return bad("system_type", "system_type must be printable ASCII");
     if (auto r = text("bind_mode", 12, k.bind_mode, false)) return r;
     if (!one_of(k.bind_mode, {"transceiver", "transmitter"}))
         return bad("bind_mode", "bind_mode must be transceiver or transmitter");

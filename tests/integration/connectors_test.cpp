@@ -85,6 +85,9 @@ TEST(connectors, the_admin_api_validates_hides_the_password_and_audits) {
     b["password"] = "far-too-long";
     check(b, "password");
     b = base;
+    b["system_type"] = "caf\u00e9";
+    check(b, "system_type");
+    b = base;
     b["tps"] = -1;
     check(b, "tps");
     b = base;
