@@ -27,15 +27,19 @@ result<json> settings_patch(const json& v) {
         {"allow_negative_credits", json::value_t::boolean},
         {"refund_failed_messages", json::value_t::boolean},
     };
-    if (!v.is_object()) return fail(std::make_error_code(std::errc::invalid_argument), "settings must be an object", "settings");
+    if (!v.is_object())
+        return fail(std::make_error_code(std::errc::invalid_argument), "settings must be an object",
+                    "settings");
     for (const auto& [k, x] : v.items()) {
         auto it = known.find(k);
         if (it == known.end())
-            return fail(std::make_error_code(std::errc::invalid_argument),
-                        "unknown setting \"" + k + "\" (allow_negative_credits, refund_failed_messages)", "settings." + k);
+            return fail(
+                std::make_error_code(std::errc::invalid_argument),
+                "unknown setting \"" + k + "\" (allow_negative_credits, refund_failed_messages)",
+                "settings." + k);
         if (x.type() != it->second)
-            return fail(std::make_error_code(std::errc::invalid_argument), "settings." + k + " must be true or false",
-                        "settings." + k);
+            return fail(std::make_error_code(std::errc::invalid_argument),
+                        "settings." + k + " must be true or false", "settings." + k);
     }
     return v;
 }
@@ -54,7 +58,8 @@ void register_admin(impl& api, router& routes) {
     }));
 
     routes.add("POST", "/v1/admin/tenants", api.guarded(admin_only, [&api](call& c) {
-        auto body = body_object(c.req, {"username", "email", "password", "company_name", "phone_number", "credits"});
+        auto body = body_object(
+            c.req, {"username", "email", "password", "company_name", "phone_number", "credits"});
         if (!body) return error_response(body.error());
         store::new_user nu;
         auto username = required_string(*body, "username", 50);
@@ -79,12 +84,16 @@ void register_admin(impl& api, router& routes) {
                 auto u = store::create_user(conn, nu);
                 if (!u) return std::unexpected(u.error());
                 if (*credits && **credits > 0) {
-                    auto l = store::credit(conn, {.tenant = u->id, .credits = int(**credits), .amount = "0",
-                                                  .description = "opening balance", .by = c.who.user_id,
+                    auto l = store::credit(conn, {.tenant = u->id,
+                                                  .credits = int(**credits),
+                                                  .amount = "0",
+                                                  .description = "opening balance",
+                                                  .by = c.who.user_id,
                                                   .transaction_type = "adjustment"});
                     if (!l) return std::unexpected(l.error());
                 }
-                auto a = c.audit("tenants.create", "user", u->id.str(), {{"username", u->username}, {"credits", credits->value_or(0)}});
+                auto a = c.audit("tenants.create", "user", u->id.str(),
+                                 {{"username", u->username}, {"credits", credits->value_or(0)}});
                 a.tenant_id = u->id;
                 if (auto w = store::write_audit(conn, a); !w) return std::unexpected(w.error());
                 auto fresh = store::get_user(conn, u->id);
@@ -118,9 +127,11 @@ void register_admin(impl& api, router& routes) {
                 auto t = tenant_from(conn, c.req);
                 if (!t) return std::unexpected(t.error());
                 if (*status)
-                    if (auto s = store::set_account_status(conn, t->id, **status); !s) return std::unexpected(s.error());
+                    if (auto s = store::set_account_status(conn, t->id, **status); !s)
+                        return std::unexpected(s.error());
                 if (settings)
-                    if (auto s = store::update_settings(conn, t->id, settings->dump()); !s) return std::unexpected(s.error());
+                    if (auto s = store::update_settings(conn, t->id, settings->dump()); !s)
+                        return std::unexpected(s.error());
                 auto a = c.audit("tenants.update", "user", t->id.str(), *body);
                 a.tenant_id = t->id;
                 if (auto w = store::write_audit(conn, a); !w) return std::unexpected(w.error());
@@ -134,16 +145,22 @@ void register_admin(impl& api, router& routes) {
     }));
 
     routes.add("POST", "/v1/admin/tenants/{id}/credits", api.guarded(admin_only, [&api](call& c) {
-        auto body = body_object(c.req, {"credits", "amount", "payment_method", "description", "transaction_type"});
+        auto body = body_object(
+            c.req, {"credits", "amount", "payment_method", "description", "transaction_type"});
         if (!body) return error_response(body.error());
         auto credits = optional_integer(*body, "credits", 1, 100'000'000);
         if (!credits) return error_response(credits.error());
-        if (!*credits) return error_response(422, "invalid_value", "credits is required", "credits");
+        if (!*credits)
+            return error_response(422, "invalid_value", "credits is required", "credits");
         std::string amount = "0";
         if (auto it = body->find("amount"); it != body->end()) {
-            if (it->is_string()) amount = it->get<std::string>();
-            else if (it->is_number()) amount = it->dump();
-            else return error_response(422, "invalid_value", "amount must look like 49.99", "amount");
+            if (it->is_string())
+                amount = it->get<std::string>();
+            else if (it->is_number())
+                amount = it->dump();
+            else
+                return error_response(422, "invalid_value", "amount must look like 49.99",
+                                      "amount");
         }
         auto method = optional_string(*body, "payment_method", 50, true);
         if (!method) return error_response(method.error());
@@ -155,19 +172,22 @@ void register_admin(impl& api, router& routes) {
             return in_transaction(conn, [&]() -> result<response> {
                 auto t = tenant_from(conn, c.req);
                 if (!t) return std::unexpected(t.error());
-                auto l = store::credit(conn, {.tenant = t->id,
-                                              .credits = int(**credits),
-                                              .amount = amount,
-                                              .payment_method = method->value_or(""),
-                                              .description = description->value_or(""),
-                                              .by = c.who.user_id,
-                                              .transaction_type = type->value_or("credit_purchase")});
+                auto l =
+                    store::credit(conn, {.tenant = t->id,
+                                         .credits = int(**credits),
+                                         .amount = amount,
+                                         .payment_method = method->value_or(""),
+                                         .description = description->value_or(""),
+                                         .by = c.who.user_id,
+                                         .transaction_type = type->value_or("credit_purchase")});
                 if (!l) return std::unexpected(l.error());
                 // Campaigns that stopped for lack of credits go on.
                 auto resumed = store::resume_after_top_up(conn, t->id);
                 if (!resumed) return std::unexpected(resumed.error());
                 auto a = c.audit("billing.credit", "user", t->id.str(),
-                                 {{"credits", l->credits}, {"amount", l->amount}, {"credits_after", l->credits_after}});
+                                 {{"credits", l->credits},
+                                  {"amount", l->amount},
+                                  {"credits_after", l->credits_after}});
                 a.tenant_id = t->id;
                 if (auto w = store::write_audit(conn, a); !w) return std::unexpected(w.error());
                 return created(ledger_json(*l));
@@ -186,12 +206,15 @@ void register_admin(impl& api, router& routes) {
             return in_transaction(conn, [&]() -> result<response> {
                 auto u = store::get_user(conn, *id);
                 if (!u) return std::unexpected(u.error());
-                if (auto s = store::set_password(conn, *id, *password); !s) return std::unexpected(s.error());
-                if (auto s = store::revoke_user_sessions(conn, *id); !s) return std::unexpected(s.error());
+                if (auto s = store::set_password(conn, *id, *password); !s)
+                    return std::unexpected(s.error());
+                if (auto s = store::revoke_user_sessions(conn, *id); !s)
+                    return std::unexpected(s.error());
                 auto a = c.audit("users.password_reset", "user", id->str());
                 a.tenant_id = u->tenant_id;
                 if (auto w = store::write_audit(conn, a); !w) return std::unexpected(w.error());
-                api.forget_cached([&](const principal& p) { return p.user_id == *id && p.via_session; });
+                api.forget_cached(
+                    [&](const principal& p) { return p.user_id == *id && p.via_session; });
                 return no_content();
             });
         });
@@ -202,15 +225,21 @@ void register_admin(impl& api, router& routes) {
         if (!body) return error_response(body.error());
         auto credits = optional_integer(*body, "credits_per_segment", 1, 1000);
         if (!credits) return error_response(credits.error());
-        if (!*credits) return error_response(422, "invalid_value", "credits_per_segment is required", "credits_per_segment");
+        if (!*credits)
+            return error_response(422, "invalid_value", "credits_per_segment is required",
+                                  "credits_per_segment");
         std::string country(c.req.param("country"));
         return with_db(api, [&](db::connection& conn) {
             return in_transaction(conn, [&]() -> result<response> {
                 auto p = store::set_price(conn, {country, int(**credits)}, c.who.user_id);
                 if (!p) return std::unexpected(p.error());
-                if (auto w = store::write_audit(conn, c.audit("prices.set", "price", country, {{"credits_per_segment", **credits}})); !w)
+                if (auto w =
+                        store::write_audit(conn, c.audit("prices.set", "price", country,
+                                                         {{"credits_per_segment", **credits}}));
+                    !w)
                     return std::unexpected(w.error());
-                return json_response(200, {{"country_code", p->country_code}, {"credits_per_segment", p->credits_per_segment}});
+                return json_response(200, {{"country_code", p->country_code},
+                                           {"credits_per_segment", p->credits_per_segment}});
             });
         });
     }));
@@ -219,8 +248,10 @@ void register_admin(impl& api, router& routes) {
         std::string country(c.req.param("country"));
         return with_db(api, [&](db::connection& conn) {
             return in_transaction(conn, [&]() -> result<response> {
-                if (auto d = store::delete_price(conn, country); !d) return std::unexpected(d.error());
-                if (auto w = store::write_audit(conn, c.audit("prices.delete", "price", country)); !w)
+                if (auto d = store::delete_price(conn, country); !d)
+                    return std::unexpected(d.error());
+                if (auto w = store::write_audit(conn, c.audit("prices.delete", "price", country));
+                    !w)
                     return std::unexpected(w.error());
                 return no_content();
             });

@@ -8,16 +8,16 @@
 namespace herald::store {
 
 enum class errc {
-    not_found = 1,          ///< no such row for this tenant
-    duplicate,              ///< a unique key (username, phone number, group name) exists
-    insufficient_credits,   ///< the balance does not cover the debit
-    invalid_credentials,    ///< wrong login or password (deliberately unspecific)
-    account_inactive,       ///< the account is suspended or closed
-    weak_password,          ///< too short or too long
-    invalid_reference,      ///< an id in the request belongs to nobody visible (a group, a contact)
-    sender_not_allowed,     ///< the tenant may not send with this sender ID
-    no_sender,              ///< no sender ID given and the tenant has no default
-    wrong_state,            ///< the record's status forbids the change (cancel a sent message)
+    not_found = 1,         ///< no such row for this tenant
+    duplicate,             ///< a unique key (username, phone number, group name) exists
+    insufficient_credits,  ///< the balance does not cover the debit
+    invalid_credentials,   ///< wrong login or password (deliberately unspecific)
+    account_inactive,      ///< the account is suspended or closed
+    weak_password,         ///< too short or too long
+    invalid_reference,     ///< an id in the request belongs to nobody visible (a group, a contact)
+    sender_not_allowed,    ///< the tenant may not send with this sender ID
+    no_sender,             ///< no sender ID given and the tenant has no default
+    wrong_state,           ///< the record's status forbids the change (cancel a sent message)
 };
 
 const std::error_category& store_category() noexcept;

@@ -10,10 +10,10 @@
 #include <gtest/gtest.h>
 
 #include "support/api_server.hpp"
-#include "support/background.hpp"
 #include "support/http_client.hpp"
 #include "support/pg.hpp"
 #include "support/run.hpp"
+#include "support/smsc_process.hpp"
 
 namespace herald {
 namespace {
@@ -21,29 +21,7 @@ namespace {
 using test::api_server;
 using test::json;
 
-struct smsc {
-    std::unique_ptr<test::background_process> process;
-    int port = 0, control = 0;
-    smsc() {
-        process = std::make_unique<test::background_process>(std::vector<std::string>{
-            test::herald_binary(), "smsc-sim", "--port", "0", "--control-port", "0",
-            "--record-numbers", "--latency", "20ms", "--log-level", "warn"});
-        if (!process->wait_for_output("control: http://127.0.0.1:", std::chrono::seconds(20)))
-            std::abort();
-        port = *process->number_after("listening on 127.0.0.1:");
-        control = *process->number_after("control: http://127.0.0.1:");
-    }
-    json get(const std::string& path) const {
-        test::http_client c(control);
-        return json::parse(c.get(path).body);
-    }
-    std::set<std::string> numbers() const {
-        auto n = get("/numbers?list=1");
-        std::set<std::string> out;
-        for (const auto& x : n["numbers"]) out.insert(x.get<std::string>());
-        return out;
-    }
-};
+using smsc = test::smsc_process;
 
 json connector(const std::string& name, int port) {
     return {{"name", name},      {"host", "127.0.0.1"}, {"port", port}, {"system_id", "herald"},

@@ -15,6 +15,7 @@
 #include "support/http_client.hpp"
 #include "support/pg.hpp"
 #include "support/run.hpp"
+#include "support/smsc_process.hpp"
 
 namespace herald {
 namespace {
@@ -24,27 +25,8 @@ using test::json;
 
 constexpr int window = 256;
 
-struct smsc {
-    std::unique_ptr<test::background_process> process;
-    int port = 0, control = 0;
-
-    smsc() {
-        process = std::make_unique<test::background_process>(std::vector<std::string>{
-            test::herald_binary(), "smsc-sim", "--port", "0", "--control-port", "0",
-            "--record-numbers", "--latency", "20ms", "--log-level", "warn"});
-        if (!process->wait_for_output("control: http://127.0.0.1:", std::chrono::seconds(20)))
-            std::abort();
-        port = *process->number_after("listening on 127.0.0.1:");
-        control = *process->number_after("control: http://127.0.0.1:");
-    }
-    json get(const std::string& path) const {
-        test::http_client c(control);
-        return json::parse(c.get(path).body);
-    }
-    void post(const std::string& path, const json& body) const {
-        test::http_client c(control);
-        c.request("POST", path, body.dump(), {"Content-Type: application/json"});
-    }
+/// The SMSC, and the settings that point a server at it.
+struct smsc : test::smsc_process {
     std::vector<std::string> env() const {
         return {"HERALD_DISPATCH_SMSC=127.0.0.1:" + std::to_string(port),
                 "HERALD_DISPATCH_LEASE=3s", "HERALD_DISPATCH_WINDOW=" + std::to_string(window)};
