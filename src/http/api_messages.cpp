@@ -2,6 +2,7 @@
 // the sender IDs a tenant may use (managed by an admin).
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -244,6 +245,39 @@ std::variant<std::string, response> idempotency_key(const request& req) {
     return key;
 }
 
+/// Runs a sending request in one transaction under its Idempotency-Key, if it has one: a
+/// repeat gets the first answer; an accepted answer (202) is stored with the key, while a
+/// refused one rolls back and leaves the key free for a corrected retry. Wakes the dispatcher
+/// when new messages were queued.
+response send_once(impl& api, call& c,
+                   const std::function<result<response>(db::connection&)>& send) {
+    auto k = idempotency_key(c.req);
+    if (auto* r = std::get_if<response>(&k)) return std::move(*r);
+    const auto& key = std::get<std::string>(k);
+    const std::string hash = fingerprint(c.req.body);
+    bool replayed = false;
+    auto resp = with_db(api, [&](db::connection& conn) {
+        return in_transaction(conn, [&]() -> result<response> {
+            if (!key.empty()) {
+                auto prior = take_idempotency_key(conn, c.tenant_id(), key, hash);
+                if (!prior) return std::unexpected(prior.error());
+                if (*prior) {
+                    replayed = true;
+                    return std::move(**prior);
+                }
+            }
+            auto answer = send(conn);
+            if (answer && !key.empty() && answer->status == 202) {
+                auto saved = save_idempotent_answer(conn, c.tenant_id(), key, *answer);
+                if (!saved) return std::unexpected(saved.error());
+            }
+            return answer;
+        });
+    });
+    if (resp.status == 202 && !replayed && api.options.on_queued) api.options.on_queued();
+    return resp;
+}
+
 }  // namespace
 
 void register_messages(impl& api, router& routes) {
@@ -256,70 +290,48 @@ void register_messages(impl& api, router& routes) {
             auto parsed = parse_send(*body, api.options.max_segments);
             if (auto* r = std::get_if<response>(&parsed)) return std::move(*r);
             auto& s = std::get<send_request>(parsed);
-            auto k = idempotency_key(c.req);
-            if (auto* r = std::get_if<response>(&k)) return std::move(*r);
-            const auto& key = std::get<std::string>(k);
-            const std::string hash = fingerprint(c.req.body);
-            bool replayed = false;
-            auto resp = with_db(api, [&](db::connection& conn) {
-                return in_transaction(conn, [&]() -> result<response> {
-                    if (!key.empty()) {
-                        auto prior = take_idempotency_key(conn, c.tenant_id(), key, hash);
-                        if (!prior) return std::unexpected(prior.error());
-                        if (*prior) {
-                            replayed = (*prior)->status == 202;
-                            return std::move(**prior);
-                        }
-                    }
-                    auto sender = store::resolve_sender(conn, c.tenant_id(), s.from);
-                    if (!sender) return std::unexpected(sender.error());
-                    auto opted = store::opted_out_among(conn, c.tenant_id(), {s.to});
-                    if (!opted) return std::unexpected(opted.error());
-                    if (!opted->empty())
-                        return error_response(422, "opted_out",
-                                              s.to + " has opted out of messages from this account",
-                                              "to");
-                    auto price = store::price_for(conn, s.region);
-                    if (!price) return std::unexpected(price.error());
-                    const int cost = *price * s.segments;
-                    auto debit = store::debit(conn, {.tenant = c.tenant_id(),
-                                                     .credits = cost,
-                                                     .transaction_type = "message_cost",
-                                                     .description = "message to " + s.to,
-                                                     .by = c.who.user_id});
-                    if (!debit) {
-                        if (debit.error().code == store::errc::insufficient_credits)
-                            return error_response(
-                                402, "insufficient_credits",
-                                "the message costs " + std::to_string(cost)
-                                    + " credits and the balance does not cover it");
-                        return std::unexpected(debit.error());
-                    }
-                    auto m = store::accept_message(conn, {.tenant = c.tenant_id(),
-                                                          .to = s.to,
-                                                          .from = *sender,
-                                                          .body = s.body,
-                                                          .encoding = s.encoding,
-                                                          .segments = s.segments,
-                                                          .cost = cost,
-                                                          .scheduled_at = s.scheduled_at,
-                                                          .callback_url = s.callback_url,
-                                                          .validity_seconds = s.validity});
-                    if (!m) return std::unexpected(m.error());
-                    auto a = c.audit("messages.send", "message", m->id.str(),
-                                     {{"to", m->to}, {"segments", m->segments}, {"cost", cost}});
-                    if (auto w = store::write_audit(conn, a); !w) return std::unexpected(w.error());
-                    auto accepted = json_response(202, message_json(*m));
-                    accepted.set("location", "/v1/messages/" + m->id.str());
-                    if (!key.empty()) {
-                        auto saved = save_idempotent_answer(conn, c.tenant_id(), key, accepted);
-                        if (!saved) return std::unexpected(saved.error());
-                    }
-                    return accepted;
-                });
+            return send_once(api, c, [&](db::connection& conn) -> result<response> {
+                auto sender = store::resolve_sender(conn, c.tenant_id(), s.from);
+                if (!sender) return std::unexpected(sender.error());
+                auto opted = store::opted_out_among(conn, c.tenant_id(), {s.to});
+                if (!opted) return std::unexpected(opted.error());
+                if (!opted->empty())
+                    return error_response(422, "opted_out",
+                                          s.to + " has opted out of messages from this account",
+                                          "to");
+                auto price = store::price_for(conn, s.region);
+                if (!price) return std::unexpected(price.error());
+                const int cost = *price * s.segments;
+                auto debit = store::debit(conn, {.tenant = c.tenant_id(),
+                                                 .credits = cost,
+                                                 .transaction_type = "message_cost",
+                                                 .description = "message to " + s.to,
+                                                 .by = c.who.user_id});
+                if (!debit) {
+                    if (debit.error().code == store::errc::insufficient_credits)
+                        return error_response(402, "insufficient_credits",
+                                              "the message costs " + std::to_string(cost)
+                                                  + " credits and the balance does not cover it");
+                    return std::unexpected(debit.error());
+                }
+                auto m = store::accept_message(conn, {.tenant = c.tenant_id(),
+                                                      .to = s.to,
+                                                      .from = *sender,
+                                                      .body = s.body,
+                                                      .encoding = s.encoding,
+                                                      .segments = s.segments,
+                                                      .cost = cost,
+                                                      .scheduled_at = s.scheduled_at,
+                                                      .callback_url = s.callback_url,
+                                                      .validity_seconds = s.validity});
+                if (!m) return std::unexpected(m.error());
+                auto a = c.audit("messages.send", "message", m->id.str(),
+                                 {{"to", m->to}, {"segments", m->segments}, {"cost", cost}});
+                if (auto w = store::write_audit(conn, a); !w) return std::unexpected(w.error());
+                auto accepted = json_response(202, message_json(*m));
+                accepted.set("location", "/v1/messages/" + m->id.str());
+                return accepted;
             });
-            if (resp.status == 202 && !replayed && api.options.on_queued) api.options.on_queued();
-            return resp;
         }));
 
     // Up to max_batch messages in one call. Each entry takes the batch's fields as defaults
@@ -389,136 +401,112 @@ void register_messages(impl& api, router& routes) {
                     ok.push_back(std::move(std::get<send_request>(parsed)));
                     index.push_back(i);
                 }
-                auto k = idempotency_key(c.req);
-                if (auto* r = std::get_if<response>(&k)) return std::move(*r);
-                const auto& key = std::get<std::string>(k);
-                const std::string hash = fingerprint(c.req.body);
-                bool replayed = false;
-                auto resp = with_db(api, [&](db::connection& conn) {
-                    return in_transaction(conn, [&]() -> result<response> {
-                        if (!key.empty()) {
-                            auto prior = take_idempotency_key(conn, c.tenant_id(), key, hash);
-                            if (!prior) return std::unexpected(prior.error());
-                            if (*prior) {
-                                replayed = true;
-                                return std::move(**prior);
-                            }
+                return send_once(api, c, [&](db::connection& conn) -> result<response> {
+                    std::vector<std::string> numbers;
+                    for (const auto& s : ok) numbers.push_back(s.to);
+                    auto opted = store::opted_out_among(conn, c.tenant_id(), numbers);
+                    if (!opted) return std::unexpected(opted.error());
+                    const std::set<std::string> out(opted->begin(), opted->end());
+                    std::map<std::optional<std::string>, result<std::string>> senders;
+                    std::map<std::string, int> prices;
+                    std::vector<store::new_message> rows;
+                    std::vector<std::size_t> row_index;
+                    int total = 0;
+                    for (std::size_t j = 0; j < ok.size(); ++j) {
+                        const auto& s = ok[j];
+                        if (out.contains(s.to)) {
+                            reject(index[j], {{"code", "opted_out"},
+                                              {"message", s.to
+                                                              + " has opted out of messages "
+                                                                "from this account"},
+                                              {"field", "to"}});
+                            continue;
                         }
-                        std::vector<std::string> numbers;
-                        for (const auto& s : ok) numbers.push_back(s.to);
-                        auto opted = store::opted_out_among(conn, c.tenant_id(), numbers);
-                        if (!opted) return std::unexpected(opted.error());
-                        const std::set<std::string> out(opted->begin(), opted->end());
-                        std::map<std::optional<std::string>, result<std::string>> senders;
-                        std::map<std::string, int> prices;
-                        std::vector<store::new_message> rows;
-                        std::vector<std::size_t> row_index;
-                        int total = 0;
-                        for (std::size_t j = 0; j < ok.size(); ++j) {
-                            const auto& s = ok[j];
-                            if (out.contains(s.to)) {
-                                reject(index[j], {{"code", "opted_out"},
-                                                  {"message", s.to
-                                                                  + " has opted out of messages "
-                                                                    "from this account"},
-                                                  {"field", "to"}});
-                                continue;
-                            }
-                            auto it = senders.find(s.from);
-                            if (it == senders.end())
-                                it = senders
-                                         .emplace(s.from, store::resolve_sender(conn, c.tenant_id(),
-                                                                                s.from))
-                                         .first;
-                            if (!it->second) {
-                                const auto& e = it->second.error();
-                                if (status_for(e) == 500) return std::unexpected(e);
-                                reject(index[j], {{"code", e.code.message()},
-                                                  {"message", e.message},
-                                                  {"field", "from"}});
-                                continue;
-                            }
-                            auto pr = prices.find(s.region);
-                            if (pr == prices.end()) {
-                                auto p = store::price_for(conn, s.region);
-                                if (!p) return std::unexpected(p.error());
-                                pr = prices.emplace(s.region, *p).first;
-                            }
-                            const int cost = pr->second * s.segments;
-                            total += cost;
-                            rows.push_back({.tenant = c.tenant_id(),
-                                            .to = s.to,
-                                            .from = *it->second,
-                                            .body = s.body,
-                                            .encoding = s.encoding,
-                                            .segments = s.segments,
-                                            .cost = cost,
-                                            .scheduled_at = s.scheduled_at,
-                                            .callback_url = s.callback_url,
-                                            .validity_seconds = s.validity});
-                            row_index.push_back(index[j]);
+                        auto it = senders.find(s.from);
+                        if (it == senders.end())
+                            it = senders
+                                     .emplace(s.from,
+                                              store::resolve_sender(conn, c.tenant_id(), s.from))
+                                     .first;
+                        if (!it->second) {
+                            const auto& e = it->second.error();
+                            if (status_for(e) == 500) return std::unexpected(e);
+                            reject(index[j], {{"code", e.code.message()},
+                                              {"message", e.message},
+                                              {"field", "from"}});
+                            continue;
                         }
-                        std::sort(errors.begin(), errors.end(), [](const json& a, const json& b) {
-                            return a["index"].get<std::size_t>() < b["index"].get<std::size_t>();
-                        });
-                        if (rows.empty())
-                            return json_response(422, {{"error",
-                                                        {{"code", "batch_rejected"},
-                                                         {"message",
-                                                          "no message in the batch could "
-                                                          "be accepted; see errors"},
-                                                         {"field", "messages"}}},
-                                                       {"errors", errors}});
-                        auto debit = store::debit(
-                            conn,
-                            {.tenant = c.tenant_id(),
-                             .credits = total,
-                             .transaction_type = "message_cost",
-                             .description = "batch of " + std::to_string(rows.size()) + " messages",
-                             .by = c.who.user_id});
-                        if (!debit) {
-                            if (debit.error().code == store::errc::insufficient_credits)
-                                return error_response(
+                        auto pr = prices.find(s.region);
+                        if (pr == prices.end()) {
+                            auto p = store::price_for(conn, s.region);
+                            if (!p) return std::unexpected(p.error());
+                            pr = prices.emplace(s.region, *p).first;
+                        }
+                        const int cost = pr->second * s.segments;
+                        total += cost;
+                        rows.push_back({.tenant = c.tenant_id(),
+                                        .to = s.to,
+                                        .from = *it->second,
+                                        .body = s.body,
+                                        .encoding = s.encoding,
+                                        .segments = s.segments,
+                                        .cost = cost,
+                                        .scheduled_at = s.scheduled_at,
+                                        .callback_url = s.callback_url,
+                                        .validity_seconds = s.validity});
+                        row_index.push_back(index[j]);
+                    }
+                    std::sort(errors.begin(), errors.end(), [](const json& a, const json& b) {
+                        return a["index"].get<std::size_t>() < b["index"].get<std::size_t>();
+                    });
+                    if (rows.empty())
+                        return json_response(422, {{"error",
+                                                    {{"code", "batch_rejected"},
+                                                     {"message",
+                                                      "no message in the batch could "
+                                                      "be accepted; see errors"},
+                                                     {"field", "messages"}}},
+                                                   {"errors", errors}});
+                    auto debit = store::debit(
+                        conn,
+                        {.tenant = c.tenant_id(),
+                         .credits = total,
+                         .transaction_type = "message_cost",
+                         .description = "batch of " + std::to_string(rows.size()) + " messages",
+                         .by = c.who.user_id});
+                    if (!debit) {
+                        if (debit.error().code == store::errc::insufficient_credits)
+                            return error_response(
                                     402, "insufficient_credits",
                                     "the batch costs " + std::to_string(total)
                                         + " credits and the balance does not cover it; nothing "
                                           "was sent or charged");
-                            return std::unexpected(debit.error());
-                        }
-                        auto accepted = store::accept_messages(conn, rows);
-                        if (!accepted) return std::unexpected(accepted.error());
-                        json items = json::array();
-                        for (std::size_t j = 0; j < accepted->size(); ++j) {
-                            const auto& m = (*accepted)[j];
-                            items.push_back({{"index", row_index[j]},
-                                             {"id", m.id.str()},
-                                             {"to", m.to},
-                                             {"status", m.status},
-                                             {"encoding", m.encoding},
-                                             {"segments", m.segments},
-                                             {"cost", m.cost}});
-                        }
-                        auto a = c.audit("messages.send_batch", "message", {},
-                                         {{"accepted", rows.size()},
-                                          {"rejected", errors.size()},
-                                          {"cost", total}});
-                        if (auto w = store::write_audit(conn, a); !w)
-                            return std::unexpected(w.error());
-                        auto answer = json_response(202, {{"accepted", rows.size()},
-                                                          {"rejected", errors.size()},
-                                                          {"cost", total},
-                                                          {"messages", items},
-                                                          {"errors", errors}});
-                        if (!key.empty()) {
-                            auto saved = save_idempotent_answer(conn, c.tenant_id(), key, answer);
-                            if (!saved) return std::unexpected(saved.error());
-                        }
-                        return answer;
-                    });
+                        return std::unexpected(debit.error());
+                    }
+                    auto accepted = store::accept_messages(conn, rows);
+                    if (!accepted) return std::unexpected(accepted.error());
+                    json items = json::array();
+                    for (std::size_t j = 0; j < accepted->size(); ++j) {
+                        const auto& m = (*accepted)[j];
+                        items.push_back({{"index", row_index[j]},
+                                         {"id", m.id.str()},
+                                         {"to", m.to},
+                                         {"status", m.status},
+                                         {"encoding", m.encoding},
+                                         {"segments", m.segments},
+                                         {"cost", m.cost}});
+                    }
+                    auto a = c.audit(
+                        "messages.send_batch", "message", {},
+                        {{"accepted", rows.size()}, {"rejected", errors.size()}, {"cost", total}});
+                    if (auto w = store::write_audit(conn, a); !w) return std::unexpected(w.error());
+                    auto answer = json_response(202, {{"accepted", rows.size()},
+                                                      {"rejected", errors.size()},
+                                                      {"cost", total},
+                                                      {"messages", items},
+                                                      {"errors", errors}});
+                    return answer;
                 });
-                if (resp.status == 202 && !replayed && api.options.on_queued)
-                    api.options.on_queued();
-                return resp;
             }),
         std::size_t(16) << 20);
 
