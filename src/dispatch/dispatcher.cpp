@@ -242,7 +242,15 @@ struct dispatcher::impl {
                 case smpp::submit_outcome::failed:
                     o.error_code = r.command_status ? status_code(r.command_status) : "transient";
                     o.error_message = r.error;
-                    if (attempts < options.max_attempts) {
+                    if (r.unsent) {
+                        // Its connector lost every bind before sending it: another one of
+                        // the route takes it, and it costs no attempt.
+                        o.what = kind::retry;
+                        o.counted = false;
+                        o.error_code = "no_connector_up";
+                        o.retry_after = std::chrono::seconds(1);
+                        count(&dispatcher_stats::deferred_no_connector);
+                    } else if (attempts < options.max_attempts) {
                         o.what = kind::retry;
                         o.retry_after = backoff(attempts);
                         count(&dispatcher_stats::retried);

@@ -98,7 +98,8 @@ struct client::impl : std::enable_shared_from_this<impl> {
           handlers(std::move(h)),
           strand(net::make_strand(e.context())),
           limiter(cfg.tps, std::max(1.0, cfg.tps / 20), std::chrono::steady_clock::now()),
-          rng(std::random_device{}()) {
+          rng(std::random_device{}()),
+          down_timer(strand) {
         for (int i = 0; i < std::max(1, cfg.binds); ++i)
             slots.push_back(std::make_unique<slot>(i, strand));
         next_ref = std::uint16_t(rng());
@@ -116,6 +117,10 @@ struct client::impl : std::enable_shared_from_this<impl> {
     std::uint64_t next_token = 1;
     std::uint16_t next_ref = 0;
     bool stopping = false;
+    /// No bind has been up for unbound_grace: what waits for one fails instead.
+    bool down = false;
+    bool down_armed = false;
+    net::steady_timer down_timer;
 
     // Cross-thread hand-off.
     std::mutex mutex;
@@ -224,6 +229,59 @@ struct client::impl : std::enable_shared_from_this<impl> {
         note_error(why);
         spdlog::warn("smpp {}: {}", cfg.name, why);
         schedule_reconnect(s);
+        watch_unbound(why);
+    }
+
+    bool any_bound() const {
+        for (const auto& s : slots)
+            if (s->bound) return true;
+        return false;
+    }
+
+    /// Starts the grace period after which, with still no bind up, waiting messages fail.
+    void watch_unbound(const std::string& why) {
+        if (down || down_armed || stopping || any_bound()) return;
+        down_armed = true;
+        down_timer.expires_after(cfg.unbound_grace);
+        down_timer.async_wait(
+            net::bind_executor(strand, [w = weak_from_this(), why](boost::system::error_code) {
+                auto self = w.lock();
+                if (!self) return;
+                self->down_armed = false;
+                if (self->stopping || self->any_bound()) return;
+                self->down = true;
+                spdlog::warn("smpp {}: no bind up for {} ms; messages waiting for one fail",
+                             self->cfg.name, self->cfg.unbound_grace.count());
+                self->fail_waiting("no bind up (" + why + ")");
+            }));
+    }
+
+    /// Fails every queued message (none of them has been built or sent) as unsent.
+    void fail_waiting(const std::string& why) {
+        std::size_t n = 0;
+        for (auto id : queue) {
+            auto it = jobs.find(id);
+            if (it == jobs.end()) continue;
+            auto done = std::move(it->second->done);
+            jobs.erase(it);
+            ++n;
+            submit_result r;
+            r.outcome = submit_outcome::failed;
+            r.error = why;
+            r.unsent = true;
+            finish(done, std::move(r));
+        }
+        queue.clear();
+        if (n == 0) return;
+        {
+            std::lock_guard lock(mutex);
+            waiting -= std::min(waiting, n);
+        }
+        {
+            std::lock_guard lock(stats_mutex);
+            counters.failed += n;
+        }
+        space.notify_all();
     }
 
     void connected(slot& s, tcp::socket socket) {
@@ -258,6 +316,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
                 [&](event::bound& b) {
                     s.bound = true;
                     s.failures = 0;
+                    down = false;
                     spdlog::info("smpp {}: bind {} up ({} to {})", cfg.name, s.index,
                                  to_string(b.mode), b.system_id.empty() ? cfg.host : b.system_id);
                     report_state("bound");
@@ -306,6 +365,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
         s.pause_armed = false;
         if (was_bound) report_state(reason);
         schedule_reconnect(s);
+        watch_unbound(reason.empty() ? "connection closed" : reason);
     }
 
     void on_response(slot& s, std::uint64_t token, const message& m) {
@@ -521,7 +581,10 @@ struct client::impl : std::enable_shared_from_this<impl> {
             queue.push_back(j->id);
             jobs.emplace(j->id, std::move(j));
         }
-        pump_all();
+        if (down && !stopping)
+            fail_waiting("no bind up");
+        else
+            pump_all();
     }
 
     // ---- inbound ----
@@ -617,6 +680,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
         auto future = finished->get_future();
         net::dispatch(strand, [self = shared_from_this(), grace, finished] {
             self->stopping = true;
+            self->down_timer.cancel();
             for (auto& s : self->slots) {
                 s->timer.cancel();
                 s->pause.cancel();

@@ -47,6 +47,9 @@ struct client_config {
     id_format receipt_ids = id_format::exact;
     /// Messages waiting for a bind; submit() blocks while it is full.
     std::size_t max_queue = 10'000;
+    /// With no bind up for this long, the messages waiting fail as never sent, and so do new
+    /// ones until a bind is up again: the caller can take them to another connector.
+    std::chrono::milliseconds unbound_grace{2'000};
 };
 
 /// What became of a submitted message.
@@ -64,6 +67,9 @@ struct submit_result {
     std::vector<std::string> message_ids;  ///< one per part the SMSC accepted
     std::uint32_t command_status = 0;      ///< the first error status, if any
     std::string error;
+    /// failed: no part was ever written to the SMSC, so sending it elsewhere cannot
+    /// duplicate it.
+    bool unsent = false;
     std::size_t segments = 0;
     std::uint8_t data_coding = 0;
 };

@@ -247,7 +247,7 @@ result<std::vector<claimed_message>> claim_due(db::connection& c, const std::str
         "q AS (UPDATE send_queue s SET lease_owner = $1, lease_until = now() + make_interval(secs "
         "=> $3), "
         "attempts = s.attempts + 1 FROM due WHERE s.log_id = due.log_id "
-        "RETURNING s.log_id, s.created_at, s.attempts), "
+        "RETURNING s.log_id, s.created_at, s.attempts, s.charged), "
         "l AS (UPDATE sms_delivery_logs d SET status = CASE WHEN d.status IN ('queued', "
         "'scheduled', 'sending') "
         "THEN 'sending' ELSE d.status END, updated_at = now() FROM q WHERE d.id = q.log_id AND "
@@ -256,7 +256,8 @@ result<std::vector<claimed_message>> claim_due(db::connection& c, const std::str
         "coalesce(d.sender_id, ''), "
         "coalesce(d.body, ''), coalesce(d.cost, 0)::integer, d.validity_seconds, d.campaign_id, "
         "d.status) "
-        "SELECT l.*, q.attempts, u.account_status, EXISTS (SELECT 1 FROM opt_outs o WHERE "
+        "SELECT l.*, q.attempts, q.charged, u.account_status, EXISTS (SELECT 1 FROM opt_outs o "
+        "WHERE "
         "o.user_id = l.user_id "
         "AND o.phone_number = l.phone_number), "
         "coalesce((u.settings ->> 'refund_failed_messages')::boolean, false) "
@@ -278,11 +279,11 @@ result<std::vector<claimed_message>> claim_due(db::connection& c, const std::str
         m.campaign_id = r.get<std::optional<core::uuid>>(8);
         const auto status = r.get<std::string>(9);
         m.attempts = r.get<int>(10);
-        m.account_status = status == "sending" ? r.get<std::string>(11) : "final:" + status;
-        m.opted_out = r.get<bool>(12);
-        m.refund_failed = r.get<bool>(13);
         // API messages are paid when accepted; a campaign's when first claimed (below).
-        m.charged = !m.campaign_id || m.attempts > 1;
+        m.charged = !m.campaign_id || r.get<bool>(11);
+        m.account_status = status == "sending" ? r.get<std::string>(12) : "final:" + status;
+        m.opted_out = r.get<bool>(13);
+        m.refund_failed = r.get<bool>(14);
         out.push_back(std::move(m));
     }
     return out;
@@ -328,15 +329,24 @@ result<std::vector<claimed_message>> claim_and_charge(db::connection& c, const s
         unpaid.insert(key.second);
     }
     std::vector<claimed_message> out;
-    std::vector<std::string> back;
+    std::vector<std::string> back, paid;
     for (auto& m : *claimed) {
         const bool sendable = m.account_status == "active" && !m.opted_out;
         if (m.campaign_id && unpaid.contains(*m.campaign_id) && sendable) {
             back.push_back(m.log_id.str());
             continue;
         }
-        if (m.campaign_id && !m.charged && sendable) m.charged = true;
+        if (m.campaign_id && !m.charged && sendable) {
+            m.charged = true;
+            if (m.cost > 0) paid.push_back(m.log_id.str());
+        }
         out.push_back(std::move(m));
+    }
+    if (!paid.empty()) {
+        auto q =
+            c.exec_prepared("UPDATE send_queue SET charged = true WHERE log_id = ANY($1::uuid[])",
+                            {db::array_literal(paid)});
+        if (!q) return abort(q.error());
     }
     if (!back.empty()) {
         auto q = c.exec_prepared(

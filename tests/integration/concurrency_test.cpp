@@ -1,14 +1,15 @@
 // Money and counters under concurrent callers.
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <set>
 #include <thread>
 
+#include <gtest/gtest.h>
+
 #include "core/uuid.hpp"
 #include "store/billing.hpp"
 #include "store/contacts.hpp"
+#include "store/messages.hpp"
 #include "support/api_server.hpp"
 #include "support/pg.hpp"
 
@@ -17,8 +18,10 @@ namespace {
 
 core::uuid make_tenant(db::connection& c, int credits) {
     auto id = core::uuid_v4();
-    auto r = c.exec("INSERT INTO users (id, username, email, password_hash, tenant_id) VALUES ($1, $2, $3, 'x', $1)",
-                    {id, "t" + id.str().substr(0, 8), id.str() + "@t.test"});
+    auto r = c.exec(
+        "INSERT INTO users (id, username, email, password_hash, tenant_id) VALUES ($1, $2, $3, "
+        "'x', $1)",
+        {id, "t" + id.str().substr(0, 8), id.str() + "@t.test"});
     EXPECT_TRUE(r) << (r ? "" : r.error().message);
     if (credits > 0) {
         EXPECT_TRUE(store::credit(c, {.tenant = id, .credits = credits, .amount = "2.00"}));
@@ -38,9 +41,12 @@ TEST(concurrency, fifty_parallel_debits_against_twenty_credits_leave_exactly_twe
             auto c = test::pg::connect(db);
             while (!go) std::this_thread::yield();
             auto r = store::debit(c, {.tenant = tenant, .credits = 1, .description = "race"});
-            if (r) ++ok;
-            else if (r.error().is(condition::limit_exceeded)) ++refused;
-            else ++other;
+            if (r)
+                ++ok;
+            else if (r.error().is(condition::limit_exceeded))
+                ++refused;
+            else
+                ++other;
         });
     go = true;
     for (auto& t : threads) t.join();
@@ -50,9 +56,12 @@ TEST(concurrency, fifty_parallel_debits_against_twenty_credits_leave_exactly_twe
     EXPECT_EQ(*store::balance(setup, tenant), 0);
     EXPECT_EQ(*store::ledger_sum(setup, tenant), 0);
     // Every ledger row adds up on its own too.
-    auto bad = setup.exec("SELECT count(*) FROM billing_transactions WHERE credits_before + credits <> credits_after");
+    auto bad = setup.exec(
+        "SELECT count(*) FROM billing_transactions WHERE credits_before + credits <> "
+        "credits_after");
     EXPECT_EQ(bad->front().get<std::int64_t>(0), 0);
-    auto rows = setup.exec("SELECT count(*) FROM billing_transactions WHERE user_id = $1", {tenant});
+    auto rows =
+        setup.exec("SELECT count(*) FROM billing_transactions WHERE user_id = $1", {tenant});
     EXPECT_EQ(rows->front().get<std::int64_t>(0), 21);  // the credit and twenty debits
 }
 
@@ -85,7 +94,9 @@ TEST(concurrency, negative_balances_only_where_the_account_allows_them) {
     auto c = test::pg::connect(test::pg::instance().fresh_database());
     auto tenant = make_tenant(c, 5);
     EXPECT_FALSE(store::debit(c, {.tenant = tenant, .credits = 6}));
-    ASSERT_TRUE(c.exec("UPDATE users SET settings = '{\"allow_negative_credits\": true}' WHERE id = $1", {tenant}));
+    ASSERT_TRUE(
+        c.exec("UPDATE users SET settings = '{\"allow_negative_credits\": true}' WHERE id = $1",
+               {tenant}));
     auto r = store::debit(c, {.tenant = tenant, .credits = 6});
     ASSERT_TRUE(r);
     EXPECT_EQ(r->credits_after, -1);
@@ -100,7 +111,8 @@ TEST(concurrency, parallel_membership_changes_keep_group_totals_exact) {
     ASSERT_TRUE(group);
     std::vector<core::uuid> ids;
     for (int i = 0; i < 400; ++i) {
-        auto ct = store::create_contact(setup, tenant, {.phone_number = "+1415556" + std::to_string(1000 + i)});
+        auto ct = store::create_contact(setup, tenant,
+                                        {.phone_number = "+1415556" + std::to_string(1000 + i)});
         ASSERT_TRUE(ct);
         ids.push_back(ct->id);
     }
@@ -117,7 +129,8 @@ TEST(concurrency, parallel_membership_changes_keep_group_totals_exact) {
             }
         });
     for (auto& t : threads) t.join();
-    auto counted = setup.exec("SELECT count(*) FROM contact_group_members WHERE group_id = $1", {group->id});
+    auto counted =
+        setup.exec("SELECT count(*) FROM contact_group_members WHERE group_id = $1", {group->id});
     auto g = store::get_group(setup, tenant, group->id);
     EXPECT_EQ(g->total_contacts, counted->front().get<std::int64_t>(0));
     EXPECT_GT(g->total_contacts, 300);
@@ -141,7 +154,8 @@ TEST(concurrency, parallel_imports_into_one_group_keep_its_total_exact) {
             numbers.insert(n);
         }
         uploads.emplace_back([&, csv] {
-            auto up = s.send("POST", "/v1/contacts/import?group_id=" + gid, t.token, csv, "text/csv");
+            auto up =
+                s.send("POST", "/v1/contacts/import?group_id=" + gid, t.token, csv, "text/csv");
             std::lock_guard l(m);
             EXPECT_EQ(up.status, 202) << up.raw;
             jobs.push_back(up.body["id"]);
@@ -158,6 +172,52 @@ TEST(concurrency, parallel_imports_into_one_group_keep_its_total_exact) {
     EXPECT_EQ(imported, int(numbers.size()));  // each number inserted by exactly one import
     auto group = s.call("GET", "/v1/groups/" + gid, t.token);
     EXPECT_EQ(group.body["total_contacts"], int(numbers.size()));
+}
+
+TEST(concurrency, a_campaign_message_is_charged_once_however_often_it_is_claimed) {
+    // Claimed, put back without counting an attempt (every connector of its route down),
+    // claimed again, and so on: one debit, at the first claim.
+    std::string db = test::pg::instance().fresh_database();
+    auto c = test::pg::connect(db);
+    auto tenant = make_tenant(c, 10);
+    auto campaign = core::uuid_v4(), log = core::uuid_v4();
+    ASSERT_TRUE(
+        c.exec("INSERT INTO sms_campaigns (id, user_id, name, message_template, status) "
+               "VALUES ($1, $2, 'c', 'Hi', 'running')",
+               {campaign, tenant}));
+    ASSERT_TRUE(
+        c.exec("INSERT INTO sms_delivery_logs (id, created_at, campaign_id, user_id, "
+               "phone_number, body, cost, status) VALUES ($1, now(), $2, $3, "
+               "'+12125550100', 'Hi', 2, 'queued')",
+               {log, campaign, tenant}));
+    ASSERT_TRUE(
+        c.exec("INSERT INTO send_queue (log_id, created_at, user_id, campaign_id) SELECT "
+               "id, created_at, user_id, campaign_id FROM sms_delivery_logs WHERE id = $1",
+               {log}));
+    for (int round = 0; round < 4; ++round) {
+        auto claimed = store::claim_and_charge(c, "node", 10, std::chrono::seconds(30));
+        ASSERT_TRUE(claimed) << claimed.error().message;
+        ASSERT_EQ(claimed->size(), 1u) << "round " << round;
+        EXPECT_TRUE(claimed->front().charged);
+        const auto& m = claimed->front();
+        ASSERT_TRUE(
+            store::record_outcomes(c, {{.log_id = m.log_id,
+                                        .created_at = m.created_at,
+                                        .tenant = m.tenant,
+                                        .connector = "",
+                                        .what = store::send_outcome::kind::retry,
+                                        .error_code = "no_connector",
+                                        .error_message = "every connector of the route is down",
+                                        .retry_after = std::chrono::seconds(0),
+                                        .counted = false}}));
+    }
+    EXPECT_EQ(*store::balance(c, tenant), 8);
+    EXPECT_EQ(*store::ledger_sum(c, tenant), 8);
+    auto debits = c.exec(
+        "SELECT count(*) FROM billing_transactions WHERE user_id = $1 AND transaction_type = "
+        "'campaign_cost'",
+        {tenant});
+    EXPECT_EQ(debits->front().get<std::int64_t>(0), 1);
 }
 
 }  // namespace

@@ -1,13 +1,12 @@
 // Herald's ESME client against the built-in simulator over real TCP on loopback.
 
-#include <gtest/gtest.h>
-
-#include <signal.h>
-
 #include <condition_variable>
 #include <mutex>
 #include <set>
+#include <signal.h>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "smpp/client.hpp"
 #include "smpp/engine.hpp"
@@ -66,7 +65,8 @@ struct collector {
     }
     std::size_t count(submit_outcome o) {
         std::lock_guard l(m);
-        return std::size_t(std::count_if(results.begin(), results.end(), [&](auto& r) { return r.outcome == o; }));
+        return std::size_t(
+            std::count_if(results.begin(), results.end(), [&](auto& r) { return r.outcome == o; }));
     }
 };
 
@@ -85,7 +85,8 @@ client_config config_for(std::uint16_t port) {
 }
 
 outbound_sms sms(int i, std::string text = "hello") {
-    return {"Herald", "+1415555" + std::to_string(1000 + i), std::move(text), true, "", std::nullopt};
+    return {"Herald",    "+1415555" + std::to_string(1000 + i), std::move(text), true, "",
+            std::nullopt};
 }
 
 simulator_config sim_config() {
@@ -120,7 +121,7 @@ TEST(smpp_client, submits_and_receives_every_receipt) {
         EXPECT_EQ(r.receipt.outcome, receipt_outcome::delivered);
     }
     EXPECT_EQ(submitted_keys.size(), std::size_t(n));  // unique ids
-    EXPECT_EQ(submitted_keys, receipt_keys);            // every receipt matches a submit
+    EXPECT_EQ(submitted_keys, receipt_keys);           // every receipt matches a submit
     auto st = sim.stats();
     EXPECT_EQ(st.submits, std::uint64_t(n));
     EXPECT_EQ(sim.distinct_numbers(), std::size_t(n));
@@ -134,7 +135,8 @@ TEST(smpp_client, submits_and_receives_every_receipt) {
 TEST(smpp_client, outcome_rules_and_mix_reach_the_receipts) {
     engine eng;
     auto cfg = sim_config();
-    cfg.rules = {{"+1415555100", sim_outcome::undeliverable}, {"14155551011", sim_outcome::expired},
+    cfg.rules = {{"+1415555100", sim_outcome::undeliverable},
+                 {"14155551011", sim_outcome::expired},
                  {"+1415555102", sim_outcome::refuse}};
     simulator sim(eng, cfg);
     ASSERT_TRUE(sim.start());
@@ -142,7 +144,8 @@ TEST(smpp_client, outcome_rules_and_mix_reach_the_receipts) {
     client c(eng, config_for(sim.port()), got.handlers());
     c.start();
     for (int i = 0; i < 30; ++i) ASSERT_TRUE(c.submit(sms(i), got.callback()));  // 1000..1029
-    ASSERT_TRUE(got.wait([](auto& g) { return g.results.size() == 30 && g.receipts.size() == 20; }));
+    ASSERT_TRUE(
+        got.wait([](auto& g) { return g.results.size() == 30 && g.receipts.size() == 20; }));
     EXPECT_EQ(got.count(submit_outcome::rejected), 10u);  // 1020..1029 refused at submit
     for (auto& r : got.results) {
         if (r.outcome == submit_outcome::rejected) {
@@ -152,8 +155,8 @@ TEST(smpp_client, outcome_rules_and_mix_reach_the_receipts) {
     std::map<receipt_outcome, int> outcomes;
     for (auto& r : got.receipts) ++outcomes[r.receipt.outcome];
     EXPECT_EQ(outcomes[receipt_outcome::undelivered], 10);  // 1000..1009
-    EXPECT_EQ(outcomes[receipt_outcome::expired], 1);       // 1011: the longest prefix wins over none
-    EXPECT_EQ(outcomes[receipt_outcome::delivered], 9);     // 1010 and 1012..1019 follow the mix
+    EXPECT_EQ(outcomes[receipt_outcome::expired], 1);    // 1011: the longest prefix wins over none
+    EXPECT_EQ(outcomes[receipt_outcome::delivered], 9);  // 1010 and 1012..1019 follow the mix
 }
 
 TEST(smpp_client, refused_credentials_are_reported_and_retried) {
@@ -185,8 +188,9 @@ TEST(smpp_client, long_messages_go_in_parts_each_with_its_id_and_receipt) {
         c.start();
         ASSERT_TRUE(c.submit(sms(1, std::string(400, 'x')), got.callback()));
         const std::size_t parts = method == long_method::payload ? 1 : 3;
-        ASSERT_TRUE(got.wait([&](auto& g) { return g.results.size() == 1 && g.receipts.size() == parts; }))
-            << to_string(method);
+        ASSERT_TRUE(got.wait([&](auto& g) {
+            return g.results.size() == 1 && g.receipts.size() == parts;
+        })) << to_string(method);
         EXPECT_EQ(got.results[0].outcome, submit_outcome::accepted);
         EXPECT_EQ(got.results[0].message_ids.size(), parts);
         EXPECT_EQ(got.results[0].segments, 3u);
@@ -229,8 +233,8 @@ TEST(smpp_client, dropped_connection_mid_window_loses_nothing) {
     ASSERT_TRUE(got.wait([](auto& g) { return g.results.size() == n; }, 30s));
     auto accepted = got.count(submit_outcome::accepted), failed = got.count(submit_outcome::failed);
     EXPECT_EQ(accepted + failed, std::size_t(n));
-    EXPECT_GT(failed, 0u);          // the window in flight at the drop
-    EXPECT_LE(failed, 50u + 1);     // at most one window (50), plus the PDU that triggered it
+    EXPECT_GT(failed, 0u);       // the window in flight at the drop
+    EXPECT_LE(failed, 50u + 1);  // at most one window (50), plus the PDU that triggered it
     EXPECT_GE(c.stats().reconnects, 1u);
     EXPECT_EQ(sim.stats().disconnects, 1u);
     // Retrying the failed ones after the reconnect completes everything.
@@ -243,7 +247,8 @@ TEST(smpp_client, dropped_connection_mid_window_loses_nothing) {
         }
     }
     std::size_t before = got.results.size();
-    for (std::size_t i = 0; i < failed; ++i) ASSERT_TRUE(c.submit(sms(5000 + int(i)), got.callback()));
+    for (std::size_t i = 0; i < failed; ++i)
+        ASSERT_TRUE(c.submit(sms(5000 + int(i)), got.callback()));
     ASSERT_TRUE(got.wait([&](auto& g) { return g.results.size() == before + failed; }, 30s));
     EXPECT_EQ(got.count(submit_outcome::accepted), accepted + failed);
 }
@@ -321,12 +326,14 @@ TEST(smpp_client, receipt_ids_in_another_base_still_match) {
     client c(eng, cfg, got.handlers());
     c.start();
     for (int i = 0; i < 20; ++i) ASSERT_TRUE(c.submit(sms(i), got.callback()));
-    ASSERT_TRUE(got.wait([](auto& g) { return g.results.size() == 20 && g.receipts.size() == 20; }));
+    ASSERT_TRUE(
+        got.wait([](auto& g) { return g.results.size() == 20 && g.receipts.size() == 20; }));
     std::set<std::string> submitted, receipted;
     for (auto& r : got.results) submitted.insert(submit_id_key(r.message_ids[0], cfg.receipt_ids));
     for (auto& r : got.receipts) {
         receipted.insert(r.id_key);
-        EXPECT_EQ(r.receipt.message_id.find_first_not_of("0123456789"), std::string::npos);  // decimal on the wire
+        EXPECT_EQ(r.receipt.message_id.find_first_not_of("0123456789"),
+                  std::string::npos);  // decimal on the wire
     }
     EXPECT_EQ(submitted, receipted);
 }
@@ -354,6 +361,45 @@ TEST(smpp_client, reconnects_when_the_smsc_comes_back) {
     ASSERT_TRUE(c.submit(sms(1), got.callback()));
     ASSERT_TRUE(got.wait([](auto& g) { return g.results.size() == 1; }));
     EXPECT_EQ(got.results[0].outcome, submit_outcome::accepted);
+}
+
+TEST(smpp_client, with_no_bind_up_waiting_messages_fail_as_unsent) {
+    engine eng;
+    auto cfg = sim_config();
+    auto sim = std::make_unique<simulator>(eng, cfg);
+    ASSERT_TRUE(sim->start());
+    const auto port = sim->port();
+    auto ccfg = config_for(port);
+    ccfg.unbound_grace = 300ms;
+    collector got;
+    client c(eng, ccfg, got.handlers());
+    c.start();
+    ASSERT_TRUE(got.wait([](auto& g) { return g.bound == 1; }, 10s));
+    // The SMSC stops answering: 50 fill the window, 30 wait behind them. Then it goes.
+    sim->set_response_delay(60s);
+    for (int i = 0; i < 80; ++i) ASSERT_TRUE(c.submit(sms(i), got.callback()));
+    std::this_thread::sleep_for(300ms);
+    sim->stop();
+    sim.reset();
+    ASSERT_TRUE(got.wait([](auto& g) { return g.results.size() == 80; }, 10s));
+    int unsent = 0;
+    for (const auto& r : got.results) {
+        EXPECT_EQ(r.outcome, submit_outcome::failed);
+        unsent += r.unsent;
+    }
+    EXPECT_EQ(unsent, 30) << "only those never written are unsent";
+    // Still down: a new message fails at once rather than waiting.
+    ASSERT_TRUE(c.submit(sms(100), got.callback()));
+    ASSERT_TRUE(got.wait([](auto& g) { return g.results.size() == 81; }, 5s));
+    EXPECT_TRUE(got.results.back().unsent);
+    // The SMSC is back: messages go again.
+    cfg.port = port;
+    simulator again(eng, cfg);
+    ASSERT_TRUE(again.start());
+    ASSERT_TRUE(got.wait([](auto& g) { return g.bound == 1; }, 10s));
+    ASSERT_TRUE(c.submit(sms(101), got.callback()));
+    ASSERT_TRUE(got.wait([](auto& g) { return g.results.size() == 82; }));
+    EXPECT_EQ(got.results.back().outcome, submit_outcome::accepted);
 }
 
 TEST(smpp_client, several_binds_share_the_queue) {
@@ -390,9 +436,10 @@ namespace herald::smpp {
 namespace {
 
 TEST(smsc_sim_command, serves_binds_and_is_controlled_over_http) {
-    test::background_process sim({test::herald_binary(), "smsc-sim", "--port", "0", "--control-port", "0",
-                                   "--system-id", "acme", "--password", "pw", "--latency", "10ms",
-                                   "--record-numbers", "--rule", "+1555=undeliverable", "--log-level", "warn"});
+    test::background_process sim({test::herald_binary(), "smsc-sim", "--port", "0",
+                                  "--control-port", "0", "--system-id", "acme", "--password", "pw",
+                                  "--latency", "10ms", "--record-numbers", "--rule",
+                                  "+1555=undeliverable", "--log-level", "warn"});
     ASSERT_TRUE(sim.wait_for_output("SMSC simulator listening", 20s)) << sim.output();
     auto port = sim.number_after("listening on 127.0.0.1:");
     auto control = sim.number_after("control: http://127.0.0.1:");
@@ -408,7 +455,8 @@ TEST(smsc_sim_command, serves_binds_and_is_controlled_over_http) {
     ASSERT_TRUE(got.wait([](auto& g) { return g.bound == 1; }));
     for (int i = 0; i < 10; ++i) ASSERT_TRUE(c.submit(sms(i), got.callback()));
     ASSERT_TRUE(c.submit({"Herald", "+15550001111", "x", true, "", std::nullopt}, got.callback()));
-    ASSERT_TRUE(got.wait([](auto& g) { return g.results.size() == 11 && g.receipts.size() == 11; }));
+    ASSERT_TRUE(
+        got.wait([](auto& g) { return g.results.size() == 11 && g.receipts.size() == 11; }));
     std::size_t undelivered = 0;
     for (auto& r : got.receipts) undelivered += r.receipt.outcome == receipt_outcome::undelivered;
     EXPECT_EQ(undelivered, 1u);
@@ -425,19 +473,24 @@ TEST(smsc_sim_command, serves_binds_and_is_controlled_over_http) {
     ASSERT_TRUE(got.wait([](auto& g) { return g.inbound.size() == 1; }));
     EXPECT_EQ(got.inbound[0].text, "STOP");
 
-    EXPECT_EQ(http.request("POST", "/mo", R"({"from":1})", {"Content-Type: application/json"}).status, 422);
+    EXPECT_EQ(
+        http.request("POST", "/mo", R"({"from":1})", {"Content-Type: application/json"}).status,
+        422);
     EXPECT_EQ(http.request("POST", "/mo", "{oops", {"Content-Type: application/json"}).status, 400);
-    auto unknown = http.request("POST", "/faults", R"({"explode":true})", {"Content-Type: application/json"});
+    auto unknown =
+        http.request("POST", "/faults", R"({"explode":true})", {"Content-Type: application/json"});
     EXPECT_EQ(unknown.status, 422);
     EXPECT_NE(unknown.body.find("unknown fault"), std::string::npos);
-    auto drop = http.request("POST", "/faults", R"({"drop_after":0})", {"Content-Type: application/json"});
+    auto drop =
+        http.request("POST", "/faults", R"({"drop_after":0})", {"Content-Type: application/json"});
     EXPECT_EQ(drop.status, 200);
     ASSERT_TRUE(got.wait([](auto& g) { return g.bound == 0; }, 10s));
     ASSERT_TRUE(got.wait([](auto& g) { return g.bound == 1; }, 10s));  // and it reconnects
     c.stop();
     sim.signal(SIGTERM);
     EXPECT_EQ(sim.wait(10s), 0);
-    EXPECT_TRUE(sim.wait_for_output("SMSC simulator stopped after 11 submit_sm", 1s)) << sim.output();
+    EXPECT_TRUE(sim.wait_for_output("SMSC simulator stopped after 11 submit_sm", 1s))
+        << sim.output();
 }
 
 TEST(smsc_sim_command, bad_arguments_exit_2_with_the_reason) {
