@@ -9,6 +9,7 @@
 
 #include "app/commands.hpp"
 #include "app/context.hpp"
+#include "core/clock.hpp"
 #include "core/log.hpp"
 #include "core/redact.hpp"
 #include "db/migrate.hpp"
@@ -145,6 +146,10 @@ int serve(const core::config& cfg) {
         }
     }
     std::unique_ptr<dispatch::dispatcher> dispatcher;
+    core::set_clock_offset(std::chrono::seconds(cfg.dispatch.clock_offset));
+    if (cfg.dispatch.clock_offset != 0)
+        spdlog::warn("dispatch.clock_offset is {} s: quiet hours read a shifted clock",
+                     cfg.dispatch.clock_offset);
     if (cfg.dispatch.enabled) {
         dispatch::dispatcher_options d;
         d.node_id = "node-" + core::uuid_v7().str();

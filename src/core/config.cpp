@@ -367,6 +367,11 @@ const std::vector<setting>& settings() {
             [](config& c) -> std::chrono::milliseconds& { return c.dispatch.lease; },
             std::chrono::seconds(2), std::chrono::hours(1)));
         t.push_back(int_setting(
+            "dispatch.clock_offset",
+            "Seconds added to the clock that quiet hours read, for drills and tests; keep 0 in "
+            "production.",
+            [](config& c) -> int& { return c.dispatch.clock_offset; }, -7 * 86400, 7 * 86400));
+        t.push_back(int_setting(
             "webhooks.concurrency", "Webhook calls in flight at once on this node.",
             [](config& c) -> int& { return c.webhooks.concurrency; }, 1, 10000));
         t.push_back(duration_setting(

@@ -95,6 +95,9 @@ struct dispatch_config {
     int window = 256;
     /// How long a node holds claimed messages; after a crash they are sent again after this.
     std::chrono::milliseconds lease{60'000};
+    /// Seconds added to the clock that quiet hours read, for drills and tests ("it is 22:00
+    /// in New York now"). Keep 0 in production.
+    int clock_offset = 0;
 };
 
 /// Status webhooks (signed POSTs to the message's or the account's URL).

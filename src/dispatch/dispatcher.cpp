@@ -12,7 +12,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/clock.hpp"
 #include "db/transaction.hpp"
+#include "dispatch/gates.hpp"
 #include "smpp/engine.hpp"
 #include "store/campaigns.hpp"
 #include "store/connectors.hpp"
@@ -106,7 +108,9 @@ struct dispatcher::impl {
     std::vector<store::route> routes;  // longest prefix first
     bool fallback_mode = true;         // no connector configured: everything to the fallback
     std::atomic<std::int64_t> capacity{0};
+    std::atomic<int> live_nodes{1};
     clock::time_point last_refresh{};
+    send_gates gates;  // claim thread only
 
     std::atomic<bool> running{false};
     std::thread claimer, writer;
@@ -297,8 +301,12 @@ struct dispatcher::impl {
                     spdlog::warn("dispatcher: advancing campaigns failed: {}", n.error().message);
                 last_advance = n && *n > 0 ? clock::time_point() : clock::now();
             }
+            gates.set_live_nodes(live_nodes);
             auto batch = pool.run([&](db::connection& c) {
-                return store::claim_and_charge(c, owner, want, options.lease);
+                return store::claim_and_charge(c, owner, want, options.lease,
+                                               [this](const store::claimed_message& m) {
+                                                   return gates.check(m, core::now());
+                                               });
             });
             if (!batch) {
                 spdlog::warn("dispatcher: claiming failed: {}", batch.error().message);
@@ -454,6 +462,7 @@ struct dispatcher::impl {
             std::vector<store::connector> connectors;
             std::vector<store::route> routes;
             std::map<core::uuid, int> held;
+            int live_nodes = 1;
         };
         auto snap = pool.run([&](db::connection& c) -> result<snapshot> {
             snapshot s;
@@ -466,7 +475,8 @@ struct dispatcher::impl {
             if (!s.connectors.empty()) {
                 auto h = store::lease_binds(c, options.node_id, options.bind_lease);
                 if (!h) return std::unexpected(h.error());
-                s.held = std::move(*h);
+                s.held = std::move(h->held);
+                s.live_nodes = h->live_nodes;
             }
             return s;
         });
@@ -515,6 +525,7 @@ struct dispatcher::impl {
             fallback_mode = snap->connectors.empty();
         }
         capacity = cap;
+        live_nodes = snap->live_nodes;
         // What was in flight through a closed connection fails and is retried.
         for (auto& l : closing) l->client->stop(std::chrono::seconds(5));
     }

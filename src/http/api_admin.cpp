@@ -31,12 +31,18 @@ result<json> settings_patch(const json& v) {
         return fail(std::make_error_code(std::errc::invalid_argument), "settings must be an object",
                     "settings");
     for (const auto& [k, x] : v.items()) {
+        if (k == "quiet_hours") {  // null removes them
+            if (x.is_null()) continue;
+            if (auto q = check_quiet_hours(x, "settings.quiet_hours"); !q)
+                return std::unexpected(q.error());
+            continue;
+        }
         auto it = known.find(k);
         if (it == known.end())
-            return fail(
-                std::make_error_code(std::errc::invalid_argument),
-                "unknown setting \"" + k + "\" (allow_negative_credits, refund_failed_messages)",
-                "settings." + k);
+            return fail(std::make_error_code(std::errc::invalid_argument),
+                        "unknown setting \"" + k
+                            + "\" (allow_negative_credits, refund_failed_messages, quiet_hours)",
+                        "settings." + k);
         if (x.type() != it->second)
             return fail(std::make_error_code(std::errc::invalid_argument),
                         "settings." + k + " must be true or false", "settings." + k);

@@ -106,8 +106,7 @@ std::variant<store::campaign_input, response> campaign_input(const json& b, bool
                 if (!v.is_string() || v.get<std::string>().size() > 100)
                     return bad(f, "opt_out_footer must be text of at most 100 characters");
             } else if (k == "quiet_hours") {
-                if (!v.is_object() || !v.contains("start") || !v.contains("end"))
-                    return bad(f, "quiet_hours must be {\"start\": \"21:00\", \"end\": \"08:00\"}");
+                if (auto q = check_quiet_hours(v, f); !q) return error_response(q.error());
             } else {
                 return bad(f, "unknown setting \"" + k +
                                   "\" (tps, quiet_hours, smart_encoding, max_segments, validity, opt_out_footer)");

@@ -10,6 +10,7 @@
 #include "db/param.hpp"
 #include "http/detail/api_impl.hpp"
 #include "http/errc.hpp"
+#include "phone/quiet_hours.hpp"
 #include "store/accounts.hpp"
 #include "store/billing.hpp"
 #include "store/errc.hpp"
@@ -334,6 +335,21 @@ result<std::optional<std::string>> optional_string(const json& j, std::string_vi
         return bad(field, std::string(field) + " is longer than " + std::to_string(max_chars)
                               + " characters");
     return std::optional<std::string>(std::move(s));
+}
+
+result<void> check_quiet_hours(const json& v, const std::string& field) {
+    const std::string shape =
+        " must be {\"start\": \"21:00\", \"end\": \"08:00\"} (the recipient's local time)";
+    if (!v.is_object()) return bad(field, field + shape);
+    for (const auto& [k, x] : v.items())
+        if (k != "start" && k != "end")
+            return bad(field + "." + k, "unknown field \"" + k + "\" in " + field + shape);
+    if (!v.contains("start") || !v.contains("end") || !v["start"].is_string()
+        || !v["end"].is_string())
+        return bad(field, field + shape);
+    auto q = phone::parse_quiet_hours(v["start"].get<std::string>(), v["end"].get<std::string>());
+    if (!q) return bad(field + "." + q.error().field, q.error().message);
+    return {};
 }
 
 result<std::string> required_string(const json& j, std::string_view field, std::size_t max_chars) {

@@ -44,8 +44,7 @@ result<quiet_hours> parse_quiet_hours(std::string_view start, std::string_view e
                     "start");
     if (!e)
         return fail(std::make_error_code(std::errc::invalid_argument),
-                    "quiet hours end \"" + std::string(end) + "\" is not a time like 08:00",
-                    "end");
+                    "quiet hours end \"" + std::string(end) + "\" is not a time like 08:00", "end");
     if (*s == *e)
         return fail(std::make_error_code(std::errc::invalid_argument),
                     "quiet hours start and end are the same time", "end");

@@ -188,7 +188,7 @@ result<page<user>> list_tenants(db::connection& c, const page_request& p) {
 }
 
 result<user> update_settings(db::connection& c, const core::uuid& tenant, std::string_view patch) {
-    auto rs = c.exec(std::string("UPDATE users SET settings = settings || $2::jsonb, updated_at = now() "
+    auto rs = c.exec(std::string("UPDATE users SET settings = jsonb_strip_nulls(settings || $2::jsonb), updated_at = now() "
                                  "WHERE id = $1 AND tenant_id = id RETURNING ") +
                          user_columns,
                      {tenant, std::string(patch)});

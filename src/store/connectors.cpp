@@ -166,8 +166,8 @@ result<void> delete_route(db::connection& c, const std::string& prefix) {
     return {};
 }
 
-result<std::map<core::uuid, int>> lease_binds(db::connection& c, const std::string& node,
-                                              std::chrono::seconds lease) {
+result<bind_leases> lease_binds(db::connection& c, const std::string& node,
+                                std::chrono::seconds lease) {
     auto tx = db::transaction::begin(c);
     if (!tx) return std::unexpected(tx.error());
     const int secs = int(lease.count());
@@ -209,8 +209,8 @@ result<std::map<core::uuid, int>> lease_binds(db::connection& c, const std::stri
         "SELECT connector_id FROM taken) x GROUP BY connector_id",
         {node, secs, live});
     if (!mine) return std::unexpected(mine.error());
-    std::map<core::uuid, int> out;
-    for (auto r : *mine) out[r.get<core::uuid>(0)] = r.get<int>(1);
+    bind_leases out{.held = {}, .live_nodes = live};
+    for (auto r : *mine) out.held[r.get<core::uuid>(0)] = r.get<int>(1);
     if (auto cm = tx->commit(); !cm) return std::unexpected(cm.error());
     return out;
 }

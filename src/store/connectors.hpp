@@ -50,9 +50,13 @@ result<void> delete_route(db::connection& c, const std::string& prefix);
 
 /// Heartbeat of `node`, then its share of each enabled connector's binds: renews the ones
 /// it holds, gives back those above its share (so a new node gets some), and takes free
-/// ones up to it. Returns connector id -> binds held.
-result<std::map<core::uuid, int>> lease_binds(db::connection& c, const std::string& node,
-                                              std::chrono::seconds lease);
+/// ones up to it.
+struct bind_leases {
+    std::map<core::uuid, int> held;  ///< connector id -> binds held
+    int live_nodes = 1;              ///< nodes with a recent heartbeat, this one included
+};
+result<bind_leases> lease_binds(db::connection& c, const std::string& node,
+                                std::chrono::seconds lease);
 /// Gives back every bind of `node` and its heartbeat (clean shutdown).
 result<void> release_binds(db::connection& c, const std::string& node);
 

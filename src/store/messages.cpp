@@ -4,6 +4,7 @@
 #include <set>
 #include <utility>
 
+#include "core/clock.hpp"
 #include "core/errc.hpp"
 #include "db/param.hpp"
 #include "store/billing.hpp"
@@ -232,37 +233,66 @@ result<message> cancel_message(db::connection& c, const core::uuid& tenant, cons
                 "only a scheduled message can be cancelled; this one is " + now->status, "status");
 }
 
+namespace {
+
+/// Columns of a batch as PostgreSQL array literals, for unnest().
+struct columns {
+    std::vector<std::vector<std::optional<std::string>>> data;
+    explicit columns(std::size_t n) : data(n) {}
+    void add(std::initializer_list<std::optional<std::string>> row) {
+        std::size_t i = 0;
+        for (const auto& v : row) data[i++].push_back(v);
+    }
+    std::size_t size() const { return data.empty() ? 0 : data[0].size(); }
+    std::string operator[](std::size_t i) const { return db::array_literal(data[i]); }
+};
+
+}  // namespace
+
 // ---- the dispatcher's side ----
 
 result<std::vector<claimed_message>> claim_due(db::connection& c, const std::string& owner,
                                                int limit, std::chrono::seconds lease) {
-    auto rs = c.exec_prepared(
-        // Messages of campaigns that are not running (paused, cancelled) stay where they are.
-        "WITH due AS (SELECT log_id FROM send_queue sq WHERE due_at <= now() AND (lease_until IS "
-        "NULL "
-        "OR lease_until < now()) AND (sq.campaign_id IS NULL OR EXISTS (SELECT 1 FROM "
-        "sms_campaigns k "
-        "WHERE k.id = sq.campaign_id AND k.status = 'running')) "
-        "ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED), "
-        "q AS (UPDATE send_queue s SET lease_owner = $1, lease_until = now() + make_interval(secs "
-        "=> $3), "
-        "attempts = s.attempts + 1 FROM due WHERE s.log_id = due.log_id "
-        "RETURNING s.log_id, s.created_at, s.attempts, s.charged), "
-        "l AS (UPDATE sms_delivery_logs d SET status = CASE WHEN d.status IN ('queued', "
-        "'scheduled', 'sending') "
-        "THEN 'sending' ELSE d.status END, updated_at = now() FROM q WHERE d.id = q.log_id AND "
-        "d.created_at = "
-        "q.created_at RETURNING d.id, d.created_at, d.user_id, d.phone_number, "
-        "coalesce(d.sender_id, ''), "
-        "coalesce(d.body, ''), coalesce(d.cost, 0)::integer, d.validity_seconds, d.campaign_id, "
-        "d.status) "
-        "SELECT l.*, q.attempts, q.charged, u.account_status, EXISTS (SELECT 1 FROM opt_outs o "
-        "WHERE "
-        "o.user_id = l.user_id "
-        "AND o.phone_number = l.phone_number), "
-        "coalesce((u.settings ->> 'refund_failed_messages')::boolean, false) "
-        "FROM l JOIN q ON q.log_id = l.id JOIN users u ON u.id = l.user_id",
-        {owner, limit, int(lease.count())});
+    // Messages of campaigns that are not running (paused, cancelled) stay where they are.
+    // Quiet hours are the campaign's, else the account's; the contact's own time zone is
+    // looked up only when there are some.
+    static constexpr const char* sql = R"sql(
+WITH due AS (
+  SELECT log_id FROM send_queue sq
+  WHERE due_at <= now() AND (lease_until IS NULL OR lease_until < now())
+    AND (sq.campaign_id IS NULL OR EXISTS (
+      SELECT 1 FROM sms_campaigns k WHERE k.id = sq.campaign_id AND k.status = 'running'))
+  ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED),
+q AS (
+  UPDATE send_queue s SET lease_owner = $1, lease_until = now() + make_interval(secs => $3),
+    attempts = s.attempts + 1
+  FROM due WHERE s.log_id = due.log_id
+  RETURNING s.log_id, s.created_at, s.attempts, s.charged),
+l AS (
+  UPDATE sms_delivery_logs d
+  SET status = CASE WHEN d.status IN ('queued', 'scheduled', 'sending') THEN 'sending'
+                    ELSE d.status END,
+      updated_at = now()
+  FROM q WHERE d.id = q.log_id AND d.created_at = q.created_at
+  RETURNING d.id, d.created_at, d.user_id, d.phone_number,
+    coalesce(d.sender_id, '') AS sender, coalesce(d.body, '') AS text,
+    coalesce(d.cost, 0)::integer AS credits, d.validity_seconds, d.campaign_id, d.status,
+    d.recipient_id)
+SELECT l.id, l.created_at, l.user_id, l.phone_number, l.sender, l.text, l.credits,
+  l.validity_seconds, l.campaign_id, l.status, q.attempts, q.charged, u.account_status,
+  EXISTS (SELECT 1 FROM opt_outs o WHERE o.user_id = l.user_id
+                                     AND o.phone_number = l.phone_number),
+  coalesce((u.settings ->> 'refund_failed_messages')::boolean, false),
+  z.qh ->> 'start', z.qh ->> 'end',
+  CASE WHEN z.qh IS NOT NULL THEN (SELECT ct.time_zone FROM contacts ct
+                                   WHERE ct.id = l.recipient_id) END,
+  (k.settings ->> 'tps')::float8
+FROM l JOIN q ON q.log_id = l.id JOIN users u ON u.id = l.user_id
+LEFT JOIN sms_campaigns k ON k.id = l.campaign_id
+CROSS JOIN LATERAL (SELECT coalesce(k.settings -> 'quiet_hours',
+                                    u.settings -> 'quiet_hours') AS qh) z
+)sql";
+    auto rs = c.exec_prepared(sql, {owner, limit, int(lease.count())});
     if (!rs) return std::unexpected(rs.error());
     std::vector<claimed_message> out;
     out.reserve(std::size_t(rs->size()));
@@ -284,13 +314,18 @@ result<std::vector<claimed_message>> claim_due(db::connection& c, const std::str
         m.account_status = status == "sending" ? r.get<std::string>(12) : "final:" + status;
         m.opted_out = r.get<bool>(13);
         m.refund_failed = r.get<bool>(14);
+        auto qs = r.get<std::optional<std::string>>(15), qe = r.get<std::optional<std::string>>(16);
+        if (qs && qe) m.quiet_hours = std::pair(std::move(*qs), std::move(*qe));
+        m.time_zone = r.get<std::optional<std::string>>(17).value_or("");
+        m.campaign_tps = r.get<std::optional<double>>(18);
         out.push_back(std::move(m));
     }
     return out;
 }
 
 result<std::vector<claimed_message>> claim_and_charge(db::connection& c, const std::string& owner,
-                                                      int limit, std::chrono::seconds lease) {
+                                                      int limit, std::chrono::seconds lease,
+                                                      const defer_fn& defer) {
     if (auto b = c.exec("BEGIN"); !b) return std::unexpected(b.error());
     auto abort = [&](const error& e) -> result<std::vector<claimed_message>> {
         (void)c.exec("ROLLBACK");
@@ -298,12 +333,46 @@ result<std::vector<claimed_message>> claim_and_charge(db::connection& c, const s
     };
     auto claimed = claim_due(c, owner, limit, lease);
     if (!claimed) return abort(claimed.error());
+    auto sendable = [](const claimed_message& m) {
+        return m.account_status == "active" && !m.opted_out;
+    };
+    // Held back (quiet hours, TPS caps): back to the queue until their time, uncharged.
+    std::vector<bool> held(claimed->size(), false);
+    columns later(4);
+    if (defer) {
+        const auto now = core::now();
+        for (std::size_t i = 0; i < claimed->size(); ++i) {
+            const auto& m = (*claimed)[i];
+            if (!sendable(m)) continue;
+            auto d = defer(m);
+            if (!d) continue;
+            held[i] = true;
+            const double secs =
+                std::chrono::duration<double>(std::max(d->until - now, time_point::duration{}))
+                    .count();
+            later.add({m.log_id.str(), std::to_string(secs), d->code, d->message});
+        }
+    }
+    if (later.size() > 0) {
+        auto q = c.exec_prepared(
+            "WITH v AS (SELECT * FROM unnest($1::uuid[], $2::float8[], $3::text[], $4::text[]) "
+            "AS v(id, secs, code, msg)), "
+            "q AS (UPDATE send_queue s SET lease_owner = NULL, lease_until = NULL, attempts = "
+            "s.attempts - 1, due_at = now() + make_interval(secs => v.secs) FROM v WHERE s.log_id "
+            "= v.id RETURNING s.log_id, s.created_at, v.code, v.msg) "
+            "UPDATE sms_delivery_logs d SET status = 'queued', error_code = q.code, error_message "
+            "= q.msg, updated_at = now() FROM q WHERE d.id = q.log_id AND d.created_at = "
+            "q.created_at",
+            {later[0], later[1], later[2], later[3]});
+        if (!q) return abort(q.error());
+    }
     // One debit per campaign and batch, for the messages that will really go out.
     std::map<std::pair<core::uuid, core::uuid>, int> due;  // (tenant, campaign) -> credits
-    for (const auto& m : *claimed)
-        if (m.campaign_id && !m.charged && m.account_status == "active" && !m.opted_out
-            && m.cost > 0)
+    for (std::size_t i = 0; i < claimed->size(); ++i) {
+        const auto& m = (*claimed)[i];
+        if (!held[i] && m.campaign_id && !m.charged && sendable(m) && m.cost > 0)
             due[{m.tenant, *m.campaign_id}] += m.cost;
+    }
     std::set<core::uuid> unpaid;
     for (const auto& [key, credits] : due) {
         if (auto sp = c.exec("SAVEPOINT charge"); !sp) return abort(sp.error());
@@ -330,13 +399,14 @@ result<std::vector<claimed_message>> claim_and_charge(db::connection& c, const s
     }
     std::vector<claimed_message> out;
     std::vector<std::string> back, paid;
-    for (auto& m : *claimed) {
-        const bool sendable = m.account_status == "active" && !m.opted_out;
-        if (m.campaign_id && unpaid.contains(*m.campaign_id) && sendable) {
+    for (std::size_t i = 0; i < claimed->size(); ++i) {
+        auto& m = (*claimed)[i];
+        if (held[i]) continue;
+        if (m.campaign_id && unpaid.contains(*m.campaign_id) && sendable(m)) {
             back.push_back(m.log_id.str());
             continue;
         }
-        if (m.campaign_id && !m.charged && sendable) {
+        if (m.campaign_id && !m.charged && sendable(m)) {
             m.charged = true;
             if (m.cost > 0) paid.push_back(m.log_id.str());
         }
@@ -362,22 +432,6 @@ result<std::vector<claimed_message>> claim_and_charge(db::connection& c, const s
     if (auto cm = c.exec("COMMIT"); !cm) return abort(cm.error());
     return out;
 }
-
-namespace {
-
-/// Columns of a batch as PostgreSQL array literals, for unnest().
-struct columns {
-    std::vector<std::vector<std::optional<std::string>>> data;
-    explicit columns(std::size_t n) : data(n) {}
-    void add(std::initializer_list<std::optional<std::string>> row) {
-        std::size_t i = 0;
-        for (const auto& v : row) data[i++].push_back(v);
-    }
-    std::size_t size() const { return data.empty() ? 0 : data[0].size(); }
-    std::string operator[](std::size_t i) const { return db::array_literal(data[i]); }
-};
-
-}  // namespace
 
 result<std::vector<message>> accept_messages(db::connection& c,
                                              const std::vector<new_message>& batch) {

@@ -3,6 +3,7 @@
 /// dispatcher's claims and outcomes, and receipts. All SQL for sending lives here.
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -99,7 +100,20 @@ struct claimed_message {
     bool charged = false;        ///< its cost has been debited (refunds apply only then)
     std::optional<int> validity_seconds;
     std::optional<core::uuid> campaign_id;
+    /// Quiet hours ("21:00", "08:00") of its campaign, else of its account.
+    std::optional<std::pair<std::string, std::string>> quiet_hours;
+    std::string time_zone;               ///< the contact's own zone, when it has one
+    std::optional<double> campaign_tps;  ///< the campaign's settings.tps cap
 };
+
+/// A claimed message that must wait (quiet hours, a campaign's TPS cap): it goes back to
+/// the queue, uncharged, until `until`.
+struct deferral {
+    time_point until;  ///< business time (core::now())
+    std::string code, message;
+};
+/// Decides, for each claimed message still sendable, whether it must wait.
+using defer_fn = std::function<std::optional<deferral>(const claimed_message&)>;
 
 /// Claims up to `limit` due messages under a lease for `owner`, and marks them sending.
 result<std::vector<claimed_message>> claim_due(db::connection& c, const std::string& owner,
@@ -108,8 +122,11 @@ result<std::vector<claimed_message>> claim_due(db::connection& c, const std::str
 /// claim_due, and in the same transaction one debit per campaign for the campaign messages
 /// claimed for the first time. A campaign whose tenant cannot pay is paused with the reason
 /// insufficient_credits and its messages go back to the queue (not returned).
+/// Messages that `defer` holds back are neither charged nor returned; they go back to the
+/// queue until their time, with the reason as their error code.
 result<std::vector<claimed_message>> claim_and_charge(db::connection& c, const std::string& owner,
-                                                      int limit, std::chrono::seconds lease);
+                                                      int limit, std::chrono::seconds lease,
+                                                      const defer_fn& defer = {});
 
 /// What the SMSC said about one claimed message.
 struct send_outcome {

@@ -158,6 +158,9 @@ result<std::vector<std::string>> string_list(const json& j, std::string_view fie
 result<std::optional<core::uuid>> optional_uuid(const json& j, std::string_view field);
 result<std::vector<core::uuid>> uuid_list(const json& j, std::string_view field,
                                           std::size_t max_items);
+/// Quiet hours as {"start": "21:00", "end": "08:00"} (recipient's local time); `field`
+/// names it in the error.
+result<void> check_quiet_hours(const json& v, const std::string& field);
 
 /// ?limit= (1..1000, default 50), for lists whose cursor is not an id.
 result<int> limit_from(const request& req);

@@ -1,11 +1,10 @@
 // Quiet hours across time zones: the sending window is the overlap of every zone a number
 // could be in, and a message outside it waits for the window rather than being dropped.
 
-#include <gtest/gtest.h>
+#include "phone/quiet_hours.hpp"
 
 #include <date/date.h>
-
-#include "phone/quiet_hours.hpp"
+#include <gtest/gtest.h>
 
 namespace herald::phone {
 namespace {
