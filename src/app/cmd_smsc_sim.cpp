@@ -96,6 +96,16 @@ void add_simulator_control_routes(http::router& r, smpp::simulator& sim) {
     r.add("GET", "/stats",
           [&sim](http::request&) { return http::json_response(200, stats_json(sim)); });
     r.add("GET", "/numbers", [&sim](http::request& req) {
+        if (auto one = req.query("number"); one && !one->empty()) {  // one number's record
+            auto last = sim.last_seen(*one);
+            json out = {
+                {"number", *one}, {"count", sim.count_for(*one)}, {"last_seen_us", nullptr}};
+            if (last)
+                out["last_seen_us"] =
+                    std::chrono::duration_cast<std::chrono::microseconds>(last->time_since_epoch())
+                        .count();
+            return http::json_response(200, out);
+        }
         json dups = json::object();
         for (auto& [n, c] : sim.duplicates()) dups["+" + n] = c;
         json out = {{"distinct", sim.distinct_numbers()}, {"duplicates", dups}};

@@ -1,5 +1,7 @@
 // A tenant's opt-out (suppression) list: add, remove (opt back in), look up, page through.
 
+#include <spdlog/spdlog.h>
+
 #include "http/detail/api_impl.hpp"
 #include "phone/number.hpp"
 #include "store/opt_outs.hpp"
@@ -64,8 +66,8 @@ void register_opt_outs(impl& api, router& routes) {
             auto number = e164(*text, region->value_or(""), "phone_number");
             if (!number) return error_response(number.error());
             store::opt_out_change ch{*number, source_of(c), *note};
-            return with_db(api, [&](db::connection& conn) {
-                return in_transaction(conn, [&]() -> result<response> {
+            return with_db(api, [&](db::connection& conn) -> result<response> {
+                auto done = in_transaction(conn, [&]() -> result<response> {
                     auto r = store::opt_out(conn, c.tenant_id(), ch);
                     if (!r) return std::unexpected(r.error());
                     auto a = c.audit("opt_outs.add", "opt_out", *number,
@@ -74,6 +76,14 @@ void register_opt_outs(impl& api, router& routes) {
                     // Saying STOP twice is not an error: 200 with the existing entry.
                     return json_response(r->created ? 201 : 200, entry_json(r->entry));
                 });
+                if (!done || done->status >= 300) return done;
+                // Answer once nothing already handed to a carrier can still reach the number.
+                auto settled = store::wait_for_in_flight(conn, c.tenant_id(), *number,
+                                                         std::chrono::seconds(5));
+                if (!settled) return std::unexpected(settled.error());
+                if (!*settled)
+                    spdlog::warn("opt-out: messages to a number were still in flight after 5 s");
+                return done;
             });
         }));
 

@@ -126,7 +126,11 @@ struct simulator::impl : std::enable_shared_from_this<impl> {
 
     mutable std::mutex mutex;  // guards everything below
     std::vector<std::weak_ptr<server_session>> bound;
-    std::unordered_map<std::string, std::uint64_t> numbers;
+    struct seen {
+        std::uint64_t count = 0;
+        std::chrono::system_clock::time_point last{};
+    };
+    std::unordered_map<std::string, seen> numbers;
     simulator_stats counters;
     std::uint64_t throttle_left = 0;
     std::optional<std::uint64_t> drop_countdown;
@@ -279,7 +283,11 @@ struct simulator::impl : std::enable_shared_from_this<impl> {
         {
             std::lock_guard lock(mutex);
             ++counters.submits;
-            if (cfg.record_numbers) ++numbers[sm->destination_addr];
+            if (cfg.record_numbers) {
+                auto& n = numbers[sm->destination_addr];
+                ++n.count;
+                n.last = std::chrono::system_clock::now();
+            }
             if (drop_countdown && (*drop_countdown == 0 || --*drop_countdown == 0)) {
                 drop_countdown.reset();
                 drop_now = true;
@@ -483,7 +491,7 @@ std::map<std::string, std::uint64_t> simulator::duplicates() const {
     std::lock_guard lock(impl_->mutex);
     std::map<std::string, std::uint64_t> out;
     for (auto& [n, c] : impl_->numbers)
-        if (c > 1) out.emplace(n, c);
+        if (c.count > 1) out.emplace(n, c.count);
     return out;
 }
 
@@ -498,7 +506,15 @@ std::vector<std::string> simulator::numbers() const {
 std::uint64_t simulator::count_for(const std::string& number) const {
     std::lock_guard lock(impl_->mutex);
     auto it = impl_->numbers.find(digits_only(number));
-    return it == impl_->numbers.end() ? 0 : it->second;
+    return it == impl_->numbers.end() ? 0 : it->second.count;
+}
+
+std::optional<std::chrono::system_clock::time_point> simulator::last_seen(
+    const std::string& number) const {
+    std::lock_guard lock(impl_->mutex);
+    auto it = impl_->numbers.find(digits_only(number));
+    if (it == impl_->numbers.end()) return std::nullopt;
+    return it->second.last;
 }
 
 std::size_t simulator::distinct_numbers() const {

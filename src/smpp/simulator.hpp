@@ -103,6 +103,8 @@ class simulator {
     std::map<std::string, std::uint64_t> duplicates() const;
     /// How many times each number was submitted to (record_numbers must be on).
     std::uint64_t count_for(const std::string& number) const;
+    /// When the last submit to `number` arrived (record_numbers must be on).
+    std::optional<std::chrono::system_clock::time_point> last_seen(const std::string& number) const;
     std::size_t distinct_numbers() const;
     /// Every number submitted to, without '+' (record_numbers must be on).
     std::vector<std::string> numbers() const;

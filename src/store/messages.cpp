@@ -9,6 +9,7 @@
 #include "db/param.hpp"
 #include "store/billing.hpp"
 #include "store/errc.hpp"
+#include "store/fence.hpp"
 
 namespace herald::store {
 namespace {
@@ -326,7 +327,11 @@ CROSS JOIN LATERAL (SELECT coalesce(k.settings -> 'quiet_hours',
 result<std::vector<claimed_message>> claim_and_charge(db::connection& c, const std::string& owner,
                                                       int limit, std::chrono::seconds lease,
                                                       const defer_fn& defer) {
-    if (auto b = c.exec("BEGIN"); !b) return std::unexpected(b.error());
+    // One round trip: the transaction, and the send fence (see store/fence.hpp) before the
+    // claim's snapshot.
+    static const std::string begin =
+        "BEGIN; SELECT pg_advisory_xact_lock_shared(" + std::to_string(send_fence_key) + ")";
+    if (auto b = c.exec(begin); !b) return std::unexpected(b.error());
     auto abort = [&](const error& e) -> result<std::vector<claimed_message>> {
         (void)c.exec("ROLLBACK");
         return std::unexpected(e);

@@ -1,8 +1,11 @@
 #include "store/opt_outs.hpp"
 
+#include <thread>
+
 #include "core/errc.hpp"
 #include "db/param.hpp"
 #include "store/errc.hpp"
+#include "store/fence.hpp"
 
 namespace herald::store {
 namespace {
@@ -65,7 +68,26 @@ result<opt_out_result> opt_out(db::connection& c, const core::uuid& tenant,
     if (!ins) return std::unexpected(ins.error());
     auto entry = get_opt_out(c, tenant, change.phone_number);
     if (!entry) return std::unexpected(entry.error());
+    // Claims in progress finish first; later ones see this opt-out once it commits.
+    auto fence = c.exec_prepared("SELECT pg_advisory_xact_lock($1)", {send_fence_key});
+    if (!fence) return std::unexpected(fence.error());
     return opt_out_result{*entry, ins->affected() == 1};
+}
+
+result<bool> wait_for_in_flight(db::connection& c, const core::uuid& tenant,
+                                const std::string& phone_number, std::chrono::milliseconds limit) {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (true) {
+        auto rs = c.exec_prepared(
+            "SELECT count(*) FROM send_queue q JOIN sms_delivery_logs d ON d.id = q.log_id AND "
+            "d.created_at = q.created_at WHERE d.phone_number = $2 AND d.user_id = $1 AND "
+            "q.lease_until > now()",
+            {tenant, phone_number});
+        if (!rs) return std::unexpected(rs.error());
+        if (rs->front().get<std::int64_t>(0) == 0) return true;
+        if (std::chrono::steady_clock::now() >= until) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
 }
 
 result<void> opt_in(db::connection& c, const core::uuid& tenant, const opt_out_change& change) {

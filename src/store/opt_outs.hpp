@@ -46,6 +46,13 @@ struct opt_out_result {
 result<opt_out_result> opt_out(db::connection& c, const core::uuid& tenant,
                                const opt_out_change& change);
 
+/// After an opt-out has committed: waits (up to `limit`) until no message to the number is
+/// in a dispatcher's hands, so that nothing reaches it after the caller is told it is done.
+/// False when some still were at the limit (a node that died holding them: when their lease
+/// ends they are claimed again, and then suppressed).
+result<bool> wait_for_in_flight(db::connection& c, const core::uuid& tenant,
+                                const std::string& phone_number, std::chrono::milliseconds limit);
+
 /// Removes the number (the person opted back in). not_found when it was not on the list.
 result<void> opt_in(db::connection& c, const core::uuid& tenant, const opt_out_change& change);
 

@@ -1,10 +1,16 @@
 // The opt-out list through the API: every change is recorded, and the contact's status and
 // preference follow it; sources come from how the caller signed in; bad input is refused.
+// And the promise behind it: once the API has answered, the number gets nothing more, even
+// from a campaign that is sending to it at that moment.
+
+#include <chrono>
+#include <thread>
 
 #include <gtest/gtest.h>
 
 #include "support/api_server.hpp"
 #include "support/pg.hpp"
+#include "support/smsc_process.hpp"
 
 namespace herald {
 namespace {
@@ -166,6 +172,94 @@ TEST(opt_outs, bad_input_and_missing_rights_are_refused_clearly) {
     no_csrf.csrf.clear();
     EXPECT_EQ(s.call("POST", "/v1/opt-outs", no_csrf, {{"phone_number", "+14155550303"}}).status,
               403);
+}
+
+TEST(opt_outs, a_number_opted_out_mid_campaign_receives_nothing_after_the_answer) {
+    test::smsc_process sim;
+    api_server s({"HERALD_DISPATCH_SMSC=127.0.0.1:" + std::to_string(sim.port),
+                  "HERALD_DISPATCH_WINDOW=256"});
+    auto t = s.make_tenant(unique("race"), 30000);
+    s.call("PUT", "/v1/admin/tenants/" + t.id + "/sender-ids/Acme", s.admin(),
+           {{"is_default", true}});
+    constexpr int recipients = 20000;
+    std::string group = s.call("POST", "/v1/groups", t.token, {{"name", "all"}}).body["id"];
+    std::string csv = "phone\n";
+    auto number = [](int i) { return "+1212" + std::to_string(4000000 + i); };
+    for (int i = 0; i < recipients; ++i) csv += number(i) + "\n";
+    auto up = s.send("POST", "/v1/contacts/import?group_id=" + group, t.token, csv, "text/csv");
+    test::wait_for_import(s, t.token, up.body["id"]);
+    std::string campaign =
+        s.call("POST", "/v1/campaigns", t.token,
+               {{"name", "race"}, {"message_template", "Pay now"}, {"groups", {group}}})
+            .body["id"];
+    ASSERT_EQ(s.call("POST", "/v1/campaigns/" + campaign + "/start", t.token).status, 200);
+    for (int i = 0; i < 600 && sim.get("/stats")["submits"].get<int>() < 2000; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+
+    // Four callers opt out every 50th number while the campaign runs through them, each
+    // noting when its answer came.
+    using clock = std::chrono::system_clock;
+    std::vector<std::pair<std::string, clock::time_point>> answered;
+    std::mutex m;
+    std::vector<std::thread> callers;
+    for (int k = 0; k < 4; ++k)
+        callers.emplace_back([&, k] {
+            for (int i = 50 * k; i < recipients; i += 200) {
+                auto r = s.call("POST", "/v1/opt-outs", t.token, {{"phone_number", number(i)}});
+                const auto at = clock::now();
+                EXPECT_EQ(r.status, 201) << r.raw;
+                std::lock_guard l(m);
+                answered.emplace_back(number(i), at);
+            }
+        });
+    for (auto& c : callers) c.join();
+    ASSERT_EQ(answered.size(), std::size_t(recipients / 50));
+
+    json st;
+    for (int i = 0; i < 1200; ++i) {
+        st = s.call("GET", "/v1/campaigns/" + campaign + "/stats", t.token).body;
+        if (st["status"] == "completed" && !st["by_status"].contains("queued")
+            && !st["by_status"].contains("sending") && !st["by_status"].contains("sent"))
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_EQ(st["status"], "completed") << st.dump();
+    int before = 0, never = 0, after = 0;
+    for (const auto& [n, at] : answered) {
+        auto seen = sim.get("/numbers?number=%2B" + n.substr(1));
+        if (seen["last_seen_us"].is_null()) {
+            ++never;
+            continue;
+        }
+        const clock::time_point last{
+            std::chrono::microseconds(seen["last_seen_us"].get<std::int64_t>())};
+        if (last < at)
+            ++before;
+        else
+            ++after;
+        EXPECT_LT(last, at)
+            << n << " reached the SMSC "
+            << std::chrono::duration_cast<std::chrono::microseconds>(last - at).count()
+            << " us after its opt-out was answered";
+    }
+    std::printf("opted out mid-campaign: %d reached before the answer, %d never, %d after\n",
+                before, never, after);
+    EXPECT_EQ(after, 0);
+    EXPECT_GT(never, 0) << "the opt-outs came too late to test anything";
+    EXPECT_GT(before, 0) << "the opt-outs came too early to test the race";
+    // The ones held back are recorded as suppressed, and were never charged (or refunded).
+    auto db = test::pg::connect(s.database());
+    auto rows = db.exec(
+        "SELECT count(*) FROM sms_delivery_logs WHERE campaign_id = $1 AND error_code = "
+        "'opted_out'",
+        {campaign});
+    EXPECT_EQ(rows->front().get<std::int64_t>(0), never);
+    auto ledger = db.exec(
+        "SELECT coalesce(sum(credits), 0)::bigint, (SELECT sms_credits FROM users WHERE id = $1) "
+        "FROM billing_transactions WHERE user_id = $1",
+        {t.id});
+    EXPECT_EQ(ledger->front().get<std::int64_t>(0), ledger->front().get<std::int64_t>(1));
+    EXPECT_EQ(ledger->front().get<std::int64_t>(1), 30000 - (recipients - never));
 }
 
 }  // namespace
