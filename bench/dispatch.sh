@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Dispatch benchmarks against a real `herald serve` (embedded PostgreSQL, built-in SMSC
+# simulator over SMPP on loopback):
+#   1. campaign: a 1-segment campaign to N recipients (default 1,000,000). Timed from the
+#      start call until every submit is acknowledged and persisted (nothing queued or
+#      sending), and until every receipt is persisted (all delivered). K runs, each a new
+#      campaign to the same group. Prints the server's peak RSS at the end.
+#   2. messages: POST /v1/messages under wrk (64 connections, each reply a durable 202),
+#      then how long the dispatcher needs after the load stops to persist every send and
+#      every receipt of it.
+# Prints each run and the medians. Stops the server and removes its data when done.
+#
+#   bench/dispatch.sh [--recipients N] [--campaign-runs K] [--wrk-runs K] [--wrk-seconds S]
+#                     [--connections C] [--threads T] [--only campaign|messages]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+recipients=1000000 campaign_runs=3 wrk_runs=3 wrk_seconds=10 connections=64 threads=2 only=
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --recipients) recipients=$2; shift 2 ;;
+    --campaign-runs) campaign_runs=$2; shift 2 ;;
+    --wrk-runs) wrk_runs=$2; shift 2 ;;
+    --wrk-seconds) wrk_seconds=$2; shift 2 ;;
+    --connections) connections=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --only) only=$2; shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) echo "bench/dispatch.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+for n in "$recipients" "$campaign_runs" "$wrk_runs" "$wrk_seconds" "$connections" "$threads"; do
+  [[ "$n" =~ ^[0-9]+$ && "$n" -gt 0 ]] || { echo "bench/dispatch.sh: options take positive whole numbers" >&2; exit 2; }
+done
+[[ -z "$only" || "$only" == campaign || "$only" == messages ]] \
+  || { echo "bench/dispatch.sh: --only takes campaign or messages" >&2; exit 2; }
+command -v wrk >/dev/null || { echo "bench/dispatch.sh: wrk is not installed (apt-get install wrk)" >&2; exit 2; }
+source bench/lib.sh
+
+start_server HERALD_SIMULATOR_RECEIPT_LATENCY=100ms
+admin=$(make_account benchadmin --admin)
+token=$(make_account sender)
+tenant=$(api GET /v1/auth/me "$token" | field id)
+credits=$(( recipients * campaign_runs + 20000000 ))
+api POST "/v1/admin/tenants/$tenant/credits" "$admin" "{\"credits\": $credits, \"amount\": \"0\"}" > /dev/null
+api PUT "/v1/admin/tenants/$tenant/sender-ids/Acme" "$admin" '{"is_default": true}' > /dev/null
+
+if [[ "$only" != messages ]]; then
+  csv="$work/audience.csv"
+  make_csv "$recipients" "$csv"
+  group=$(api POST /v1/groups "$token" '{"name": "audience"}' | field id)
+  import_csv "$token" "$csv" "group_id=$group" > /dev/null
+  echo "audience: $recipients contacts"
+  sent_times=() receipt_times=()
+  for run in $(seq 1 "$campaign_runs"); do
+    id=$(api POST /v1/campaigns "$token" \
+      "{\"name\": \"bench $run\", \"message_template\": \"Your bill is ready\", \"groups\": [\"$group\"]}" | field id)
+    t0=$(now)
+    api POST "/v1/campaigns/$id/start" "$token" > /dev/null
+    t_sent= t_done=
+    while true; do
+      sleep 0.5
+      st=$(api GET "/v1/campaigns/$id/stats" "$token")
+      t=$(now)
+      by=$(sed -n 's/.*"by_status":{\([^}]*\)}.*/\1/p' <<< "$st")
+      total=$(field total_recipients <<< "$st")
+      if [[ -z "$t_sent" && "$total" == "$recipients" && "$by" != *queued* && "$by" != *sending* ]]; then
+        t_sent=$t
+      fi
+      delivered=$(field delivered <<< "$by")
+      if [[ -n "$t_sent" && "$delivered" == "$recipients" ]]; then t_done=$t; break; fi
+      if awk -v a="$t0" -v b="$t" 'BEGIN { exit !(b - a > 900) }'; then echo "campaign run $run did not finish: $st" >&2; exit 1; fi
+    done
+    s=$(elapsed "$t0" "$t_sent") d=$(elapsed "$t0" "$t_done")
+    echo "campaign run $run: all sent in $s s ($(awk -v n="$recipients" -v s="$s" 'BEGIN { printf "%.0f", n / s }') msg/s), all receipts in $d s ($(awk -v n="$recipients" -v s="$d" 'BEGIN { printf "%.0f", n / s }') msg/s)"
+    sent_times+=("$s") receipt_times+=("$d")
+  done
+  ms=$(printf '%s\n' "${sent_times[@]}" | median) md=$(printf '%s\n' "${receipt_times[@]}" | median)
+  echo "campaign median: sent $(awk -v n="$recipients" -v s="$ms" 'BEGIN { printf "%.0f", n / s }') msg/s, receipts $(awk -v n="$recipients" -v s="$md" 'BEGIN { printf "%.0f", n / s }') msg/s ($recipients recipients)"
+  echo "server peak RSS after the campaigns: $(peak_rss_mb "$server_pid") MB"
+fi
+
+if [[ "$only" != campaign ]]; then
+  cat > "$work/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  local body = string.format('{"to": "+1212%07d", "body": "Your code is %06d"}',
+    math.random(2000000, 9999999), math.random(0, 999999))
+  return wrk.format(nil, nil, nil, body)
+end
+LUA
+  pending() {  # messages not yet persisted as sent (or beyond), then not yet final
+    local q s
+    q=$(api GET "/v1/messages?status=queued&limit=1" "$token" | grep -c '"id"' || true)
+    s=$(api GET "/v1/messages?status=sending&limit=1" "$token" | grep -c '"id"' || true)
+    echo $(( q + s ))
+  }
+  rps=() p99s=() lags=()
+  for run in $(seq 1 "$wrk_runs"); do
+    out=$(wrk -t"$threads" -c"$connections" -d"${wrk_seconds}s" --latency -s "$work/post.lua" \
+      -H "Authorization: Bearer $token" "$base/v1/messages")
+    t_end=$(now)
+    r=$(awk '/^Requests\/sec/ { print $2 }' <<< "$out")
+    p99=$(awk '$1 == "99%" { print $2 }' <<< "$out")
+    non2xx=$(awk '/Non-2xx/ { print $NF }' <<< "$out")
+    [[ -z "$non2xx" ]] || { echo "wrk saw $non2xx non-2xx answers" >&2; echo "$out" >&2; exit 1; }
+    while [[ $(pending) != 0 ]]; do sleep 0.1; done
+    t_sent=$(now)
+    while api GET "/v1/messages?status=sent&limit=1" "$token" | grep -q '"id"'; do sleep 0.1; done
+    t_final=$(now)
+    echo "POST /v1/messages run $run: $r accepted/s, p99 $p99; after the load: all sent +$(elapsed "$t_end" "$t_sent") s, all receipts +$(elapsed "$t_end" "$t_final") s"
+    rps+=("$r") p99s+=("$p99") lags+=("$(elapsed "$t_end" "$t_final")")
+  done
+  echo "POST /v1/messages median: $(printf '%s\n' "${rps[@]}" | median) accepted/s at $connections connections; p99s ${p99s[*]}; receipts persisted $(printf '%s\n' "${lags[@]}" | median) s after the load stopped"
+  echo "server peak RSS: $(peak_rss_mb "$server_pid") MB"
+fi
