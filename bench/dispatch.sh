@@ -11,11 +11,13 @@
 # Prints each run and the medians. Stops the server and removes its data when done.
 #
 #   bench/dispatch.sh [--recipients N] [--campaign-runs K] [--wrk-runs K] [--wrk-seconds S]
-#                     [--connections C] [--threads T] [--only campaign|messages]
+#                     [--connections C] [--threads T] [--binds B] [--window W]
+#                     [--only campaign|messages]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 recipients=1000000 campaign_runs=3 wrk_runs=3 wrk_seconds=10 connections=64 threads=2 only=
+binds=1 window=256
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --recipients) recipients=$2; shift 2 ;;
@@ -25,11 +27,13 @@ while [[ $# -gt 0 ]]; do
     --connections) connections=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --binds) binds=$2; shift 2 ;;
+    --window) window=$2; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "bench/dispatch.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-for n in "$recipients" "$campaign_runs" "$wrk_runs" "$wrk_seconds" "$connections" "$threads"; do
+for n in "$recipients" "$campaign_runs" "$wrk_runs" "$wrk_seconds" "$connections" "$threads" "$binds" "$window"; do
   [[ "$n" =~ ^[0-9]+$ && "$n" -gt 0 ]] || { echo "bench/dispatch.sh: options take positive whole numbers" >&2; exit 2; }
 done
 [[ -z "$only" || "$only" == campaign || "$only" == messages ]] \
@@ -37,7 +41,8 @@ done
 command -v wrk >/dev/null || { echo "bench/dispatch.sh: wrk is not installed (apt-get install wrk)" >&2; exit 2; }
 source bench/lib.sh
 
-start_server HERALD_SIMULATOR_RECEIPT_LATENCY=100ms
+start_server HERALD_SIMULATOR_RECEIPT_LATENCY=100ms HERALD_DISPATCH_BINDS="$binds" HERALD_DISPATCH_WINDOW="$window"
+echo "built-in simulator: $binds bind(s), window $window"
 admin=$(make_account benchadmin --admin)
 token=$(make_account sender)
 tenant=$(api GET /v1/auth/me "$token" | field id)

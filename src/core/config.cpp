@@ -343,7 +343,8 @@ const std::vector<setting>& settings() {
             "dispatch.max_segments", "Longest message accepted, in segments.",
             [](config& c) -> int& { return c.dispatch.max_segments; }, 1, 255));
         t.push_back(int_setting(
-            "dispatch.claim_batch", "Messages claimed from the send queue at a time.",
+            "dispatch.claim_batch",
+            "Most messages claimed from the send queue at a time (rounded down to a power of two).",
             [](config& c) -> int& { return c.dispatch.claim_batch; }, 1, 10000));
         t.push_back(string_setting(
             "dispatch.smsc", "SMSC to send to as host:port; empty starts the built-in simulator.",

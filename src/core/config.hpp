@@ -85,7 +85,7 @@ struct dispatch_config {
     /// Longest message accepted, in segments.
     int max_segments = 10;
     /// Messages claimed from the queue at a time.
-    int claim_batch = 500;
+    int claim_batch = 512;
     /// An SMSC to send to, as host:port. Empty: the built-in simulator. (Until connectors are
     /// managed through the admin API, this is the one carrier connection.)
     std::string smsc;

@@ -201,6 +201,9 @@ result<void> embedded_cluster::initdb() const {
             "max_connections = 300\n"
             "shared_buffers = 256MB\n"
             "max_wal_size = 2GB\n"
+            // The send queue turns over its whole content during a campaign: look for
+            // dead rows every few seconds, not every minute.
+            "autovacuum_naptime = 5s\n"
             "log_min_messages = warning\n";
     if (!conf) return fail(errc::embedded_failed, "cannot write postgresql.conf");
     return {};

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -113,7 +114,9 @@ struct dispatcher::impl {
     send_gates gates;  // claim thread only
 
     std::atomic<bool> running{false};
-    std::thread claimer, writer;
+    std::thread claimer, writer, planner;
+    std::mutex plan_mutex;
+    std::condition_variable plan_cv;
 
     // Claim loop wake-ups.
     std::mutex wake_mutex;
@@ -279,7 +282,6 @@ struct dispatcher::impl {
 
     void claim_loop() {
         const auto owner = options.node_id;
-        clock::time_point last_advance{};
         while (running) {
             if (clock::now() - last_refresh >= options.refresh) refresh();
             // At most one window per bind between "handed to the SMSC" and "outcome
@@ -290,17 +292,9 @@ struct dispatcher::impl {
                 std::this_thread::sleep_for(std::chrono::milliseconds(2));
                 continue;
             }
-            const int want =
-                int(std::min<std::int64_t>(options.claim_batch, max_in_flight - in_flight));
-            if (clock::now() - last_advance > std::chrono::milliseconds(200)) {
-                // Start due campaigns, write the next part of their audiences, close finished ones.
-                auto n = pool.run([&](db::connection& c) {
-                    return store::advance_campaigns(c, options.expand_chunk);
-                });
-                if (!n)
-                    spdlog::warn("dispatcher: advancing campaigns failed: {}", n.error().message);
-                last_advance = n && *n > 0 ? clock::time_point() : clock::now();
-            }
+            // A power of two: the claim statement comes in those sizes (see claim_due).
+            const int want = int(std::bit_floor(std::uint64_t(
+                std::min<std::int64_t>(options.claim_batch, max_in_flight - in_flight))));
             gates.set_live_nodes(live_nodes);
             auto batch = pool.run([&](db::connection& c) {
                 return store::claim_and_charge(c, owner, want, options.lease,
@@ -317,6 +311,31 @@ struct dispatcher::impl {
             for (const auto& m : *batch) handle(m);
             if (int(batch->size()) < want) wait(options.idle_poll);
         }
+    }
+
+    /// Starts due campaigns, writes the next part of their audiences and closes finished
+    /// ones, on its own thread so that claiming never waits for it.
+    void plan_loop() {
+        while (running) {
+            auto n = pool.run([&](db::connection& c) {
+                return store::advance_campaigns(c, options.expand_chunk);
+            });
+            if (!n) spdlog::warn("dispatcher: advancing campaigns failed: {}", n.error().message);
+            if (n && *n > 0) {
+                wake();  // new recipients to claim
+                continue;
+            }
+            std::unique_lock l(plan_mutex);
+            plan_cv.wait_for(l, std::chrono::milliseconds(200), [this] { return !running; });
+        }
+    }
+
+    void wake() {
+        {
+            std::lock_guard l(wake_mutex);
+            woken = true;
+        }
+        wake_cv.notify_one();
     }
 
     void wait(std::chrono::milliseconds d) {
@@ -563,12 +582,18 @@ void dispatcher::start() {
     i->refresh();
     i->writer = std::thread([i] { i->write_loop(); });
     i->claimer = std::thread([i] { i->claim_loop(); });
+    i->planner = std::thread([i] { i->plan_loop(); });
 }
 
 void dispatcher::stop(std::chrono::milliseconds grace) {
     auto* i = impl_.get();
     if (!i->running.exchange(false)) return;
     i->wake_cv.notify_all();
+    {
+        std::lock_guard l(i->plan_mutex);  // so the planner cannot miss the notification
+    }
+    i->plan_cv.notify_all();
+    if (i->planner.joinable()) i->planner.join();
     if (i->claimer.joinable()) i->claimer.join();
     // Let answers in flight arrive, then unbind (which fails whatever is left: retried later).
     const auto deadline = clock::now() + grace;
@@ -589,11 +614,7 @@ void dispatcher::stop(std::chrono::milliseconds grace) {
 }
 
 void dispatcher::wake() {
-    {
-        std::lock_guard l(impl_->wake_mutex);
-        impl_->woken = true;
-    }
-    impl_->wake_cv.notify_one();
+    impl_->wake();
 }
 
 dispatcher_stats dispatcher::stats() const {

@@ -20,7 +20,7 @@ namespace herald::dispatch {
 
 struct dispatcher_options {
     std::string node_id;  ///< lease owner; unique per process
-    int claim_batch = 500;
+    int claim_batch = 512;
     /// Campaign recipients written to the delivery log per step.
     int expand_chunk = 5000;
     std::chrono::seconds lease{120};

@@ -1,5 +1,8 @@
 #include "store/messages.hpp"
 
+#include <algorithm>
+#include <array>
+#include <bit>
 #include <map>
 #include <set>
 #include <utility>
@@ -257,15 +260,15 @@ result<std::vector<claimed_message>> claim_due(db::connection& c, const std::str
     // Messages of campaigns that are not running (paused, cancelled) stay where they are.
     // Quiet hours are the campaign's, else the account's; the contact's own time zone is
     // looked up only when there are some.
-    static constexpr const char* sql = R"sql(
+    static constexpr std::string_view sql_template = R"sql(
 WITH due AS (
   SELECT log_id FROM send_queue sq
   WHERE due_at <= now() AND (lease_until IS NULL OR lease_until < now())
     AND (sq.campaign_id IS NULL OR EXISTS (
       SELECT 1 FROM sms_campaigns k WHERE k.id = sq.campaign_id AND k.status = 'running'))
-  ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED),
+  ORDER BY due_at LIMIT @n FOR UPDATE SKIP LOCKED),
 q AS (
-  UPDATE send_queue s SET lease_owner = $1, lease_until = now() + make_interval(secs => $3),
+  UPDATE send_queue s SET lease_owner = $1, lease_until = now() + make_interval(secs => $2),
     attempts = s.attempts + 1
   FROM due WHERE s.log_id = due.log_id
   RETURNING s.log_id, s.created_at, s.attempts, s.charged),
@@ -293,7 +296,21 @@ LEFT JOIN sms_campaigns k ON k.id = l.campaign_id
 CROSS JOIN LATERAL (SELECT coalesce(k.settings -> 'quiet_hours',
                                     u.settings -> 'quiet_hours') AS qh) z
 )sql";
-    auto rs = c.exec_prepared(sql, {owner, limit, int(lease.count())});
+    // The LIMIT is written into the statement, rounded down to a power of two (so at most
+    // a dozen prepared variants): a cached plan that does not know it sorts the whole
+    // delivery log to join it, and planning afresh each time costs more than the claim.
+    static const std::array<std::string, 16> variants = [] {
+        std::array<std::string, 16> v;
+        for (std::size_t i = 0; i < v.size(); ++i) {
+            std::string s(sql_template);
+            s.replace(s.find("@n"), 2, std::to_string(1u << i));
+            v[i] = std::move(s);
+        }
+        return v;
+    }();
+    const auto n = std::bit_floor(unsigned(std::clamp(limit, 1, 1 << 15)));
+    auto rs =
+        c.exec_prepared(variants[std::size_t(std::countr_zero(n))], {owner, int(lease.count())});
     if (!rs) return std::unexpected(rs.error());
     std::vector<claimed_message> out;
     out.reserve(std::size_t(rs->size()));

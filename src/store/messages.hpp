@@ -115,7 +115,8 @@ struct deferral {
 /// Decides, for each claimed message still sendable, whether it must wait.
 using defer_fn = std::function<std::optional<deferral>(const claimed_message&)>;
 
-/// Claims up to `limit` due messages under a lease for `owner`, and marks them sending.
+/// Claims up to `limit` due messages (rounded down to a power of two) under a lease for
+/// `owner`, and marks them sending.
 result<std::vector<claimed_message>> claim_due(db::connection& c, const std::string& owner,
                                                int limit, std::chrono::seconds lease);
 
