@@ -12,6 +12,7 @@ bench_cleanup() {
   rm -rf "$work"
 }
 trap bench_cleanup EXIT
+trap "exit 130" INT TERM  # so that the EXIT trap runs
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 now() { date +%s.%N; }
