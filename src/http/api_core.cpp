@@ -9,6 +9,7 @@
 #include "core/hash.hpp"
 #include "db/param.hpp"
 #include "http/detail/api_impl.hpp"
+#include "http/detail/send_batcher.hpp"
 #include "http/errc.hpp"
 #include "phone/quiet_hours.hpp"
 #include "store/accounts.hpp"
@@ -54,7 +55,8 @@ impl::impl(db::pool& p, api_options o)
       per_token(options.rate_per_token, options.rate_per_token * 2),
       per_ip(options.rate_per_ip, options.rate_per_ip * 2),
       login_by_account(options.login_failures_per_account, options.login_window),
-      login_by_ip(options.login_failures_per_ip, options.login_window) {
+      login_by_ip(options.login_failures_per_ip, options.login_window),
+      sends(std::make_unique<send_batcher>(pool, options.on_queued)) {
     flusher = std::thread([this] {
         std::unique_lock lock(touch_mutex);
         while (!stopping) {

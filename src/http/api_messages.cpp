@@ -8,6 +8,7 @@
 
 #include "db/param.hpp"
 #include "http/detail/api_impl.hpp"
+#include "http/detail/send_batcher.hpp"
 #include "phone/number.hpp"
 #include "store/billing.hpp"
 #include "store/errc.hpp"
@@ -290,6 +291,28 @@ void register_messages(impl& api, router& routes) {
             auto parsed = parse_send(*body, api.options.max_segments);
             if (auto* r = std::get_if<response>(&parsed)) return std::move(*r);
             auto& s = std::get<send_request>(parsed);
+            if (c.req.header("idempotency-key").empty()) {
+                // The common case goes through group commit (see send_batcher.hpp).
+                auto r = api.sends->send({.message = {.tenant = c.tenant_id(),
+                                                      .to = s.to,
+                                                      .from = {},
+                                                      .body = s.body,
+                                                      .encoding = s.encoding,
+                                                      .segments = s.segments,
+                                                      .cost = 0,
+                                                      .scheduled_at = s.scheduled_at,
+                                                      .callback_url = s.callback_url,
+                                                      .validity_seconds = s.validity},
+                                          .requested_from = s.from,
+                                          .region = s.region,
+                                          .by = c.who.user_id,
+                                          .audit = c.audit("messages.send")});
+                if (auto* answer = std::get_if<response>(&r)) return std::move(*answer);
+                const auto& m = std::get<store::message>(r);
+                auto accepted = json_response(202, message_json(m));
+                accepted.set("location", "/v1/messages/" + m.id.str());
+                return accepted;
+            }
             return send_once(api, c, [&](db::connection& conn) -> result<response> {
                 auto sender = store::resolve_sender(conn, c.tenant_id(), s.from);
                 if (!sender) return std::unexpected(sender.error());

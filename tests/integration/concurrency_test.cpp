@@ -220,5 +220,46 @@ TEST(concurrency, a_campaign_message_is_charged_once_however_often_it_is_claimed
     EXPECT_EQ(debits->front().get<std::int64_t>(0), 1);
 }
 
+TEST(concurrency, fifty_parallel_sends_against_twenty_credits_accept_exactly_twenty) {
+    // The sends arrive together and are committed in groups: a group the balance cannot
+    // cover falls back to one debit per message, in order, until the credits run out.
+    test::api_server s;
+    auto t = s.make_tenant("burst", 20);
+    s.call("PUT", "/v1/admin/tenants/" + t.id + "/sender-ids/Acme", s.admin(),
+           {{"is_default", true}});
+    std::atomic<int> accepted{0}, refused{0}, other{0};
+    std::atomic<bool> go{false};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 50; ++i)
+        threads.emplace_back([&, i] {
+            while (!go) std::this_thread::yield();
+            auto r = s.call("POST", "/v1/messages", t.token,
+                            {{"to", "+4474001230" + std::to_string(10 + i)}, {"body", "Hi"}});
+            if (r.status == 202)
+                ++accepted;
+            else if (r.status == 402 && r.error_code() == "insufficient_credits")
+                ++refused;
+            else
+                ++other;
+        });
+    go = true;
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(accepted, 20);
+    EXPECT_EQ(refused, 30);
+    EXPECT_EQ(other, 0);
+    auto db = test::pg::connect(s.database());
+    auto tenant = core::uuid::parse(t.id);
+    ASSERT_TRUE(tenant);
+    EXPECT_EQ(*store::balance(db, *tenant), 0);
+    EXPECT_EQ(*store::ledger_sum(db, *tenant), 0);
+    auto logs = db.exec("SELECT count(*) FROM sms_delivery_logs WHERE user_id = $1", {t.id});
+    EXPECT_EQ(logs->front().get<std::int64_t>(0), 20) << "one log row per accepted message";
+    auto audits = db.exec(
+        "SELECT count(*) FROM audit_logs WHERE action = 'messages.send' AND target_id IN (SELECT "
+        "id::text FROM sms_delivery_logs WHERE user_id = $1)",
+        {t.id});
+    EXPECT_EQ(audits->front().get<std::int64_t>(0), 20) << "one audit row per accepted message";
+}
+
 }  // namespace
 }  // namespace herald

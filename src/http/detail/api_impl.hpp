@@ -49,6 +49,8 @@ struct principal {
 };
 
 /// One authorised request: the caller, the tenant it acts on, and audit plumbing.
+class send_batcher;
+
 struct call {
     request& req;
     const principal& who;
@@ -108,6 +110,9 @@ struct impl {
     std::deque<import_task> import_queue;
     std::vector<std::thread> import_workers;
     void enqueue_import(import_task t);
+
+    /// POST /v1/messages without an Idempotency-Key: committed in groups.
+    std::unique_ptr<send_batcher> sends;
 
     /// Wraps a handler with authentication, rate limits, CSRF, permission and tenant checks.
     handler guarded(guard g, guarded_handler fn);

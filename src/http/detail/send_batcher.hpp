@@ -1,0 +1,65 @@
+#pragma once
+/// Group commit for POST /v1/messages. Each accepted message must be durable before its
+/// 202, and each debits its tenant's balance, whose row lock is held until the commit
+/// reaches the disk: one transaction per message serialises a busy tenant on that flush.
+/// The batcher gathers the sends that arrive while the previous batch commits and writes
+/// them together: per tenant one debit (or, when the balance does not cover them all, one
+/// per message in arrival order), one insert, one audit row each, one commit.
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <variant>
+
+#include "db/pool.hpp"
+#include "http/message.hpp"
+#include "store/audit.hpp"
+#include "store/messages.hpp"
+
+namespace herald::http::detail {
+
+struct send_job {
+    store::new_message message;  ///< `from` and `cost` are filled in by the batcher
+    std::optional<std::string> requested_from;
+    std::string region;  ///< for the price
+    std::optional<core::uuid> by;
+    store::audit_entry audit;  ///< target and details are filled in once the message exists
+};
+
+/// The message as accepted, or the answer to give instead (422, 402, 500).
+using send_result = std::variant<store::message, response>;
+
+class send_batcher {
+  public:
+    send_batcher(db::pool& pool, std::function<void()> on_queued, std::size_t max_batch = 256);
+    ~send_batcher();
+    send_batcher(const send_batcher&) = delete;
+    send_batcher& operator=(const send_batcher&) = delete;
+
+    /// Queues the send and waits until the batch it joined has committed (or failed).
+    send_result send(send_job job);
+
+  private:
+    struct pending {
+        send_job job;
+        std::promise<send_result> done;
+    };
+    void run();
+    void write(std::vector<pending>& batch);
+
+    db::pool& pool_;
+    std::function<void()> on_queued_;
+    std::size_t max_batch_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<pending> queue_;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+}  // namespace herald::http::detail

@@ -1,0 +1,184 @@
+#include "http/detail/send_batcher.hpp"
+
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "db/transaction.hpp"
+#include "http/router.hpp"
+#include "store/billing.hpp"
+#include "store/errc.hpp"
+#include "store/opt_outs.hpp"
+
+namespace herald::http::detail {
+
+send_batcher::send_batcher(db::pool& pool, std::function<void()> on_queued, std::size_t max_batch)
+    : pool_(pool), on_queued_(std::move(on_queued)), max_batch_(max_batch) {
+    thread_ = std::thread([this] { run(); });
+}
+
+send_batcher::~send_batcher() {
+    {
+        std::lock_guard l(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+}
+
+send_result send_batcher::send(send_job job) {
+    std::future<send_result> f;
+    {
+        std::lock_guard l(mutex_);
+        if (stopping_) return error_response(503, "unavailable", "Herald is shutting down");
+        queue_.push_back({std::move(job), {}});
+        f = queue_.back().done.get_future();
+    }
+    wake_.notify_one();
+    return f.get();
+}
+
+void send_batcher::run() {
+    while (true) {
+        std::vector<pending> batch;
+        {
+            std::unique_lock l(mutex_);
+            wake_.wait(l, [this] { return stopping_ || !queue_.empty(); });
+            if (queue_.empty()) return;  // stopping, and nothing left to write
+            while (!queue_.empty() && batch.size() < max_batch_) {
+                batch.push_back(std::move(queue_.front()));
+                queue_.pop_front();
+            }
+        }
+        write(batch);
+    }
+}
+
+void send_batcher::write(std::vector<pending>& batch) {
+    const std::size_t n = batch.size();
+    std::vector<std::optional<send_result>> out(n);
+    bool accepted_any = false;
+    auto r = pool_.run([&](db::connection& c) -> result<void> {
+        out.assign(n, std::nullopt);  // run() may retry on a fresh connection
+        accepted_any = false;
+        auto tx = db::transaction::begin(c);
+        if (!tx) return std::unexpected(tx.error());
+        // Checks first, reading only: sender, opt-out, price.
+        std::map<core::uuid, std::set<std::string>> opted;
+        {
+            std::map<core::uuid, std::vector<std::string>> numbers;
+            for (const auto& p : batch) numbers[p.job.message.tenant].push_back(p.job.message.to);
+            for (auto& [tenant, list] : numbers) {
+                auto o = store::opted_out_among(c, tenant, list);
+                if (!o) return std::unexpected(o.error());
+                opted[tenant] = {o->begin(), o->end()};
+            }
+        }
+        std::map<std::pair<core::uuid, std::optional<std::string>>, result<std::string>> senders;
+        std::map<std::string, int> prices;
+        std::vector<store::new_message> rows(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            const auto& j = batch[i].job;
+            auto key = std::pair(j.message.tenant, j.requested_from);
+            auto s = senders.find(key);
+            if (s == senders.end())
+                s = senders
+                        .emplace(key, store::resolve_sender(c, j.message.tenant, j.requested_from))
+                        .first;
+            if (!s->second) {
+                if (s->second.error().code.category() != store::store_category())
+                    return std::unexpected(s->second.error());
+                out[i] = error_response(s->second.error());
+                continue;
+            }
+            if (opted[j.message.tenant].contains(j.message.to)) {
+                out[i] = error_response(
+                    422, "opted_out", j.message.to + " has opted out of messages from this account",
+                    "to");
+                continue;
+            }
+            auto p = prices.find(j.region);
+            if (p == prices.end()) {
+                auto price = store::price_for(c, j.region);
+                if (!price) return std::unexpected(price.error());
+                p = prices.emplace(j.region, *price).first;
+            }
+            rows[i] = j.message;
+            rows[i].from = *s->second;
+            rows[i].cost = p->second * j.message.segments;
+        }
+        // One debit per tenant; if the balance does not cover them all, one per message in
+        // the order they came, until it runs out.
+        std::map<core::uuid, std::vector<std::size_t>> by_tenant;
+        for (std::size_t i = 0; i < n; ++i)
+            if (!out[i]) by_tenant[batch[i].job.message.tenant].push_back(i);
+        auto refuse = [&](std::size_t i) {
+            out[i] = error_response(402, "insufficient_credits",
+                                    "the message costs " + std::to_string(rows[i].cost)
+                                        + " credits and the balance does not cover it");
+        };
+        for (const auto& [tenant, list] : by_tenant) {
+            int total = 0;
+            for (auto i : list) total += rows[i].cost;
+            if (total == 0) continue;
+            if (auto sp = c.exec("SAVEPOINT debit"); !sp) return std::unexpected(sp.error());
+            const auto& first = batch[list.front()].job;
+            auto d = store::debit(
+                c, {.tenant = tenant,
+                    .credits = total,
+                    .transaction_type = "message_cost",
+                    .description = list.size() == 1 ? "message to " + first.message.to
+                                                    : std::to_string(list.size()) + " messages",
+                    .by = first.by});
+            if (d) {
+                if (auto rl = c.exec("RELEASE SAVEPOINT debit"); !rl)
+                    return std::unexpected(rl.error());
+                continue;
+            }
+            if (d.error().code != store::errc::insufficient_credits)
+                return std::unexpected(d.error());
+            if (auto rb = c.exec("ROLLBACK TO SAVEPOINT debit"); !rb)
+                return std::unexpected(rb.error());
+            for (auto i : list) {
+                if (rows[i].cost == 0) continue;
+                auto one = store::debit(c, {.tenant = tenant,
+                                            .credits = rows[i].cost,
+                                            .transaction_type = "message_cost",
+                                            .description = "message to " + rows[i].to,
+                                            .by = batch[i].job.by});
+                if (one) continue;
+                if (one.error().code != store::errc::insufficient_credits)
+                    return std::unexpected(one.error());
+                refuse(i);
+            }
+        }
+        std::vector<store::new_message> accepted;
+        std::vector<std::size_t> index;
+        for (std::size_t i = 0; i < n; ++i)
+            if (!out[i]) {
+                accepted.push_back(std::move(rows[i]));
+                index.push_back(i);
+            }
+        auto written = store::accept_messages(c, accepted);
+        if (!written) return std::unexpected(written.error());
+        for (std::size_t k = 0; k < index.size(); ++k) {
+            const auto& m = (*written)[k];
+            auto a = batch[index[k]].job.audit;
+            a.target_type = "message";
+            a.target_id = m.id.str();
+            a.details =
+                nlohmann::json{{"to", m.to}, {"segments", m.segments}, {"cost", m.cost}}.dump();
+            if (auto w = store::write_audit(c, a); !w) return std::unexpected(w.error());
+            out[index[k]] = m;
+        }
+        if (auto cm = tx->commit(); !cm) return std::unexpected(cm.error());
+        accepted_any = !index.empty();
+        return {};
+    });
+    if (r && accepted_any && on_queued_) on_queued_();
+    for (std::size_t i = 0; i < n; ++i)
+        batch[i].done.set_value(r ? std::move(*out[i]) : send_result(error_response(r.error())));
+}
+
+}  // namespace herald::http::detail
