@@ -230,7 +230,9 @@ int serve(const core::config& cfg) {
     http::server server({.address = cfg.http.listen,
                          .port = cfg.http.port,
                          .io_threads = cfg.http.threads,
-                         .worker_threads = std::max(8, cfg.database.pool_size * 2),
+                         // Sends wait for their group's commit (see send_batcher.hpp)
+                         // without holding a connection: enough workers to fill a group.
+                         .worker_threads = std::max(64, cfg.database.pool_size * 2),
                          .body_limit = cfg.http.body_limit,
                          .read_timeout = cfg.http.read_timeout,
                          .idle_timeout = cfg.http.idle_timeout,
