@@ -132,6 +132,9 @@ struct dispatcher::impl {
     // Messages handed to the SMSC whose outcome is not committed yet. Bounded by one window per
     // bind: after a crash, at most that many can go out twice.
     std::atomic<std::int64_t> in_flight{0};
+    // Receipts received and not yet persisted. Sending pauses while there are many, so
+    // receipts are stored at the pace messages go out and memory stays bounded.
+    std::atomic<std::int64_t> receipt_backlog{0};
 
     mutable std::mutex stats_mutex;
     dispatcher_stats counters;
@@ -288,7 +291,7 @@ struct dispatcher::impl {
             // committed": the bound on duplicates after a crash. The rest stays claimable by
             // other nodes.
             const std::int64_t max_in_flight = std::max<std::int64_t>(capacity, 1);
-            if (in_flight >= max_in_flight || !any_bound()) {
+            if (in_flight >= max_in_flight || !any_bound() || receipt_backlog > 8 * max_in_flight) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(2));
                 continue;
             }
@@ -436,6 +439,7 @@ struct dispatcher::impl {
             }
         }
         waiting.swap(still);
+        receipt_backlog -= std::int64_t(acked + dropped);
         count(&dispatcher_stats::receipts, acked);
         count(&dispatcher_stats::receipts_unmatched, dropped);
         return true;
@@ -564,6 +568,7 @@ struct dispatcher::impl {
         {
             std::lock_guard l(out_mutex);
             receipts.push_back(std::move(p));
+            ++receipt_backlog;
         }
         out_cv.notify_one();
     }
