@@ -75,6 +75,28 @@ struct send_request {
     std::optional<int> validity;
 };
 
+/// The delivery log row a validated send becomes.
+store::new_message new_message_for(const core::uuid& tenant, const send_request& s,
+                                   std::string from, int cost) {
+    return {.tenant = tenant,
+            .to = s.to,
+            .from = std::move(from),
+            .body = s.body,
+            .encoding = s.encoding,
+            .segments = s.segments,
+            .cost = cost,
+            .scheduled_at = s.scheduled_at,
+            .callback_url = s.callback_url,
+            .validity_seconds = s.validity};
+}
+
+/// 202 with the message, and where to find it.
+response accepted_response(const store::message& m) {
+    auto r = json_response(202, message_json(m));
+    r.set("location", "/v1/messages/" + m.id.str());
+    return r;
+}
+
 std::variant<send_request, response> parse_send(const json& b, int max_segments) {
     send_request r;
     auto to = required_string(b, "to", 64);
@@ -293,25 +315,13 @@ void register_messages(impl& api, router& routes) {
             auto& s = std::get<send_request>(parsed);
             if (c.req.header("idempotency-key").empty()) {
                 // The common case goes through group commit (see send_batcher.hpp).
-                auto r = api.sends->send({.message = {.tenant = c.tenant_id(),
-                                                      .to = s.to,
-                                                      .from = {},
-                                                      .body = s.body,
-                                                      .encoding = s.encoding,
-                                                      .segments = s.segments,
-                                                      .cost = 0,
-                                                      .scheduled_at = s.scheduled_at,
-                                                      .callback_url = s.callback_url,
-                                                      .validity_seconds = s.validity},
+                auto r = api.sends->send({.message = new_message_for(c.tenant_id(), s, {}, 0),
                                           .requested_from = s.from,
                                           .region = s.region,
                                           .by = c.who.user_id,
                                           .audit = c.audit("messages.send")});
                 if (auto* answer = std::get_if<response>(&r)) return std::move(*answer);
-                const auto& m = std::get<store::message>(r);
-                auto accepted = json_response(202, message_json(m));
-                accepted.set("location", "/v1/messages/" + m.id.str());
-                return accepted;
+                return accepted_response(std::get<store::message>(r));
             }
             return send_once(api, c, [&](db::connection& conn) -> result<response> {
                 auto sender = store::resolve_sender(conn, c.tenant_id(), s.from);
@@ -337,23 +347,13 @@ void register_messages(impl& api, router& routes) {
                                                   + " credits and the balance does not cover it");
                     return std::unexpected(debit.error());
                 }
-                auto m = store::accept_message(conn, {.tenant = c.tenant_id(),
-                                                      .to = s.to,
-                                                      .from = *sender,
-                                                      .body = s.body,
-                                                      .encoding = s.encoding,
-                                                      .segments = s.segments,
-                                                      .cost = cost,
-                                                      .scheduled_at = s.scheduled_at,
-                                                      .callback_url = s.callback_url,
-                                                      .validity_seconds = s.validity});
+                auto m =
+                    store::accept_message(conn, new_message_for(c.tenant_id(), s, *sender, cost));
                 if (!m) return std::unexpected(m.error());
                 auto a = c.audit("messages.send", "message", m->id.str(),
                                  {{"to", m->to}, {"segments", m->segments}, {"cost", cost}});
                 if (auto w = store::write_audit(conn, a); !w) return std::unexpected(w.error());
-                auto accepted = json_response(202, message_json(*m));
-                accepted.set("location", "/v1/messages/" + m->id.str());
-                return accepted;
+                return accepted_response(*m);
             });
         }));
 
@@ -467,16 +467,7 @@ void register_messages(impl& api, router& routes) {
                         }
                         const int cost = pr->second * s.segments;
                         total += cost;
-                        rows.push_back({.tenant = c.tenant_id(),
-                                        .to = s.to,
-                                        .from = *it->second,
-                                        .body = s.body,
-                                        .encoding = s.encoding,
-                                        .segments = s.segments,
-                                        .cost = cost,
-                                        .scheduled_at = s.scheduled_at,
-                                        .callback_url = s.callback_url,
-                                        .validity_seconds = s.validity});
+                        rows.push_back(new_message_for(c.tenant_id(), s, *it->second, cost));
                         row_index.push_back(index[j]);
                     }
                     std::sort(errors.begin(), errors.end(), [](const json& a, const json& b) {

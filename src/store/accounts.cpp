@@ -12,7 +12,8 @@ namespace herald::store {
 namespace {
 
 constexpr const char* user_columns =
-    "id, username, email, role, tenant_id, account_status, sms_credits, company_name, phone_number, "
+    "id, username, email, role, tenant_id, account_status, sms_credits, company_name, "
+    "phone_number, "
     "created_at, last_login, settings::text";
 
 user read_user(const db::row& r) {
@@ -47,9 +48,9 @@ bool valid_username(std::string_view s) {
 
 bool valid_email(std::string_view s) {
     auto at = s.find('@');
-    return s.size() <= 120 && at != std::string_view::npos && at > 0 && at + 1 < s.size() &&
-           s.find('@', at + 1) == std::string_view::npos && s.find(' ') == std::string_view::npos &&
-           s.find('.', at) != std::string_view::npos;
+    return s.size() <= 120 && at != std::string_view::npos && at > 0 && at + 1 < s.size()
+           && s.find('@', at + 1) == std::string_view::npos && s.find(' ') == std::string_view::npos
+           && s.find('.', at) != std::string_view::npos;
 }
 
 std::vector<std::string> parse_text_array(std::string_view json_array) {
@@ -83,44 +84,55 @@ bool is_permission(std::string_view p) {
 
 result<user> create_user(db::connection& c, const new_user& u) {
     if (!valid_username(u.username))
-        return fail(core::errc::invalid_value, "username must be 3 to 50 letters, digits, '.', '_' or '-'", "username");
-    if (!valid_email(u.email)) return fail(core::errc::invalid_value, "email is not a valid address", "email");
+        return fail(core::errc::invalid_value,
+                    "username must be 3 to 50 letters, digits, '.', '_' or '-'", "username");
+    if (!valid_email(u.email))
+        return fail(core::errc::invalid_value, "email is not a valid address", "email");
     if (auto r = check_password(u.password); !r) return std::unexpected(r.error());
     if (u.company_name && u.company_name->size() > 100)
-        return fail(core::errc::invalid_value, "company_name is longer than 100 characters", "company_name");
+        return fail(core::errc::invalid_value, "company_name is longer than 100 characters",
+                    "company_name");
     if (u.phone_number && u.phone_number->size() > 20)
-        return fail(core::errc::invalid_value, "phone_number is longer than 20 characters", "phone_number");
+        return fail(core::errc::invalid_value, "phone_number is longer than 20 characters",
+                    "phone_number");
     core::uuid id = core::uuid_v4();
     std::optional<core::uuid> tenant;
     if (!u.admin) tenant = u.tenant_id.value_or(id);
-    auto rs = c.exec(std::string("INSERT INTO users (id, username, email, password_hash, role, tenant_id, company_name, "
-                                 "phone_number) VALUES ($1, $2, lower($3), $4, $5, $6, $7, $8) RETURNING ") +
-                         user_columns,
-                     {id, u.username, u.email, hash_password(u.password), u.admin ? "admin" : "client", tenant,
-                      u.company_name, u.phone_number});
+    auto rs = c.exec(
+        std::string(
+            "INSERT INTO users (id, username, email, password_hash, role, tenant_id, company_name, "
+            "phone_number) VALUES ($1, $2, lower($3), $4, $5, $6, $7, $8) RETURNING ")
+            + user_columns,
+        {id, u.username, u.email, hash_password(u.password), u.admin ? "admin" : "client", tenant,
+         u.company_name, u.phone_number});
     if (!rs) {
         bool email = rs.error().message.find("email") != std::string::npos;
         return std::unexpected(translate_duplicate(
-            rs.error(), email ? "a user with this email exists" : "a user with this username exists",
+            rs.error(),
+            email ? "a user with this email exists" : "a user with this username exists",
             email ? "email" : "username"));
     }
     return read_user(rs->front());
 }
 
 result<user> get_user(db::connection& c, const core::uuid& id) {
-    return one_user(c.exec_prepared(std::string("SELECT ") + user_columns + " FROM users WHERE id = $1", {id}), "user");
+    return one_user(
+        c.exec_prepared(std::string("SELECT ") + user_columns + " FROM users WHERE id = $1", {id}),
+        "user");
 }
 
 result<user> find_user_by_login(db::connection& c, std::string_view login) {
-    return one_user(c.exec_prepared(std::string("SELECT ") + user_columns +
-                                        " FROM users WHERE username = $1 OR email = lower($1) LIMIT 1",
-                                    {std::string(login)}),
-                    "user");
+    return one_user(
+        c.exec_prepared(std::string("SELECT ") + user_columns
+                            + " FROM users WHERE username = $1 OR email = lower($1) LIMIT 1",
+                        {std::string(login)}),
+        "user");
 }
 
 result<user> authenticate(db::connection& c, std::string_view login, std::string_view password) {
-    auto rs = c.exec_prepared("SELECT id, password_hash FROM users WHERE username = $1 OR email = lower($1) LIMIT 1",
-                              {std::string(login)});
+    auto rs = c.exec_prepared(
+        "SELECT id, password_hash FROM users WHERE username = $1 OR email = lower($1) LIMIT 1",
+        {std::string(login)});
     if (!rs) return std::unexpected(rs.error());
     if (rs->empty()) {
         verify_dummy_password(password);
@@ -148,16 +160,18 @@ result<void> set_password(db::connection& c, const core::uuid& id, std::string_v
 
 result<void> set_account_status(db::connection& c, const core::uuid& id, std::string_view status) {
     if (status != "active" && status != "suspended" && status != "closed")
-        return fail(core::errc::invalid_value, "account_status must be active, suspended or closed", "account_status");
-    auto rs = c.exec("UPDATE users SET account_status = $2, updated_at = now() WHERE id = $1 OR tenant_id = $1",
-                     {id, std::string(status)});
+        return fail(core::errc::invalid_value, "account_status must be active, suspended or closed",
+                    "account_status");
+    auto rs = c.exec(
+        "UPDATE users SET account_status = $2, updated_at = now() WHERE id = $1 OR tenant_id = $1",
+        {id, std::string(status)});
     if (!rs) return std::unexpected(rs.error());
     if (rs->affected() == 0) return fail(errc::not_found, "user not found");
     return {};
 }
 
-result<page<user>> list_users(db::connection& c, const std::optional<core::uuid>& tenant, const page_request& p,
-                              std::optional<std::string> role) {
+result<page<user>> list_users(db::connection& c, const std::optional<core::uuid>& tenant,
+                              const page_request& p, std::optional<std::string> role) {
     auto rs = c.exec_prepared(std::string("SELECT ") + user_columns +
                                   " FROM users WHERE ($1::uuid IS NULL OR tenant_id = $1) AND ($2::uuid IS NULL OR id < $2)"
                                   " AND ($4::text IS NULL OR role = $4) ORDER BY id DESC LIMIT $3",
@@ -188,9 +202,10 @@ result<page<user>> list_tenants(db::connection& c, const page_request& p) {
 }
 
 result<user> update_settings(db::connection& c, const core::uuid& tenant, std::string_view patch) {
-    auto rs = c.exec(std::string("UPDATE users SET settings = jsonb_strip_nulls(settings || $2::jsonb), updated_at = now() "
-                                 "WHERE id = $1 AND tenant_id = id RETURNING ") +
-                         user_columns,
+    auto rs = c.exec(std::string("UPDATE users SET settings = jsonb_strip_nulls(settings || "
+                                 "$2::jsonb), updated_at = now() "
+                                 "WHERE id = $1 AND tenant_id = id RETURNING ")
+                         + user_columns,
                      {tenant, std::string(patch)});
     if (!rs) return std::unexpected(rs.error());
     if (rs->empty()) return fail(errc::not_found, "tenant not found");
@@ -206,12 +221,15 @@ result<std::string> effective_status(db::connection& c, const user& u) {
     return u.account_status != "active" ? u.account_status : tenant_status;
 }
 
-result<role_grant> grant_role(db::connection& c, const core::uuid& tenant, const core::uuid& user_id,
-                              std::string_view role_name, const std::vector<std::string>& permissions) {
+result<role_grant> grant_role(db::connection& c, const core::uuid& tenant,
+                              const core::uuid& user_id, std::string_view role_name,
+                              const std::vector<std::string>& permissions) {
     if (role_name.empty() || role_name.size() > 50)
         return fail(core::errc::invalid_value, "role_name must be 1 to 50 characters", "role_name");
     for (const auto& p : permissions)
-        if (!is_permission(p)) return fail(core::errc::invalid_value, "unknown permission \"" + p + "\"", "permissions");
+        if (!is_permission(p))
+            return fail(core::errc::invalid_value, "unknown permission \"" + p + "\"",
+                        "permissions");
     auto rs = c.exec(
         "INSERT INTO user_roles (user_id, role_name, permissions, tenant_id) "
         "SELECT $2, $3, $4::jsonb, $1 FROM users WHERE id = $2 AND tenant_id = $1 AND id <> $1 "
@@ -219,7 +237,8 @@ result<role_grant> grant_role(db::connection& c, const core::uuid& tenant, const
         "RETURNING id, user_id, role_name, permissions::text, created_at",
         {tenant, user_id, std::string(role_name), json_array(permissions)});
     if (!rs) return std::unexpected(rs.error());
-    if (rs->empty()) return fail(errc::not_found, "user not found (roles are for a tenant's sub-users)");
+    if (rs->empty())
+        return fail(errc::not_found, "user not found (roles are for a tenant's sub-users)");
     auto r = rs->front();
     return role_grant{r.get<core::uuid>(0), r.get<core::uuid>(1), r.get<std::string>(2),
                       parse_text_array(r.get<std::string_view>(3)), r.get<time_point>(4)};
@@ -227,14 +246,16 @@ result<role_grant> grant_role(db::connection& c, const core::uuid& tenant, const
 
 result<void> revoke_role(db::connection& c, const core::uuid& tenant, const core::uuid& user_id,
                          std::string_view role_name) {
-    auto rs = c.exec("DELETE FROM user_roles WHERE tenant_id = $1 AND user_id = $2 AND role_name = $3",
-                     {tenant, user_id, std::string(role_name)});
+    auto rs =
+        c.exec("DELETE FROM user_roles WHERE tenant_id = $1 AND user_id = $2 AND role_name = $3",
+               {tenant, user_id, std::string(role_name)});
     if (!rs) return std::unexpected(rs.error());
     if (rs->affected() == 0) return fail(errc::not_found, "role not found");
     return {};
 }
 
-result<std::vector<role_grant>> list_roles(db::connection& c, const core::uuid& tenant, const core::uuid& user_id) {
+result<std::vector<role_grant>> list_roles(db::connection& c, const core::uuid& tenant,
+                                           const core::uuid& user_id) {
     auto rs = c.exec_prepared(
         "SELECT id, user_id, role_name, permissions::text, created_at FROM user_roles "
         "WHERE tenant_id = $1 AND user_id = $2 ORDER BY role_name",
@@ -254,15 +275,17 @@ result<std::set<std::string>> permissions_of(db::connection& c, const user& u) {
         if (u.is_admin()) out.insert("admin");
         return out;
     }
-    auto rs = c.exec_prepared("SELECT permissions::text FROM user_roles WHERE user_id = $1", {u.id});
+    auto rs =
+        c.exec_prepared("SELECT permissions::text FROM user_roles WHERE user_id = $1", {u.id});
     if (!rs) return std::unexpected(rs.error());
     for (auto r : *rs)
         for (auto& p : parse_text_array(r.get<std::string_view>(0))) out.insert(p);
     return out;
 }
 
-result<session_secrets> create_session(db::connection& c, const core::uuid& user_id, std::string_view ip,
-                                       std::string_view user_agent, std::chrono::seconds ttl) {
+result<session_secrets> create_session(db::connection& c, const core::uuid& user_id,
+                                       std::string_view ip, std::string_view user_agent,
+                                       std::chrono::seconds ttl) {
     session_secrets s;
     s.cookie = core::random_token(32);
     s.csrf = core::random_token(24);
@@ -270,8 +293,8 @@ result<session_secrets> create_session(db::connection& c, const core::uuid& user
     auto rs = c.exec(
         "INSERT INTO sessions (user_id, token_hash, csrf_hash, ip_address, user_agent, expires_at) "
         "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        {user_id, core::sha256_hex(s.cookie), core::sha256_hex(s.csrf), std::string(ip.substr(0, 45)),
-         std::string(user_agent.substr(0, 500)), s.expires_at});
+        {user_id, core::sha256_hex(s.cookie), core::sha256_hex(s.csrf),
+         std::string(ip.substr(0, 45)), std::string(user_agent.substr(0, 500)), s.expires_at});
     if (!rs) return std::unexpected(rs.error());
     s.session_id = rs->front().get<core::uuid>(0);
     return s;
@@ -283,19 +306,25 @@ result<session_info> find_session(db::connection& c, std::string_view cookie) {
         "WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > now()",
         {core::sha256_hex(cookie)});
     if (!rs) return std::unexpected(rs.error());
-    if (rs->empty()) return fail(errc::invalid_credentials, "the session has expired or was ended; log in again");
+    if (rs->empty())
+        return fail(errc::invalid_credentials,
+                    "the session has expired or was ended; log in again");
     auto r = rs->front();
-    return session_info{r.get<core::uuid>(0), r.get<core::uuid>(1), r.get<std::string>(2), r.get<time_point>(3)};
+    return session_info{r.get<core::uuid>(0), r.get<core::uuid>(1), r.get<std::string>(2),
+                        r.get<time_point>(3)};
 }
 
 result<void> revoke_session(db::connection& c, const core::uuid& session_id) {
-    auto rs = c.exec("UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", {session_id});
+    auto rs = c.exec("UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",
+                     {session_id});
     if (!rs) return std::unexpected(rs.error());
     return {};
 }
 
 result<void> revoke_user_sessions(db::connection& c, const core::uuid& user_id) {
-    auto rs = c.exec("UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", {user_id});
+    auto rs =
+        c.exec("UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+               {user_id});
     if (!rs) return std::unexpected(rs.error());
     return {};
 }

@@ -449,7 +449,8 @@ result<int> advance_campaigns(db::connection& c, int chunk) {
         "coalesce((settings ->> 'max_segments')::integer, 10), coalesce(settings ->> "
         "'opt_out_footer', ''), "
         "(settings ->> 'validity')::integer FROM sms_campaigns "
-        "WHERE status = 'running' AND expanded_at IS NULL ORDER BY started_at LIMIT 4 FOR NO KEY UPDATE "
+        "WHERE status = 'running' AND expanded_at IS NULL ORDER BY started_at LIMIT 4 FOR NO KEY "
+        "UPDATE "
         "SKIP LOCKED",
         {});
     if (!targets) return fail_tx(targets.error());
