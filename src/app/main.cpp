@@ -1,8 +1,6 @@
 // herald: the bulk and two-way SMS platform's single executable.
 
 #include <iostream>
-#include <malloc.h>
-
 #include <CLI/CLI.hpp>
 
 #include "app/commands.hpp"
@@ -11,9 +9,6 @@
 #include "core/log.hpp"
 
 int main(int argc, char** argv) {
-    // Many threads (HTTP workers, engines, dispatcher) each get a malloc arena by default,
-    // and freed memory stays spread among them; a few arenas keep the footprint small.
-    mallopt(M_ARENA_MAX, 4);
     using namespace herald::app;
     CLI::App app{"Herald: bulk and two-way SMS over SMPP", "herald"};
     app.require_subcommand(1);
