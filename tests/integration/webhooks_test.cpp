@@ -8,6 +8,7 @@
 #include <mutex>
 #include <netinet/in.h>
 #include <set>
+#include <signal.h>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
@@ -326,6 +327,36 @@ TEST(webhooks, a_dead_endpoint_does_not_slow_dispatch) {
     EXPECT_GT(pending->front().get<std::int64_t>(0), 0) << "the calls wait for their retries";
     // Switch the hook off so the retries stop bothering the other tests.
     server().call("PUT", "/v1/webhook", t.token, {{"url", nullptr}});
+}
+
+TEST(webhooks, sigterm_stops_the_server_within_its_grace_while_calls_hang) {
+    // An endpoint that never answers, calls in flight to it, dispatch busy: SIGTERM still
+    // ends the server in seconds, and the calls are retried later (their leases end).
+    black_hole hole;
+    test::api_server s;
+    auto t = s.make_tenant("sigterm", 1000);
+    s.call("PUT", "/v1/admin/tenants/" + t.id + "/sender-ids/Acme", s.admin(),
+           {{"is_default", true}});
+    ASSERT_EQ(s.call("PUT", "/v1/webhook", t.token,
+                     {{"url", "http://127.0.0.1:" + std::to_string(hole.port) + "/hook"}})
+                  .status,
+              200);
+    json entries = json::array();
+    for (int i = 0; i < 500; ++i)
+        entries.push_back({{"to", "+4474008" + std::to_string(10000 + i)}});
+    ASSERT_EQ(s.call("POST", "/v1/messages/batch", t.token, {{"body", "Hi"}, {"messages", entries}})
+                  .status,
+              202);
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    const auto start = std::chrono::steady_clock::now();
+    s.process().signal(SIGTERM);
+    auto code = s.process().wait(std::chrono::seconds(30));
+    const auto took = std::chrono::steady_clock::now() - start;
+    ASSERT_TRUE(code) << "still running 30 s after SIGTERM";
+    EXPECT_EQ(*code, 0);
+    std::printf("SIGTERM with calls hanging: stopped in %.1f s\n",
+                std::chrono::duration<double>(took).count());
+    EXPECT_LT(took, std::chrono::seconds(12));
 }
 
 TEST(webhooks, bad_settings_are_refused_and_tenants_see_only_their_own) {
