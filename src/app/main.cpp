@@ -1,6 +1,7 @@
 // herald: the bulk and two-way SMS platform's single executable.
 
 #include <iostream>
+
 #include <CLI/CLI.hpp>
 
 #include "app/commands.hpp"
