@@ -33,10 +33,7 @@ struct smsc : test::smsc_process {
     }
 };
 
-std::string unique(const std::string& prefix) {
-    static std::atomic<int> n{0};
-    return prefix + std::to_string(::getpid()) + "x" + std::to_string(n++);
-}
+using test::unique;
 
 struct campaign_run {
     test::tenant_account account;

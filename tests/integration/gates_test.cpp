@@ -42,10 +42,7 @@ api_server& server() {
     return s;
 }
 
-std::string unique(const std::string& prefix) {
-    static std::atomic<int> n{0};
-    return prefix + std::to_string(::getpid()) + "x" + std::to_string(n++);
-}
+using test::unique;
 
 struct audience {
     test::tenant_account account;

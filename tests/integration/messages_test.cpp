@@ -26,10 +26,7 @@ api_server& server() {
     return s;
 }
 
-std::string unique(const std::string& prefix) {
-    static std::atomic<int> n{0};
-    return prefix + std::to_string(::getpid()) + "x" + std::to_string(n++);
-}
+using test::unique;
 
 /// A tenant with credits and the sender ID "Acme" as its default.
 test::tenant_account sender(int credits = 100, std::vector<std::string> extra_senders = {}) {

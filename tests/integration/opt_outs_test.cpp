@@ -24,10 +24,7 @@ api_server& server() {
     return s;
 }
 
-std::string unique(const std::string& prefix) {
-    static std::atomic<int> n{0};
-    return prefix + std::to_string(::getpid()) + "x" + std::to_string(n++);
-}
+using test::unique;
 
 db::connection database() {
     return test::pg::connect(server().database());

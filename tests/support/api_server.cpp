@@ -1,8 +1,10 @@
 #include "support/api_server.hpp"
 
+#include <atomic>
 #include <iostream>
 #include <signal.h>
 #include <thread>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -190,6 +192,11 @@ json wait_for_import(api_server& s, const credentials& who, const std::string& i
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     return last;
+}
+
+std::string unique(const std::string& prefix) {
+    static std::atomic<int> n{0};
+    return prefix + std::to_string(::getpid()) + "x" + std::to_string(n++);
 }
 
 }  // namespace herald::test

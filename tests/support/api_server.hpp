@@ -80,6 +80,9 @@ class api_server {
     credentials admin_;
 };
 
+/// A name no other test in this run uses: `prefix`, the process id and a counter.
+std::string unique(const std::string& prefix);
+
 /// Polls an import until it finishes (or 60 s pass); returns its last state.
 json wait_for_import(api_server& s, const credentials& who, const std::string& import_id);
 
