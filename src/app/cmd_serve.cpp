@@ -135,8 +135,7 @@ int serve(const core::config& cfg) {
         add_simulator_control_routes(sim_routes, simulator);
         sim_control.emplace(http::server_options{.address = "127.0.0.1",
                                                  .port = cfg.simulator.control_port,
-                                                 .io_threads = 1,
-                                                 .worker_threads = 1,
+                                                 .threads = 1,
                                                  .access_log = false},
                             sim_routes);
         if (auto r = sim_control->start(); !r) {
@@ -227,24 +226,23 @@ int serve(const core::config& cfg) {
     http::add_health_routes(routes, pool, migrations->empty() ? 0 : migrations->back().version);
     api.register_routes(routes);
 
-    http::server server({.address = cfg.http.listen,
-                         .port = cfg.http.port,
-                         .io_threads = cfg.http.threads,
-                         // Sends wait for their group's commit (see send_batcher.hpp)
-                         // without holding a connection: enough workers to fill a group.
-                         .worker_threads = std::max(64, cfg.database.pool_size * 2),
-                         .body_limit = cfg.http.body_limit,
-                         .read_timeout = cfg.http.read_timeout,
-                         .idle_timeout = cfg.http.idle_timeout,
-                         .access_log = cfg.http.access_log,
-                         .spool_dir = spool,
-                         .on_response =
-                             [&api](const http::request& req, const http::response& resp,
-                                    std::string_view route, std::chrono::nanoseconds took) {
-                                 api.metrics().observe_request(route, req.method, resp.status,
-                                                               took);
-                             }},
-                        routes);
+    http::server server(
+        {.address = cfg.http.listen,
+         .port = cfg.http.port,
+         // One thread per database connection: a request runs on its connection's thread
+         // and rarely waits for the pool (decision 0010).
+         .threads = cfg.http.threads > 0 ? cfg.http.threads : cfg.database.pool_size,
+         .body_limit = cfg.http.body_limit,
+         .read_timeout = cfg.http.read_timeout,
+         .idle_timeout = cfg.http.idle_timeout,
+         .access_log = cfg.http.access_log,
+         .spool_dir = spool,
+         .on_response =
+             [&api](const http::request& req, const http::response& resp, std::string_view route,
+                    std::chrono::nanoseconds took) {
+                 api.metrics().observe_request(route, req.method, resp.status, took);
+             }},
+        routes);
     if (auto r = server.start(); !r) {
         print_error(r.error().message);
         target->release();

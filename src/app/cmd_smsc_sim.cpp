@@ -194,8 +194,7 @@ int run_simulator(const sim_flags& f) {
         control = std::make_unique<http::server>(
             http::server_options{.address = "127.0.0.1",
                                  .port = std::uint16_t(f.control_port),
-                                 .io_threads = 1,
-                                 .worker_threads = 2,
+                                 .threads = 2,
                                  .access_log = false},
             routes);
         if (auto r = control->start(); !r) {

@@ -294,7 +294,9 @@ const std::vector<setting>& settings() {
             "http.port", "HTTP port; 0 picks a free one.",
             [](config& c) -> std::uint16_t& { return c.http.port; }, 0, 65535));
         t.push_back(int_setting(
-            "http.threads", "HTTP worker threads; 0 is one per core.",
+            "http.threads",
+            "Threads that serve HTTP connections and run their requests; 0 is one per database "
+            "connection (database.pool_size).",
             [](config& c) -> int& { return c.http.threads; }, 0, 256));
         t.push_back(size_setting(
             "http.body_limit", "Largest request body accepted.",

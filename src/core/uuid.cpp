@@ -61,15 +61,18 @@ uuid make_v7(std::int64_t ms, std::uint16_t counter) {
 
 }  // namespace
 
-std::string uuid::str() const {
+void uuid::write(char* out) const noexcept {
     static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(36);
     for (int i = 0; i < 16; ++i) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-        out.push_back(digits[bytes[i] >> 4]);
-        out.push_back(digits[bytes[i] & 0x0F]);
+        if (i == 4 || i == 6 || i == 8 || i == 10) *out++ = '-';
+        *out++ = digits[bytes[i] >> 4];
+        *out++ = digits[bytes[i] & 0x0F];
     }
+}
+
+std::string uuid::str() const {
+    std::string out(36, '\0');
+    write(out.data());
     return out;
 }
 

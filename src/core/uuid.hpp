@@ -18,6 +18,8 @@ struct uuid {
 
     /// Canonical lowercase 8-4-4-4-12 form.
     std::string str() const;
+    /// Writes the canonical form (36 characters, no terminator) to `out`.
+    void write(char* out) const noexcept;
     /// Parses the canonical form (either case); nullopt for anything else.
     static std::optional<uuid> parse(std::string_view text) noexcept;
     /// For a v7 UUID, the Unix-millisecond time it carries.

@@ -1,8 +1,10 @@
 #include "db/param.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 namespace herald::db {
@@ -15,7 +17,7 @@ param::param(double v) {
 
 param::param(std::chrono::system_clock::time_point v) : text_(format_timestamp(v)) {}
 
-std::string format_timestamp(std::chrono::system_clock::time_point t) {
+std::size_t format_timestamp(std::chrono::system_clock::time_point t, char* out) noexcept {
     using namespace std::chrono;
     const auto us = floor<microseconds>(t);
     const auto day = floor<days>(us);
@@ -23,15 +25,15 @@ std::string format_timestamp(std::chrono::system_clock::time_point t) {
     const hh_mm_ss hms{us - day};
     const int y = int(ymd.year());
     if (y < 0 || y > 9999) {  // outside RFC 3339; never from Herald's own data
-        char buf[64];
-        std::snprintf(buf, sizeof buf, "%d-%02u-%02uT%02d:%02d:%02dZ", y, unsigned(ymd.month()),
-                      unsigned(ymd.day()), int(hms.hours().count()), int(hms.minutes().count()),
-                      int(hms.seconds().count()));
-        return buf;
+        int n = std::snprintf(out, 40, "%d-%02u-%02uT%02d:%02d:%02dZ", y, unsigned(ymd.month()),
+                              unsigned(ymd.day()), int(hms.hours().count()),
+                              int(hms.minutes().count()), int(hms.seconds().count()));
+        return n > 0 ? std::min<std::size_t>(std::size_t(n), 39) : 0;
     }
     // Written by hand: this runs for every timestamp in every API answer.
-    std::string out = "0000-00-00T00:00:00.000000Z";
-    auto put = [&out](std::size_t at, unsigned v, int width) {
+    constexpr std::string_view pattern = "0000-00-00T00:00:00.000000Z";
+    std::memcpy(out, pattern.data(), pattern.size());
+    auto put = [out](std::size_t at, unsigned v, int width) {
         for (int i = width - 1; i >= 0; --i, v /= 10) out[at + std::size_t(i)] = char('0' + v % 10);
     };
     put(0, unsigned(y), 4);
@@ -41,7 +43,12 @@ std::string format_timestamp(std::chrono::system_clock::time_point t) {
     put(14, unsigned(hms.minutes().count()), 2);
     put(17, unsigned(hms.seconds().count()), 2);
     put(20, unsigned(hms.subseconds().count()), 6);
-    return out;
+    return pattern.size();
+}
+
+std::string format_timestamp(std::chrono::system_clock::time_point t) {
+    char buf[40];
+    return std::string(buf, format_timestamp(t, buf));
 }
 
 std::optional<std::chrono::system_clock::time_point> parse_timestamp(std::string_view s) {

@@ -44,6 +44,8 @@ using params = std::vector<param>;
 
 /// Formats a time as an ISO 8601 UTC timestamp with microseconds, as PostgreSQL accepts it.
 std::string format_timestamp(std::chrono::system_clock::time_point t);
+/// The same text written to `out` (at least 40 bytes); returns its length.
+std::size_t format_timestamp(std::chrono::system_clock::time_point t, char* out) noexcept;
 /// Parses PostgreSQL's ISO output ("2026-11-23 10:00:00.123456+00", any offset).
 std::optional<std::chrono::system_clock::time_point> parse_timestamp(std::string_view text);
 

@@ -227,55 +227,65 @@ std::variant<principal, response> impl::authenticate(request& req) {
     return *resolved;
 }
 
+std::optional<response> impl::admit(const guard& g, request& req, principal& who,
+                                    std::optional<core::uuid>& tenant) {
+    std::chrono::seconds retry{};
+    if (!per_ip.allow(req.remote_ip, &retry))
+        return too_many(retry, "too many requests from " + req.remote_ip + "; slow down");
+    auto who_or = authenticate(req);
+    if (auto* r = std::get_if<response>(&who_or)) return std::move(*r);
+    who = std::move(std::get<principal>(who_or));
+    const std::string bucket = who.token_id     ? who.token_id->str()
+                               : who.session_id ? who.session_id->str()
+                                                : "";
+    if (!per_token.allow(bucket, &retry))
+        return too_many(retry, "too many requests for this token; the limit is "
+                                   + std::to_string(int(options.rate_per_token)) + " per second");
+    if (who.via_session && is_mutating(req.method)) {
+        std::string_view csrf = req.header("x-csrf-token");
+        if (csrf.empty() || !core::constant_time_equal(core::sha256_hex(csrf), who.csrf_hash))
+            return error_response(403, "csrf_failed",
+                                  "send the CSRF token from sign-in in the X-CSRF-Token header");
+    }
+    if (!g.permission.empty() && !who.can(g.permission))
+        return error_response(403, "forbidden", "this needs the " + g.permission + " permission");
+    if (g.sends && who.status != "active")
+        return error_response(403, "account_suspended",
+                              "the account is " + who.status + "; it cannot send");
+    if (!g.tenant_scoped) return std::nullopt;
+    if (!who.admin()) {
+        tenant = who.tenant_id;
+        return std::nullopt;
+    }
+    std::string_view t = req.header("x-tenant-id");
+    auto id = core::uuid::parse(t);
+    if (t.empty() || !id)
+        return error_response(400, "tenant_required",
+                              "as an admin, name the tenant to act on in the X-Tenant-Id header",
+                              "X-Tenant-Id");
+    auto exists = pool.run([&](db::connection& conn) { return store::balance(conn, *id); });
+    if (!exists) return error_response(404, "not_found", "no tenant " + id->str(), "X-Tenant-Id");
+    tenant = *id;
+    return std::nullopt;
+}
+
 handler impl::guarded(guard g, guarded_handler fn) {
     return [this, g = std::move(g), fn = std::move(fn)](request& req) -> response {
-        std::chrono::seconds retry{};
-        if (!per_ip.allow(req.remote_ip, &retry))
-            return too_many(retry, "too many requests from " + req.remote_ip + "; slow down");
-        auto who_or = authenticate(req);
-        if (auto* r = std::get_if<response>(&who_or)) return std::move(*r);
-        const principal& who = std::get<principal>(who_or);
-        const std::string bucket = who.token_id     ? who.token_id->str()
-                                   : who.session_id ? who.session_id->str()
-                                                    : "";
-        if (!per_token.allow(bucket, &retry))
-            return too_many(retry, "too many requests for this token; the limit is "
-                                       + std::to_string(int(options.rate_per_token))
-                                       + " per second");
-        if (who.via_session && is_mutating(req.method)) {
-            std::string_view csrf = req.header("x-csrf-token");
-            if (csrf.empty() || !core::constant_time_equal(core::sha256_hex(csrf), who.csrf_hash))
-                return error_response(
-                    403, "csrf_failed",
-                    "send the CSRF token from sign-in in the X-CSRF-Token header");
-        }
-        if (!g.permission.empty() && !who.can(g.permission))
-            return error_response(403, "forbidden",
-                                  "this needs the " + g.permission + " permission");
-        if (g.sends && who.status != "active")
-            return error_response(403, "account_suspended",
-                                  "the account is " + who.status + "; it cannot send");
-        call c{req, who, std::nullopt};
-        if (g.tenant_scoped) {
-            if (who.admin()) {
-                std::string_view t = req.header("x-tenant-id");
-                auto id = core::uuid::parse(t);
-                if (t.empty() || !id)
-                    return error_response(
-                        400, "tenant_required",
-                        "as an admin, name the tenant to act on in the X-Tenant-Id header",
-                        "X-Tenant-Id");
-                auto exists =
-                    pool.run([&](db::connection& conn) { return store::balance(conn, *id); });
-                if (!exists)
-                    return error_response(404, "not_found", "no tenant " + id->str(),
-                                          "X-Tenant-Id");
-                c.tenant = *id;
-            } else {
-                c.tenant = who.tenant_id;
-            }
-        }
+        principal who;
+        std::optional<core::uuid> tenant;
+        if (auto refused = admit(g, req, who, tenant)) return std::move(*refused);
+        call c{req, who, tenant};
         return fn(c);
+    };
+}
+
+async_handler impl::guarded_async(guard g, guarded_async_handler fn) {
+    return [this, g = std::move(g), fn = std::move(fn)](request& req, responder done) {
+        principal who;
+        std::optional<core::uuid> tenant;
+        if (auto refused = admit(g, req, who, tenant)) return done(std::move(*refused));
+        call c{req, who, tenant};
+        fn(c, std::move(done));
     };
 }
 

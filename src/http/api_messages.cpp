@@ -304,26 +304,32 @@ response send_once(impl& api, call& c,
 }  // namespace
 
 void register_messages(impl& api, router& routes) {
-    routes.add(
+    routes.add_async(
         "POST", "/v1/messages",
-        api.guarded({.permission = "messages:send", .sends = true}, [&api](call& c) {
+        api.guarded_async({.permission = "messages:send", .sends = true}, [&api](call& c,
+                                                                                 responder done) {
             auto body = body_object(c.req, {"to", "default_region", "body", "template", "variables",
                                             "from", "scheduled_at", "callback_url", "validity"});
-            if (!body) return error_response(body.error());
+            if (!body) return done(error_response(body.error()));
             auto parsed = parse_send(*body, api.options.max_segments);
-            if (auto* r = std::get_if<response>(&parsed)) return std::move(*r);
+            if (auto* r = std::get_if<response>(&parsed)) return done(std::move(*r));
             auto& s = std::get<send_request>(parsed);
             if (c.req.header("idempotency-key").empty()) {
-                // The common case goes through group commit (see send_batcher.hpp).
-                auto r = api.sends->send({.message = new_message_for(c.tenant_id(), s, {}, 0),
-                                          .requested_from = s.from,
-                                          .region = s.region,
-                                          .by = c.who.user_id,
-                                          .audit = c.audit("messages.send")});
-                if (auto* answer = std::get_if<response>(&r)) return std::move(*answer);
-                return accepted_response(std::get<store::message>(r));
+                // The common case goes through group commit (see send_batcher.hpp); the
+                // thread moves on to other requests while the group commits.
+                api.sends->send({.message = new_message_for(c.tenant_id(), s, {}, 0),
+                                 .requested_from = s.from,
+                                 .region = s.region,
+                                 .by = c.who.user_id,
+                                 .audit = c.audit("messages.send")},
+                                [done = std::move(done)](send_result r) {
+                                    if (auto* answer = std::get_if<response>(&r))
+                                        return done(std::move(*answer));
+                                    done(accepted_response(std::get<store::message>(r)));
+                                });
+                return;
             }
-            return send_once(api, c, [&](db::connection& conn) -> result<response> {
+            done(send_once(api, c, [&](db::connection& conn) -> result<response> {
                 auto sender = store::resolve_sender(conn, c.tenant_id(), s.from);
                 if (!sender) return std::unexpected(sender.error());
                 auto opted = store::opted_out_among(conn, c.tenant_id(), {s.to});
@@ -354,7 +360,7 @@ void register_messages(impl& api, router& routes) {
                                  {{"to", m->to}, {"segments", m->segments}, {"cost", cost}});
                 if (auto w = store::write_audit(conn, a); !w) return std::unexpected(w.error());
                 return accepted_response(*m);
-            });
+            }));
         }));
 
     // Up to max_batch messages in one call. Each entry takes the batch's fields as defaults

@@ -27,16 +27,17 @@ send_batcher::~send_batcher() {
     thread_.join();
 }
 
-send_result send_batcher::send(send_job job) {
-    std::future<send_result> f;
+void send_batcher::send(send_job job, std::function<void(send_result)> done) {
     {
-        std::lock_guard l(mutex_);
-        if (stopping_) return error_response(503, "unavailable", "Herald is shutting down");
-        queue_.push_back({std::move(job), {}});
-        f = queue_.back().done.get_future();
+        std::unique_lock l(mutex_);
+        if (stopping_) {
+            l.unlock();
+            done(error_response(503, "unavailable", "Herald is shutting down"));
+            return;
+        }
+        queue_.push_back({std::move(job), std::move(done)});
     }
     wake_.notify_one();
-    return f.get();
 }
 
 void send_batcher::run() {
@@ -178,7 +179,7 @@ void send_batcher::write(std::vector<pending>& batch) {
     });
     if (r && accepted_any && on_queued_) on_queued_();
     for (std::size_t i = 0; i < n; ++i)
-        batch[i].done.set_value(r ? std::move(*out[i]) : send_result(error_response(r.error())));
+        batch[i].done(r ? std::move(*out[i]) : send_result(error_response(r.error())));
 }
 
 }  // namespace herald::http::detail

@@ -6,18 +6,18 @@
 #include <filesystem>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <utility>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -60,6 +60,8 @@ void add_standard_headers(bhttp::response<bhttp::string_body>& res, const respon
     if (r.header("cache-control").empty()) res.set(bhttp::field::cache_control, "no-store");
 }
 
+struct pending_answer;
+
 }  // namespace
 
 /// One connection's state, shared with the registry so that stop() can close idle ones.
@@ -69,18 +71,26 @@ struct session_state {
     std::atomic<bool> idle{true};
 };
 
+/// A thread with its own io_context. Each connection lives on one lane, and its handlers
+/// run there inline: a request costs no hand-off between threads (see decision 0010).
+struct lane {
+    net::io_context ioc{1};
+    std::atomic<int> sessions{0};
+    std::thread thread;
+};
+
 struct server::impl {
-    impl(server_options o, const router& r)
-        : options(std::move(o)),
-          routes(r),
-          workers(std::size_t(std::max(1, options.worker_threads))) {}
+    impl(server_options o, const router& r) : options(std::move(o)), routes(r) {
+        const int n = std::max(1, options.threads);
+        for (int i = 0; i < n; ++i) lanes.push_back(std::make_unique<lane>());
+    }
 
     server_options options;
     const router& routes;
-    net::io_context ioc;
+    net::io_context ioc{1};  ///< the acceptor's
     tcp::acceptor acceptor{ioc};
-    net::thread_pool workers;
-    std::vector<std::thread> threads;
+    std::vector<std::unique_ptr<lane>> lanes;
+    std::thread accept_thread;
     std::atomic<bool> stopping{false};
     std::atomic<std::size_t> connections{0};
     std::uint16_t bound_port = 0;
@@ -88,31 +98,47 @@ struct server::impl {
     std::mutex sessions_mutex;
     std::unordered_map<std::uint64_t, std::weak_ptr<session_state>> sessions;
     std::uint64_t next_session = 0;
+    std::size_t next_lane = 0;
 
+    lane& pick_lane();
     net::awaitable<void> accept_loop();
-    net::awaitable<void> run_session(std::shared_ptr<session_state> s);
+    net::awaitable<void> run_session(std::shared_ptr<session_state> s, lane& home);
     net::awaitable<void> spool_body(session_state& s, beast::flat_buffer& buffer,
                                     std::uint64_t length, const std::filesystem::path& file,
                                     beast::error_code& ec);
+    std::shared_ptr<pending_answer> start_handler(request& req, std::string& matched);
     net::awaitable<response> run_handler(request& req, std::string& matched);
     net::awaitable<void> write(session_state& s, response r, const request* req, unsigned version,
                                bool keep_alive, beast::error_code& ec);
     void close_idle_sessions();
 };
 
+/// The lane with the fewest connections, starting after the last one chosen so that ties
+/// spread round the lanes.
+lane& server::impl::pick_lane() {
+    std::size_t best = next_lane % lanes.size();
+    for (std::size_t k = 1; k < lanes.size(); ++k) {
+        std::size_t i = (next_lane + k) % lanes.size();
+        if (lanes[i]->sessions.load() < lanes[best]->sessions.load()) best = i;
+    }
+    next_lane = best + 1;
+    return *lanes[best];
+}
+
 net::awaitable<void> server::impl::accept_loop() {
     for (;;) {
         beast::error_code ec;
-        tcp::socket socket = co_await acceptor.async_accept(
-            net::make_strand(ioc), net::redirect_error(net::use_awaitable, ec));
+        lane& home = pick_lane();
+        tcp::socket socket =
+            co_await acceptor.async_accept(home.ioc, net::redirect_error(net::use_awaitable, ec));
         if (ec) {
             if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
             spdlog::warn("accept failed: {}", ec.message());
             continue;
         }
+        ++home.sessions;
         auto state = std::make_shared<session_state>(std::move(socket));
-        auto executor = state->stream.get_executor();
-        net::co_spawn(executor, run_session(std::move(state)), [](std::exception_ptr e) {
+        net::co_spawn(home.ioc, run_session(std::move(state), home), [](std::exception_ptr e) {
             if (!e) return;
             try {
                 std::rethrow_exception(e);
@@ -123,32 +149,86 @@ net::awaitable<void> server::impl::accept_loop() {
     }
 }
 
-net::awaitable<response> server::impl::run_handler(request& req, std::string& matched) {
-    // Handlers may block (database), so they run on the worker pool; the coroutine resumes
-    // on its own strand when the handler answers.
-    co_return co_await net::async_initiate<const net::use_awaitable_t<>&, void(response)>(
-        [this, &req, &matched](auto completion) {
+namespace {
+
+/// Where a handler's answer goes: kept when it comes before anyone waits for it (the usual,
+/// synchronous case), or handed to the waiting coroutine's completion.
+struct pending_answer {
+    std::mutex mutex;
+    std::optional<response> early;
+    std::function<void(response&&)> waiting;
+    bool answered = false;
+
+    void deliver(response&& r) {
+        std::function<void(response &&)> to;
+        {
+            std::lock_guard lock(mutex);
+            if (answered) return;  // a handler may answer only once
+            answered = true;
+            if (!waiting) {
+                early = std::move(r);
+                return;
+            }
+            to = std::move(waiting);
+        }
+        to(std::move(r));
+    }
+
+    std::optional<response> take_early() {
+        std::lock_guard lock(mutex);
+        std::optional<response> r = std::move(early);
+        early.reset();
+        return r;
+    }
+};
+
+/// Waits for a handler that answers later. Kept out of the coroutine body: g++ 12 mishandles
+/// lambdas and lock scopes inside coroutines.
+net::awaitable<response> wait_for(std::shared_ptr<pending_answer> answer) {
+    return net::async_initiate<const net::use_awaitable_t<>&, void(response)>(
+        [answer](auto completion) {
             auto shared = std::make_shared<decltype(completion)>(std::move(completion));
-            auto answered = std::make_shared<std::atomic<bool>>(false);
-            responder done = [shared, answered](response&& r) {
-                if (answered->exchange(true)) return;  // a handler may answer only once
+            auto resume = [shared](response&& r) {
                 auto ex = net::get_associated_executor(*shared);
-                net::dispatch(ex,
-                              [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
+                net::post(ex, [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
             };
-            net::post(workers, [this, &req, &matched, done]() {
-                try {
-                    routes.dispatch(req, matched, done);
-                } catch (const std::exception& e) {
-                    spdlog::error("handler for {} {} threw: {} (request {})", req.method, req.path,
-                                  e.what(), req.request_id);
-                    done(error_response(
-                        500, "internal_error",
-                        "Herald hit an unexpected error; the request id identifies it in the log"));
-                }
-            });
+            std::unique_lock lock(answer->mutex);
+            if (answer->early) {
+                response r = std::move(*answer->early);
+                answer->early.reset();
+                lock.unlock();
+                resume(std::move(r));
+                return;
+            }
+            answer->waiting = std::move(resume);
         },
         net::use_awaitable);
+}
+
+}  // namespace
+
+/// Runs the handler here, on the connection's lane; most answer before they return.
+std::shared_ptr<pending_answer> server::impl::start_handler(request& req, std::string& matched) {
+    auto answer = std::make_shared<pending_answer>();
+    responder done = [answer](response&& r) { answer->deliver(std::move(r)); };
+    try {
+        routes.dispatch(req, matched, done);
+    } catch (const std::exception& e) {
+        spdlog::error("handler for {} {} threw: {} (request {})", req.method, req.path, e.what(),
+                      req.request_id);
+        done(error_response(
+            500, "internal_error",
+            "Herald hit an unexpected error; the request id identifies it in the log"));
+    }
+    return answer;
+}
+
+net::awaitable<response> server::impl::run_handler(request& req, std::string& matched) {
+    std::shared_ptr<pending_answer> answer = start_handler(req, matched);
+    std::optional<response> early = answer->take_early();
+    if (early) co_return std::move(*early);
+    // The few that answer later (from another thread) resume the coroutine on its lane.
+    co_return co_await wait_for(std::move(answer));
 }
 
 net::awaitable<void> server::impl::write(session_state& s, response r, const request* req,
@@ -191,7 +271,7 @@ void copy_headers(const Fields& fields, request& req) {
     }
 }
 
-net::awaitable<void> server::impl::run_session(std::shared_ptr<session_state> s) {
+net::awaitable<void> server::impl::run_session(std::shared_ptr<session_state> s, lane& home) {
     ++connections;
     std::uint64_t id;
     {
@@ -356,6 +436,7 @@ net::awaitable<void> server::impl::run_session(std::shared_ptr<session_state> s)
         std::lock_guard lock(sessions_mutex);
         sessions.erase(id);
     }
+    --home.sessions;
     --connections;
 }
 
@@ -437,9 +518,13 @@ result<void> server::start() {
             spdlog::error("http accept loop ended by an exception: {}", ex.what());
         }
     });
-    int n = i.options.io_threads > 0 ? i.options.io_threads
-                                     : int(std::max(1u, std::thread::hardware_concurrency()));
-    for (int t = 0; t < n; ++t) i.threads.emplace_back([&ioc = i.ioc] { ioc.run(); });
+    i.accept_thread = std::thread([&ioc = i.ioc] { ioc.run(); });
+    for (auto& l : i.lanes) {
+        l->thread = std::thread([&ioc = l->ioc] {
+            auto guard = net::make_work_guard(ioc);
+            ioc.run();
+        });
+    }
     return {};
 }
 
@@ -453,7 +538,7 @@ std::size_t server::open_connections() const noexcept {
 
 void server::stop(std::chrono::milliseconds deadline) {
     auto& i = *impl_;
-    if (i.threads.empty()) return;
+    if (!i.accept_thread.joinable()) return;
     i.stopping = true;
     net::post(i.ioc, [&i] {
         beast::error_code ec;
@@ -468,9 +553,11 @@ void server::stop(std::chrono::milliseconds deadline) {
         spdlog::warn("http: {} connection(s) still busy at the shutdown deadline; closing them",
                      i.connections.load());
     i.ioc.stop();
-    for (auto& t : i.threads) t.join();
-    i.threads.clear();
-    i.workers.join();
+    i.accept_thread.join();
+    for (auto& l : i.lanes) {
+        l->ioc.stop();
+        l->thread.join();
+    }
 }
 
 }  // namespace herald::http

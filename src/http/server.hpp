@@ -1,7 +1,8 @@
 #pragma once
 /// The HTTP server: accepts connections, reads requests with limits and timeouts, runs the
-/// router's handlers on a worker pool (they may block on the database), and writes
-/// responses with keep-alive. Beast and Asio stay inside server.cpp.
+/// router's handlers, and writes responses with keep-alive. Each connection lives on one of
+/// `threads` threads, which runs its handlers inline (they may block on the database).
+/// Beast and Asio stay inside server.cpp.
 
 #include <chrono>
 #include <cstdint>
@@ -18,8 +19,7 @@ namespace herald::http {
 struct server_options {
     std::string address = "127.0.0.1";
     std::uint16_t port = 8080;  ///< 0 picks a free port
-    int io_threads = 0;         ///< 0: one per core
-    int worker_threads = 16;    ///< threads that run handlers
+    int threads = 16;           ///< threads that serve connections and run their handlers
     std::size_t body_limit = 1 << 20;
     std::size_t header_limit = 16 * 1024;
     std::chrono::milliseconds read_timeout{30000};

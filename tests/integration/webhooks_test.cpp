@@ -63,10 +63,8 @@ class receiver {
             calls_.push_back(std::move(c));
             return http::response(204, "text/plain", "");
         });
-        server_.emplace(
-            http::server_options{
-                .port = 0, .io_threads = 1, .worker_threads = 2, .access_log = false},
-            routes_);
+        server_.emplace(http::server_options{.port = 0, .threads = 4, .access_log = false},
+                        routes_);
         EXPECT_TRUE(server_->start());
     }
     ~receiver() { server_->stop(std::chrono::seconds(1)); }

@@ -71,6 +71,8 @@ struct guard {
 };
 
 using guarded_handler = std::function<response(call&)>;
+/// A guarded handler that answers later through the responder (which may outlive the call).
+using guarded_async_handler = std::function<void(call&, responder)>;
 
 struct impl {
     impl(db::pool& p, api_options o);
@@ -116,6 +118,10 @@ struct impl {
 
     /// Wraps a handler with authentication, rate limits, CSRF, permission and tenant checks.
     handler guarded(guard g, guarded_handler fn);
+    async_handler guarded_async(guard g, guarded_async_handler fn);
+    /// The checks behind guarded(): fills `who` and `tenant`, or returns the refusal.
+    std::optional<response> admit(const guard& g, request& req, principal& who,
+                                  std::optional<core::uuid>& tenant);
     /// Resolves the caller, or returns the error response to send.
     std::variant<principal, response> authenticate(request& req);
     response login(request& req);

@@ -9,7 +9,6 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
-#include <future>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -41,13 +40,14 @@ class send_batcher {
     send_batcher(const send_batcher&) = delete;
     send_batcher& operator=(const send_batcher&) = delete;
 
-    /// Queues the send and waits until the batch it joined has committed (or failed).
-    send_result send(send_job job);
+    /// Queues the send; `done` is called, on the batcher's thread, once the batch it joined
+    /// has committed (or failed). The caller's thread does not wait.
+    void send(send_job job, std::function<void(send_result)> done);
 
   private:
     struct pending {
         send_job job;
-        std::promise<send_result> done;
+        std::function<void(send_result)> done;
     };
     void run();
     void write(std::vector<pending>& batch);
