@@ -19,6 +19,8 @@ now() { date +%s.%N; }
 # field NAME: the first value of "NAME" in the JSON on standard input (flat values only).
 field() { sed -n "s/.*\"$1\":\\([^,}]*\\).*/\\1/p" | head -n 1 | tr -d '"'; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+# epoch TIMESTAMP: an RFC 3339 time from the API as seconds since 1970 (this machine's clock).
+epoch() { date -d "$1" +%s.%N; }
 
 # start_server [VAR=value ...]: starts `herald serve` with those settings; sets $base.
 start_server() {
@@ -66,7 +68,9 @@ make_csv() {
   }' > "$2"
 }
 
-# import_csv TOKEN FILE [QUERY]: imports and waits; prints the finished job.
+# import_csv TOKEN FILE [QUERY]: imports and waits; prints the finished job. Polls only a few
+# times a second: each poll starts processes that would take CPU from the import itself; the
+# job's finished_at says when it ended.
 import_csv() {
   local reply id job status
   reply=$(curl -sS -H "Authorization: Bearer $1" -H 'Content-Type: text/csv' --data-binary @"$2" \
@@ -77,7 +81,7 @@ import_csv() {
     job=$(api GET "/v1/contacts/imports/$id" "$1")
     status=$(field status <<< "$job")
     [[ "$status" == completed || "$status" == failed ]] && break
-    sleep 0.05
+    sleep 0.25
   done
   [[ "$status" == completed ]] || { echo "import failed: $job" >&2; exit 1; }
   echo "$job"

@@ -12,6 +12,7 @@
 
 #include "core/errc.hpp"
 #include "core/uuid.hpp"
+#include "db/errc.hpp"
 #include "db/param.hpp"
 #include "db/transaction.hpp"
 #include "phone/number.hpp"
@@ -366,13 +367,25 @@ result<void> merge_batch(db::connection& c, const core::uuid& job, const import_
         // Rows go in number order so that concurrent imports lock in the same order. Members
         // come from the rows written (RETURNING) and, for numbers that already existed and were
         // skipped, from a lookup that the anti-join limits to those numbers.
-        auto counts = tx->exec(
+        //
+        // With `skip`, numbers already present are left out before inserting, so a plain
+        // INSERT does: ON CONFLICT would cost a speculative insertion (and a WAL record more)
+        // for every row. Only a number added by someone else since then can still collide;
+        // then the batch is merged again with ON CONFLICT, from a savepoint.
+        const bool skip = o.on_duplicate != "update";
+        auto merge = [&](bool fast) {
+            const std::string source =
+                fast
+                    ? "FROM import_stage s WHERE NOT EXISTS (SELECT 1 FROM contacts x WHERE "
+                      "x.user_id = $1 AND x.phone_number = s.phone_number) ORDER BY phone_number "
+                      "RETURNING id, phone_number, true AS inserted), "
+                    : "FROM import_stage ORDER BY phone_number ON CONFLICT (user_id, phone_number) "
+                          + conflict + " RETURNING id, phone_number, (xmax = 0) AS inserted), ";
+            return tx->exec(
             "WITH ins AS (INSERT INTO contacts (id, user_id, group_id, phone_number, country_code, first_name, "
             "last_name, email, time_zone, custom_fields) SELECT id, $1, $2, phone_number, country_code, first_name, "
-            "last_name, email, time_zone, custom_fields FROM import_stage ORDER BY phone_number "
-            "ON CONFLICT (user_id, phone_number) " +
-                conflict +
-                " RETURNING id, phone_number, (xmax = 0) AS inserted), "
+            "last_name, email, time_zone, custom_fields " +
+                source +
                 "m1 AS (INSERT INTO contact_group_members (group_id, contact_id, user_id) "
                 "SELECT $2, id, $1 FROM ins WHERE $2::uuid IS NOT NULL ORDER BY id ON CONFLICT DO NOTHING), "
                 "m2 AS (INSERT INTO contact_group_members (group_id, contact_id, user_id) "
@@ -381,6 +394,17 @@ result<void> merge_batch(db::connection& c, const core::uuid& job, const import_
                 "ON CONFLICT DO NOTHING) "
                 "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM ins",
             {o.tenant, o.group});
+        };
+        auto run = [&]() -> result<db::rows> {
+            if (!skip) return merge(false);
+            if (auto sp = tx->exec("SAVEPOINT fast_merge"); !sp) return std::unexpected(sp.error());
+            auto fast = merge(true);
+            if (fast || fast.error().code != db::errc::unique_violation) return fast;
+            if (auto rb = tx->exec("ROLLBACK TO SAVEPOINT fast_merge"); !rb)
+                return std::unexpected(rb.error());
+            return merge(false);
+        };
+        auto counts = run();
         if (!counts) return std::unexpected(counts.error());
         inserted = counts->front().get<std::int64_t>(0);
         updated = counts->front().get<std::int64_t>(1);

@@ -1,14 +1,19 @@
 // Money and counters under concurrent callers.
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <optional>
 #include <set>
 #include <thread>
 
 #include <gtest/gtest.h>
 
 #include "core/uuid.hpp"
+#include "db/pool.hpp"
 #include "store/billing.hpp"
 #include "store/contacts.hpp"
+#include "store/imports.hpp"
 #include "store/messages.hpp"
 #include "support/api_server.hpp"
 #include "support/pg.hpp"
@@ -172,6 +177,61 @@ TEST(concurrency, parallel_imports_into_one_group_keep_its_total_exact) {
     EXPECT_EQ(imported, int(numbers.size()));  // each number inserted by exactly one import
     auto group = s.call("GET", "/v1/groups/" + gid, t.token);
     EXPECT_EQ(group.body["total_contacts"], int(numbers.size()));
+}
+
+TEST(concurrency, an_import_skips_a_number_another_transaction_adds_while_it_merges) {
+    // With on_duplicate=skip an import leaves out the numbers it sees and inserts the rest
+    // plainly. A number someone else adds and has not yet committed is invisible to that
+    // check: the insert waits on it, collides when it commits, and the batch is merged again
+    // with ON CONFLICT. The number is skipped, the others imported, nothing fails.
+    std::string db = test::pg::instance().fresh_database();
+    auto c = test::pg::connect(db);
+    auto tenant = make_tenant(c, 0);
+    const core::uuid group = core::uuid_v4();
+    ASSERT_TRUE(c.exec("INSERT INTO contact_groups (id, user_id, name) VALUES ($1, $2, 'g')",
+                       {group, tenant}));
+    auto other = test::pg::connect(db);
+    ASSERT_TRUE(other.exec("BEGIN"));
+    ASSERT_TRUE(other.exec(
+        "INSERT INTO contacts (id, user_id, phone_number) VALUES ($1, $2, '+14155550101')",
+        {core::uuid_v7(), tenant}));
+
+    const auto file =
+        std::filesystem::temp_directory_path() / ("herald-race-" + test::unique("csv") + ".csv");
+    {
+        std::ofstream out(file);
+        out << "phone\n+14155550100\n+14155550101\n+14155550102\n";
+    }
+    store::import_options o{.tenant = tenant, .group = group};
+    auto job = store::create_import(c, o, std::int64_t(std::filesystem::file_size(file)));
+    ASSERT_TRUE(job) << job.error().message;
+    db::pool pool({.conninfo = db, .size = 4});
+    std::optional<result<store::import_job>> finished;
+    std::thread importer([&] { finished = store::run_import(pool, job->id, o, file, 1); });
+
+    // Wait until the import's insert is blocked on the uncommitted number, then commit it.
+    bool waiting = false;
+    for (int i = 0; i < 200 && !waiting; ++i) {
+        auto w = c.exec(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+            "wait_event_type = 'Lock' AND query LIKE '%INSERT INTO contacts%'");
+        waiting = w && w->front().get<std::int64_t>(0) > 0;
+        if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    EXPECT_TRUE(waiting) << "the import never waited on the other transaction's number";
+    ASSERT_TRUE(other.exec("COMMIT"));
+    importer.join();
+    std::filesystem::remove(file);
+
+    ASSERT_TRUE(finished && *finished) << (finished && !*finished ? finished->error().message : "");
+    const auto& done = **finished;
+    EXPECT_EQ(done.status, "completed");
+    EXPECT_EQ(done.imported, 2);
+    EXPECT_EQ(done.skipped, 1);
+    auto n = c.exec("SELECT count(*) FROM contacts WHERE user_id = $1", {tenant});
+    EXPECT_EQ(n->front().get<std::int64_t>(0), 3);
+    auto members = c.exec("SELECT total_contacts FROM contact_groups WHERE id = $1", {group});
+    EXPECT_EQ(members->front().get<int>(0), 3);  // the skipped number joins the group too
 }
 
 TEST(concurrency, a_campaign_message_is_charged_once_however_often_it_is_claimed) {

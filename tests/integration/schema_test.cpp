@@ -164,6 +164,12 @@ TEST_F(schema, seed_indexes_exist_under_their_names) {
         auto rs = conn.exec("SELECT to_regclass($1) IS NOT NULL", {std::string(idx)});
         EXPECT_TRUE(rs->front().get<bool>(0)) << idx;
     }
+    // Migration 0009: the group index leaves out contacts without a group.
+    auto partial = conn.exec(
+        "SELECT pg_get_expr(indpred, indrelid) FROM pg_index WHERE indexrelid = "
+        "'idx_contacts_group_id'::regclass");
+    ASSERT_TRUE(partial);
+    EXPECT_EQ(partial->front().get<std::string>(0), "(group_id IS NOT NULL)");
 }
 
 TEST_F(schema, status_and_role_columns_are_checked) {
