@@ -123,9 +123,13 @@ struct simulator::impl : std::enable_shared_from_this<impl> {
     net::steady_timer ticker;
     bool ticker_armed = false;         // strand only
     std::deque<due_receipt> receipts;  // strand only, ordered by `at`
+    /// Receipts waiting in a session for window room before the simulator holds the rest.
+    static constexpr std::size_t max_waiting_receipts = 64;
+    std::atomic<bool> held{false};  // send_due stopped at full windows
 
     mutable std::mutex mutex;  // guards everything below
     std::vector<std::weak_ptr<server_session>> bound;
+    std::size_t next_receiver = 0;
     struct seen {
         std::uint64_t count = 0;
         std::chrono::system_clock::time_point last{};
@@ -163,28 +167,45 @@ struct simulator::impl : std::enable_shared_from_this<impl> {
             }));
     }
 
+    /// The bound receiver (or transceiver) of `system_id` with the fewest receipts waiting
+    /// for window room; ties go round the binds, as an SMSC spreads its deliver_sm.
     std::shared_ptr<server_session> receiver_for(const std::string& system_id) {
         std::lock_guard lock(mutex);
-        for (auto& w : bound) {
-            auto s = w.lock();
+        std::shared_ptr<server_session> best;
+        std::size_t best_backlog = 0;
+        const std::size_t n = bound.size();
+        for (std::size_t k = 0; k < n; ++k) {
+            auto s = bound[(next_receiver + k) % n].lock();
             if (!s || !s->bound() || s->mode() == bind_mode::transmitter) continue;
-            if (system_id.empty() || s->system_id() == system_id) return s;
+            if (!system_id.empty() && s->system_id() != system_id) continue;
+            const std::size_t b = s->backlog();
+            if (!best || b < best_backlog) best = std::move(s), best_backlog = b;
         }
-        return nullptr;
+        ++next_receiver;
+        return best;
     }
 
     void send_due() {
         auto now = std::chrono::steady_clock::now();
         while (!receipts.empty() && receipts.front().at <= now) {
-            due_receipt r = std::move(receipts.front());
-            receipts.pop_front();
-            auto session = receiver_for(r.system_id);
+            auto session = receiver_for(receipts.front().system_id);
             if (!session) {
                 // Nobody to deliver to: keep it, as an SMSC would, and try again shortly.
+                due_receipt r = std::move(receipts.front());
+                receipts.pop_front();
                 r.at = now + std::chrono::milliseconds(100);
                 receipts.push_back(std::move(r));
                 break;
             }
+            if (session->backlog() >= max_waiting_receipts) {
+                // Every receiver's window is full and requests queue behind it: keep the rest
+                // here until the ESME answers (deliver() wakes this up) instead of piling
+                // them into the sessions.
+                held = true;
+                return;
+            }
+            due_receipt r = std::move(receipts.front());
+            receipts.pop_front();
             deliver(session, std::move(r));
         }
         arm_ticker();
@@ -198,9 +219,14 @@ struct simulator::impl : std::enable_shared_from_this<impl> {
                 auto self = w.lock();
                 if (!self) return;
                 if (resp && resp->command_status == status::ok) {
-                    std::lock_guard lock(self->mutex);
-                    ++self->counters.receipts_sent;
-                    if (self->counters.receipts_pending > 0) --self->counters.receipts_pending;
+                    {
+                        std::lock_guard lock(self->mutex);
+                        ++self->counters.receipts_sent;
+                        if (self->counters.receipts_pending > 0) --self->counters.receipts_pending;
+                    }
+                    // Window room again: deliver what was held back.
+                    if (self->held.exchange(false))
+                        net::post(self->strand, [self] { self->send_due(); });
                     return;
                 }
                 // Refused or lost with the connection: deliver it again later.

@@ -421,6 +421,66 @@ TEST(smpp_client, several_binds_share_the_queue) {
     EXPECT_FALSE(c.submit(sms(1), got.callback(), 0ms));  // stopped: refused, not lost
 }
 
+TEST(smpp_simulator, receipts_spread_over_the_binds_and_wait_in_the_simulator_for_window_room) {
+    // Receipts go to the receiver with room, round the binds, as an SMSC's do. While the ESME
+    // leaves them unanswered each bind holds one window of them; the rest wait in the
+    // simulator and all come once the ESME answers.
+    auto scfg = sim_config();
+    scfg.window = 16;
+    scfg.receipt_latency = 1ms;
+    engine eng;
+    simulator sim(eng, scfg);
+    ASSERT_TRUE(sim.start());
+    collector got;
+    std::vector<ack_fn> unanswered;
+    bool answer_at_once = false;
+    auto handlers = got.handlers();
+    handlers.on_receipt = [&](delivery_report&& r, ack_fn ack) {
+        bool now;
+        {
+            std::lock_guard l(got.m);
+            got.receipts.push_back(std::move(r));
+            now = answer_at_once;
+            if (!now) unanswered.push_back(std::move(ack));
+            got.cv.notify_all();
+        }
+        if (now) ack(true);
+    };
+    auto cfg = config_for(sim.port());
+    cfg.binds = 3;
+    client c(eng, cfg, handlers);
+    c.start();
+    ASSERT_TRUE(got.wait([](auto& g) { return g.bound == 3; }));
+    constexpr int n = 500;
+    for (int i = 0; i < n; ++i) ASSERT_TRUE(c.submit(sms(i), got.callback()));
+    ASSERT_TRUE(got.wait([](auto& g) { return g.results.size() == n; }));
+    // Three windows' worth arrive, and no more while none is answered.
+    ASSERT_TRUE(got.wait([](auto& g) { return g.receipts.size() == 48; }, 5s))
+        << got.receipts.size() << " receipts";
+    std::this_thread::sleep_for(300ms);
+    {
+        std::lock_guard l(got.m);
+        EXPECT_EQ(got.receipts.size(), 48u);
+    }
+    EXPECT_EQ(sim.stats().receipts_pending, std::uint64_t(n));
+    std::vector<ack_fn> acks;
+    {
+        std::lock_guard l(got.m);
+        answer_at_once = true;
+        acks.swap(unanswered);
+    }
+    for (auto& a : acks) a(true);
+    ASSERT_TRUE(got.wait([](auto& g) { return g.receipts.size() == n; }))
+        << got.receipts.size() << " receipts";
+    for (int i = 0; i < 200 && sim.stats().receipts_pending > 0; ++i)
+        std::this_thread::sleep_for(10ms);  // the last answers reach the simulator
+    EXPECT_EQ(sim.stats().receipts_pending, 0u);
+    std::set<std::string> keys;
+    for (auto& r : got.receipts) keys.insert(r.id_key);
+    EXPECT_EQ(keys.size(), std::size_t(n));  // each once
+    c.stop();
+}
+
 }  // namespace
 }  // namespace herald::smpp
 
