@@ -100,10 +100,30 @@ inline bool plain_word(std::uint64_t v) noexcept {
            == 0;
 }
 
+/// True when no byte of `s` needs attention (see plain_word); the tail is padded with spaces.
+inline bool all_plain(std::string_view s) noexcept {
+    std::size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+        std::uint64_t word;
+        std::memcpy(&word, s.data() + i, 8);
+        if (!plain_word(word)) return false;
+    }
+    if (i == s.size()) return true;
+    std::uint64_t word = 0x2020202020202020ULL;
+    std::memcpy(&word, s.data() + i, s.size() - i);
+    return plain_word(word);
+}
+
 }  // namespace
 
 json_writer& json_writer::value(std::string_view s) {
     separate();
+    if (all_plain(s)) {  // the usual case: one copy
+        out_.push_back('"');
+        out_.append(s);
+        out_.push_back('"');
+        return *this;
+    }
     out_.push_back('"');
     std::size_t plain = 0;  // start of the run of characters that need no escaping
     auto flush = [&](std::size_t i) { out_.append(s.data() + plain, i - plain); };
