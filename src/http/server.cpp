@@ -62,6 +62,14 @@ void add_standard_headers(bhttp::response<bhttp::string_body>& res, const respon
 
 struct pending_answer;
 
+/// Shared by the server and the answers its lanes wait for. Once closed (the lanes are about
+/// to stop), an answer that comes later is dropped instead of resumed on a dead context.
+struct lifeline {
+    std::mutex mutex;
+    bool open = true;
+    std::atomic<int> waiting{0};  ///< handlers answered later and not yet resumed
+};
+
 }  // namespace
 
 /// One connection's state, shared with the registry so that stop() can close idle ones.
@@ -99,6 +107,7 @@ struct server::impl {
     std::unordered_map<std::uint64_t, std::weak_ptr<session_state>> sessions;
     std::uint64_t next_session = 0;
     std::size_t next_lane = 0;
+    std::shared_ptr<lifeline> life = std::make_shared<lifeline>();
 
     lane& pick_lane();
     net::awaitable<void> accept_loop();
@@ -184,13 +193,25 @@ struct pending_answer {
 
 /// Waits for a handler that answers later. Kept out of the coroutine body: g++ 12 mishandles
 /// lambdas and lock scopes inside coroutines.
-net::awaitable<response> wait_for(std::shared_ptr<pending_answer> answer) {
+net::awaitable<response> wait_for(std::shared_ptr<pending_answer> answer,
+                                  std::shared_ptr<lifeline> life) {
     return net::async_initiate<const net::use_awaitable_t<>&, void(response)>(
-        [answer](auto completion) {
+        [answer, life](auto completion) {
             auto shared = std::make_shared<decltype(completion)>(std::move(completion));
-            auto resume = [shared](response&& r) {
+            ++life->waiting;
+            auto resume = [shared, life](response&& r) {
+                std::lock_guard lock(life->mutex);
+                if (!life->open) {
+                    // The lanes have stopped: the coroutine's frames belong to a context that
+                    // is going away, so they are left alone (a leak, at shutdown only).
+                    (void)new std::shared_ptr<decltype(completion)>(shared);
+                    return;
+                }
                 auto ex = net::get_associated_executor(*shared);
-                net::post(ex, [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
+                net::post(ex, [shared, life, r = std::move(r)]() mutable {
+                    --life->waiting;
+                    (*shared)(std::move(r));
+                });
             };
             std::unique_lock lock(answer->mutex);
             if (answer->early) {
@@ -228,7 +249,7 @@ net::awaitable<response> server::impl::run_handler(request& req, std::string& ma
     std::optional<response> early = answer->take_early();
     if (early) co_return std::move(*early);
     // The few that answer later (from another thread) resume the coroutine on its lane.
-    co_return co_await wait_for(std::move(answer));
+    co_return co_await wait_for(std::move(answer), life);
 }
 
 net::awaitable<void> server::impl::write(session_state& s, response r, const request* req,
@@ -552,6 +573,13 @@ void server::stop(std::chrono::milliseconds deadline) {
     if (i.connections > 0)
         spdlog::warn("http: {} connection(s) still busy at the shutdown deadline; closing them",
                      i.connections.load());
+    // Answers being committed (sends in a group) come within moments: let them resume.
+    for (int k = 0; k < 500 && i.life->waiting > 0; ++k)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    {
+        std::lock_guard lock(i.life->mutex);
+        i.life->open = false;
+    }
     i.ioc.stop();
     i.accept_thread.join();
     for (auto& l : i.lanes) {
