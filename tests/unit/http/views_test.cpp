@@ -33,8 +33,8 @@ TEST(json_writer, strings_escape_like_nlohmann) {
 TEST(json_writer, escapes_a_special_character_at_every_offset_of_a_long_string) {
     // The writer skips plain text eight bytes at a time; each special byte must still be
     // found wherever it falls in or after a word.
-    const std::vector<std::string> specials = {"\"", "\\", "\n", std::string(1, '\0'), "\x1f",
-                                               "\x7f", "é", "日", "😀", " ", "~"};
+    const std::vector<std::string> specials = {
+        "\"", "\\", "\n", std::string(1, '\0'), "\x1f", "\x7f", "é", "日", "😀", " ", "~"};
     for (const auto& special : specials) {
         for (std::size_t at = 0; at <= 24; ++at) {
             std::string s = std::string(at, 'a') + special + std::string(24 - at, 'z');
@@ -44,7 +44,8 @@ TEST(json_writer, escapes_a_special_character_at_every_offset_of_a_long_string) 
     // Invalid UTF-8 after a run of plain words is still replaced.
     std::string bad = std::string(17, 'p') + "\xff" + std::string(9, 'q');
     std::string mine = writer_string(bad);
-    EXPECT_EQ(json::parse(mine).get<std::string>(), std::string(17, 'p') + "\xEF\xBF\xBD" + std::string(9, 'q'));
+    EXPECT_EQ(json::parse(mine).get<std::string>(),
+              std::string(17, 'p') + "\xEF\xBF\xBD" + std::string(9, 'q'));
 }
 
 TEST(json_writer, invalid_utf8_becomes_replacement_characters) {
