@@ -536,6 +536,23 @@ void api::register_routes(router& r) {
             text += detail::connector_metrics(impl_->options.connector_health());
         return response(200, "text/plain; version=0.0.4; charset=utf-8", std::move(text));
     });
+    // Requests that take long by nature run on the server's offload pool, so that they do not
+    // hold up the other connections on their thread (decision 0010): password hashing,
+    // scans of a campaign's log or a group, up to 10,000 messages at once, and an opt-out,
+    // which waits for messages to that number already on their way.
+    for (auto [method, pattern] : {std::pair{"POST", "/v1/auth/login"},
+                                   {"POST", "/v1/auth/password"},
+                                   {"POST", "/v1/signup"},
+                                   {"POST", "/v1/users"},
+                                   {"POST", "/v1/admin/tenants"},
+                                   {"POST", "/v1/admin/users/{id}/password"},
+                                   {"GET", "/v1/campaigns/{id}/stats"},
+                                   {"POST", "/v1/campaigns/{id}/preview"},
+                                   {"POST", "/v1/campaigns/{id}/start"},
+                                   {"POST", "/v1/messages/batch"},
+                                   {"GET", "/v1/groups/{id}/export"},
+                                   {"POST", "/v1/opt-outs"}})
+        r.offload(method, pattern);
 }
 
 }  // namespace herald::http

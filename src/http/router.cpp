@@ -21,15 +21,24 @@ void router::add_async(std::string method, std::string pattern, async_handler fn
     routes_.push_back({std::move(method), std::move(pattern), std::move(fn), body_limit});
 }
 
-void router::add_upload(std::string method, std::string pattern, handler fn, std::size_t max_bytes) {
+void router::add_upload(std::string method, std::string pattern, handler fn,
+                        std::size_t max_bytes) {
     add(std::move(method), std::move(pattern), std::move(fn), max_bytes);
     routes_.back().spool = true;
 }
 
+void router::offload(std::string_view method, std::string_view pattern) {
+    for (auto& r : routes_)
+        if (r.method == method && r.pattern == pattern) {
+            r.offload = true;
+            return;
+        }
+    throw std::logic_error("offload: no route " + std::string(method) + " " + std::string(pattern));
+}
+
 body_rules router::body_rules_for(std::string_view method, std::string_view path) const {
-    for (const auto& r : routes_)
-        if (r.method == method && match(r.pattern, path, nullptr)) return {r.body_limit, r.spool};
-    return {};
+    const route* r = find(method, path, nullptr);
+    return r ? body_rules{r->body_limit, r->spool, r->offload} : body_rules{};
 }
 
 bool router::match(std::string_view pattern, std::string_view path,
@@ -55,22 +64,30 @@ bool router::match(std::string_view pattern, std::string_view path,
     }
 }
 
-void router::dispatch(request& req, std::string& matched, responder done) const {
+const route* router::find(std::string_view method, std::string_view path,
+                          std::string* allow) const {
     // The most specific pattern wins: "/v1/contacts/imports" before "/v1/contacts/{id}".
-    std::string allow;
     const route* best = nullptr;
     int best_literals = -1;
     for (const auto& r : routes_) {
-        if (!match(r.pattern, req.path, nullptr)) continue;
-        if (r.method != req.method && !(req.method == "HEAD" && r.method == "GET")) {
-            if (allow.find(r.method) == std::string::npos) allow += (allow.empty() ? "" : ", ") + r.method;
+        if (!match(r.pattern, path, nullptr)) continue;
+        if (r.method != method && !(method == "HEAD" && r.method == "GET")) {
+            if (allow && allow->find(r.method) == std::string::npos)
+                *allow += (allow->empty() ? "" : ", ") + r.method;
             continue;
         }
         int literals = 0;
         for (std::size_t i = 0; i < r.pattern.size(); ++i)
-            if (r.pattern[i] == '/' && (i + 1 >= r.pattern.size() || r.pattern[i + 1] != '{')) ++literals;
+            if (r.pattern[i] == '/' && (i + 1 >= r.pattern.size() || r.pattern[i + 1] != '{'))
+                ++literals;
         if (literals > best_literals) best = &r, best_literals = literals;
     }
+    return best;
+}
+
+void router::dispatch(request& req, std::string& matched, responder done) const {
+    std::string allow;
+    const route* best = find(req.method, req.path, &allow);
     if (best) {
         req.path_params.clear();
         match(best->pattern, req.path, &req.path_params);
@@ -120,7 +137,8 @@ int status_for(const error& e) noexcept {
 response error_response(const error& e) {
     const int status = status_for(e);
     // Internal failures keep their detail in the log, not in the answer.
-    if (status == 500) return error_response(500, "internal_error", "Herald hit an unexpected error", e.field);
+    if (status == 500)
+        return error_response(500, "internal_error", "Herald hit an unexpected error", e.field);
     return error_response(status, e.code.message(), e.message, e.field);
 }
 

@@ -25,13 +25,15 @@ struct route {
     std::string pattern;  ///< also the metrics label for the route
     async_handler fn;
     std::size_t body_limit = 0;  ///< overrides the server's limit when not zero
-    bool spool = false;          ///< stream the body to a file (request::body_file) instead of memory
+    bool spool = false;    ///< stream the body to a file (request::body_file) instead of memory
+    bool offload = false;  ///< slow: runs on the server's offload pool, not its connection's thread
 };
 
 /// How the server should read a request's body.
 struct body_rules {
     std::size_t limit = 0;  ///< 0: the server default
     bool spool = false;
+    bool offload = false;  ///< see route::offload
 };
 
 class router {
@@ -45,6 +47,11 @@ class router {
     /// Registers an upload endpoint: its body is streamed to a file, up to `max_bytes`.
     void add_upload(std::string method, std::string pattern, handler fn, std::size_t max_bytes);
 
+    /// Marks a registered route as slow (a password hash, a scan of a large table): the
+    /// server runs it on a separate pool so that it does not hold up the other connections on
+    /// its thread. Throws std::logic_error for a route that is not registered.
+    void offload(std::string_view method, std::string_view pattern);
+
     /// Handles requests no route matches (static files); 404 by default.
     void set_fallback(handler fn) { fallback_ = std::move(fn); }
 
@@ -52,13 +59,16 @@ class router {
     /// `done`. `matched` receives the route pattern (or "unmatched"), for metrics.
     void dispatch(request& req, std::string& matched, responder done) const;
 
-    /// How to read the body of a request line.
+    /// How to read the body of a request line, and where to run it.
     body_rules body_rules_for(std::string_view method, std::string_view path) const;
 
     /// Every registered (method, pattern), in registration order.
     const std::vector<route>& routes() const noexcept { return routes_; }
 
   private:
+    /// The route that serves (method, path), most specific first; collects the methods
+    /// the path has otherwise in `allow`.
+    const route* find(std::string_view method, std::string_view path, std::string* allow) const;
     static bool match(std::string_view pattern, std::string_view path,
                       std::vector<std::pair<std::string, std::string>>* params);
     std::vector<route> routes_;

@@ -18,6 +18,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -88,7 +89,10 @@ struct lane {
 };
 
 struct server::impl {
-    impl(server_options o, const router& r) : options(std::move(o)), routes(r) {
+    impl(server_options o, const router& r)
+        : options(std::move(o)),
+          routes(r),
+          offload_pool(std::size_t(std::max(1, options.offload_threads))) {
         const int n = std::max(1, options.threads);
         for (int i = 0; i < n; ++i) lanes.push_back(std::make_unique<lane>());
     }
@@ -98,6 +102,7 @@ struct server::impl {
     net::io_context ioc{1};  ///< the acceptor's
     tcp::acceptor acceptor{ioc};
     std::vector<std::unique_ptr<lane>> lanes;
+    net::thread_pool offload_pool;  ///< for routes marked slow (router::offload)
     std::thread accept_thread;
     std::atomic<bool> stopping{false};
     std::atomic<std::size_t> connections{0};
@@ -115,8 +120,8 @@ struct server::impl {
     net::awaitable<void> spool_body(session_state& s, beast::flat_buffer& buffer,
                                     std::uint64_t length, const std::filesystem::path& file,
                                     beast::error_code& ec);
-    std::shared_ptr<pending_answer> start_handler(request& req, std::string& matched);
-    net::awaitable<response> run_handler(request& req, std::string& matched);
+    std::shared_ptr<pending_answer> start_handler(request& req, std::string& matched, bool offload);
+    net::awaitable<response> run_handler(request& req, std::string& matched, bool offload);
     net::awaitable<void> write(session_state& s, response r, const request* req, unsigned version,
                                bool keep_alive, beast::error_code& ec);
     void close_idle_sessions();
@@ -228,24 +233,33 @@ net::awaitable<response> wait_for(std::shared_ptr<pending_answer> answer,
 
 }  // namespace
 
-/// Runs the handler here, on the connection's lane; most answer before they return.
-std::shared_ptr<pending_answer> server::impl::start_handler(request& req, std::string& matched) {
+/// Runs the handler here, on the connection's lane (most answer before they return), or for
+/// a slow route on the offload pool.
+std::shared_ptr<pending_answer> server::impl::start_handler(request& req, std::string& matched,
+                                                            bool offload) {
     auto answer = std::make_shared<pending_answer>();
     responder done = [answer](response&& r) { answer->deliver(std::move(r)); };
-    try {
-        routes.dispatch(req, matched, done);
-    } catch (const std::exception& e) {
-        spdlog::error("handler for {} {} threw: {} (request {})", req.method, req.path, e.what(),
-                      req.request_id);
-        done(error_response(
-            500, "internal_error",
-            "Herald hit an unexpected error; the request id identifies it in the log"));
-    }
+    auto run = [this, &req, &matched, done] {
+        try {
+            routes.dispatch(req, matched, done);
+        } catch (const std::exception& e) {
+            spdlog::error("handler for {} {} threw: {} (request {})", req.method, req.path,
+                          e.what(), req.request_id);
+            done(error_response(
+                500, "internal_error",
+                "Herald hit an unexpected error; the request id identifies it in the log"));
+        }
+    };
+    if (offload)
+        net::post(offload_pool, run);  // the request outlives this: its coroutine waits
+    else
+        run();
     return answer;
 }
 
-net::awaitable<response> server::impl::run_handler(request& req, std::string& matched) {
-    std::shared_ptr<pending_answer> answer = start_handler(req, matched);
+net::awaitable<response> server::impl::run_handler(request& req, std::string& matched,
+                                                   bool offload) {
+    std::shared_ptr<pending_answer> answer = start_handler(req, matched, offload);
     std::optional<response> early = answer->take_early();
     if (early) co_return std::move(*early);
     // The few that answer later (from another thread) resume the coroutine on its lane.
@@ -424,7 +438,7 @@ net::awaitable<void> server::impl::run_session(std::shared_ptr<session_state> s,
         req.request_id = valid_request_id(rid) ? std::string(rid) : core::uuid_v7().str();
 
         std::string matched;
-        response resp = co_await run_handler(req, matched);
+        response resp = co_await run_handler(req, matched, rules.offload);
         if (!req.body_file.empty()) {
             std::error_code fs_ec;
             std::filesystem::remove(req.body_file, fs_ec);  // unless the handler moved it away
@@ -586,6 +600,7 @@ void server::stop(std::chrono::milliseconds deadline) {
         l->ioc.stop();
         l->thread.join();
     }
+    i.offload_pool.join();
 }
 
 }  // namespace herald::http

@@ -20,6 +20,7 @@ struct server_options {
     std::string address = "127.0.0.1";
     std::uint16_t port = 8080;  ///< 0 picks a free port
     int threads = 16;           ///< threads that serve connections and run their handlers
+    int offload_threads = 4;    ///< threads for routes marked slow (router::offload)
     std::size_t body_limit = 1 << 20;
     std::size_t header_limit = 16 * 1024;
     std::chrono::milliseconds read_timeout{30000};
