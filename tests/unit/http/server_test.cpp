@@ -6,9 +6,9 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <netinet/in.h>
 #include <optional>
 #include <string>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
