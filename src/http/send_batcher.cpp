@@ -163,16 +163,18 @@ void send_batcher::write(std::vector<pending>& batch) {
             }
         auto written = store::accept_messages(c, accepted);
         if (!written) return std::unexpected(written.error());
+        std::vector<store::audit_entry> audits;
+        audits.reserve(index.size());
         for (std::size_t k = 0; k < index.size(); ++k) {
             const auto& m = (*written)[k];
-            auto a = batch[index[k]].job.audit;
+            auto& a = audits.emplace_back(batch[index[k]].job.audit);
             a.target_type = "message";
             a.target_id = m.id.str();
             a.details =
                 nlohmann::json{{"to", m.to}, {"segments", m.segments}, {"cost", m.cost}}.dump();
-            if (auto w = store::write_audit(c, a); !w) return std::unexpected(w.error());
             out[index[k]] = m;
         }
+        if (auto w = store::write_audits(c, audits); !w) return std::unexpected(w.error());
         if (auto cm = tx->commit(); !cm) return std::unexpected(cm.error());
         accepted_any = !index.empty();
         return {};

@@ -6,7 +6,8 @@ namespace herald::store {
 
 result<void> write_audit(db::connection& c, const audit_entry& e) {
     auto rs = c.exec_prepared(
-        "INSERT INTO audit_logs (user_id, tenant_id, action, details, ip_address, user_agent, target_type, target_id) "
+        "INSERT INTO audit_logs (user_id, tenant_id, action, details, ip_address, user_agent, "
+        "target_type, target_id) "
         "VALUES ($1, $2, $3, $4::jsonb, $5, $6, nullif($7, ''), nullif($8, ''))",
         {e.user_id, e.tenant_id, e.action, e.details.empty() ? std::string("{}") : e.details,
          e.ip_address.substr(0, 45), e.user_agent.substr(0, 500), e.target_type, e.target_id});
@@ -14,18 +15,49 @@ result<void> write_audit(db::connection& c, const audit_entry& e) {
     return {};
 }
 
-result<page<audit_row>> list_audit(db::connection& c, const audit_filter& f, const page_request& p) {
-    std::optional<std::string> exact, prefix;
-    if (f.action) {
-        if (f.action->ends_with('.')) prefix = *f.action + "%";
-        else exact = *f.action;
+result<void> write_audits(db::connection& c, const std::vector<audit_entry>& entries) {
+    if (entries.empty()) return {};
+    std::vector<std::optional<std::string>> user, tenant, action, details, ip, agent, type, target;
+    for (const auto& e : entries) {
+        user.push_back(e.user_id ? std::optional(e.user_id->str()) : std::nullopt);
+        tenant.push_back(e.tenant_id ? std::optional(e.tenant_id->str()) : std::nullopt);
+        action.push_back(e.action);
+        details.push_back(e.details.empty() ? std::string("{}") : e.details);
+        ip.push_back(e.ip_address.substr(0, 45));
+        agent.push_back(e.user_agent.substr(0, 500));
+        type.push_back(e.target_type);
+        target.push_back(e.target_id);
     }
     auto rs = c.exec_prepared(
-        "SELECT id, user_id, tenant_id, action, details::text, coalesce(ip_address, ''), coalesce(user_agent, ''), "
+        "INSERT INTO audit_logs (user_id, tenant_id, action, details, ip_address, user_agent, "
+        "target_type, target_id) "
+        "SELECT u, t, a, d::jsonb, i, g, nullif(y, ''), nullif(x, '') FROM unnest($1::uuid[], "
+        "$2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) "
+        "WITH ORDINALITY AS v(u, t, a, d, i, g, y, x, n) ORDER BY n",
+        {db::array_literal(user), db::array_literal(tenant), db::array_literal(action),
+         db::array_literal(details), db::array_literal(ip), db::array_literal(agent),
+         db::array_literal(type), db::array_literal(target)});
+    if (!rs) return std::unexpected(rs.error());
+    return {};
+}
+
+result<page<audit_row>> list_audit(db::connection& c, const audit_filter& f,
+                                   const page_request& p) {
+    std::optional<std::string> exact, prefix;
+    if (f.action) {
+        if (f.action->ends_with('.'))
+            prefix = *f.action + "%";
+        else
+            exact = *f.action;
+    }
+    auto rs = c.exec_prepared(
+        "SELECT id, user_id, tenant_id, action, details::text, coalesce(ip_address, ''), "
+        "coalesce(user_agent, ''), "
         "coalesce(target_type, ''), coalesce(target_id, ''), created_at FROM audit_logs "
         "WHERE ($1::uuid IS NULL OR tenant_id = $1) AND ($2::uuid IS NULL OR user_id = $2) "
         "AND ($3::text IS NULL OR action = $3) AND ($4::text IS NULL OR action LIKE $4) "
-        "AND ($5::timestamptz IS NULL OR created_at >= $5) AND ($6::timestamptz IS NULL OR created_at < $6) "
+        "AND ($5::timestamptz IS NULL OR created_at >= $5) AND ($6::timestamptz IS NULL OR "
+        "created_at < $6) "
         "AND ($7::uuid IS NULL OR id < $7) ORDER BY id DESC LIMIT $8",
         {f.tenant_id, f.user_id, exact, prefix, f.since, f.until, p.after, p.limit + 1});
     if (!rs) return std::unexpected(rs.error());

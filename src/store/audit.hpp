@@ -4,6 +4,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/error.hpp"
 #include "core/uuid.hpp"
@@ -28,11 +29,13 @@ struct audit_row : audit_entry {
 
 /// Writes one row (inside the caller's transaction when it has one).
 result<void> write_audit(db::connection& c, const audit_entry& e);
+/// Writes many entries in one statement (one round trip), in order.
+result<void> write_audits(db::connection& c, const std::vector<audit_entry>& entries);
 
 struct audit_filter {
     std::optional<core::uuid> tenant_id;  ///< required for tenants; empty lists all (admins)
     std::optional<core::uuid> user_id;
-    std::optional<std::string> action;    ///< exact, or a prefix ending in '.' ("contacts.")
+    std::optional<std::string> action;  ///< exact, or a prefix ending in '.' ("contacts.")
     std::optional<std::chrono::system_clock::time_point> since, until;
 };
 

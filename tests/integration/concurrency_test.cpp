@@ -319,6 +319,14 @@ TEST(concurrency, fifty_parallel_sends_against_twenty_credits_accept_exactly_twe
         "id::text FROM sms_delivery_logs WHERE user_id = $1)",
         {t.id});
     EXPECT_EQ(audits->front().get<std::int64_t>(0), 20) << "one audit row per accepted message";
+    // Written together in one statement, each row still carries its own message's details.
+    auto matching = db.exec(
+        "SELECT count(*) FROM audit_logs a JOIN sms_delivery_logs l ON l.id::text = a.target_id "
+        "WHERE l.user_id = $1 AND a.action = 'messages.send' AND a.target_type = 'message' AND "
+        "a.tenant_id = l.user_id AND a.user_id IS NOT NULL AND a.details ->> 'to' = "
+        "l.phone_number AND (a.details ->> 'segments')::int = 1 AND a.ip_address = '127.0.0.1'",
+        {t.id});
+    EXPECT_EQ(matching->front().get<std::int64_t>(0), 20);
 }
 
 }  // namespace
