@@ -128,14 +128,6 @@ json_writer& json_writer::value(std::string_view s) {
     std::size_t plain = 0;  // start of the run of characters that need no escaping
     auto flush = [&](std::size_t i) { out_.append(s.data() + plain, i - plain); };
     for (std::size_t i = 0; i < s.size(); ++i) {
-        // Most text needs no escaping: skip it eight bytes at a time.
-        while (i + 8 <= s.size()) {
-            std::uint64_t word;
-            std::memcpy(&word, s.data() + i, 8);
-            if (!plain_word(word)) break;
-            i += 8;
-        }
-        if (i >= s.size()) break;
         const auto c = static_cast<unsigned char>(s[i]);
         if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) continue;
         if (c >= 0x80) {

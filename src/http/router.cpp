@@ -38,7 +38,7 @@ void router::offload(std::string_view method, std::string_view pattern) {
 
 body_rules router::body_rules_for(std::string_view method, std::string_view path) const {
     const route* r = find(method, path, nullptr);
-    return r ? body_rules{r->body_limit, r->spool, r->offload} : body_rules{};
+    return r ? body_rules{r->body_limit, r->spool, r->offload, r} : body_rules{};
 }
 
 bool router::match(std::string_view pattern, std::string_view path,
@@ -85,9 +85,10 @@ const route* router::find(std::string_view method, std::string_view path,
     return best;
 }
 
-void router::dispatch(request& req, std::string& matched, responder done) const {
+void router::dispatch(request& req, std::string& matched, responder done,
+                      const route* found) const {
     std::string allow;
-    const route* best = find(req.method, req.path, &allow);
+    const route* best = found ? found : find(req.method, req.path, &allow);
     if (best) {
         req.path_params.clear();
         match(best->pattern, req.path, &req.path_params);

@@ -33,7 +33,8 @@ struct route {
 struct body_rules {
     std::size_t limit = 0;  ///< 0: the server default
     bool spool = false;
-    bool offload = false;  ///< see route::offload
+    bool offload = false;           ///< see route::offload
+    const route* target = nullptr;  ///< the route found, for dispatch (null: none matched)
 };
 
 class router {
@@ -55,9 +56,11 @@ class router {
     /// Handles requests no route matches (static files); 404 by default.
     void set_fallback(handler fn) { fallback_ = std::move(fn); }
 
-    /// Finds the route, fills request.path_params and runs the handler, which answers through
-    /// `done`. `matched` receives the route pattern (or "unmatched"), for metrics.
-    void dispatch(request& req, std::string& matched, responder done) const;
+    /// Finds the route (or takes `found`, from body_rules_for), fills request.path_params and
+    /// runs the handler, which answers through `done`. `matched` receives the route pattern
+    /// (or "unmatched"), for metrics.
+    void dispatch(request& req, std::string& matched, responder done,
+                  const route* found = nullptr) const;
 
     /// How to read the body of a request line, and where to run it.
     body_rules body_rules_for(std::string_view method, std::string_view path) const;

@@ -120,8 +120,10 @@ struct server::impl {
     net::awaitable<void> spool_body(session_state& s, beast::flat_buffer& buffer,
                                     std::uint64_t length, const std::filesystem::path& file,
                                     beast::error_code& ec);
-    std::shared_ptr<pending_answer> start_handler(request& req, std::string& matched, bool offload);
-    net::awaitable<response> run_handler(request& req, std::string& matched, bool offload);
+    std::shared_ptr<pending_answer> start_handler(request& req, std::string& matched,
+                                                  const body_rules& rules);
+    net::awaitable<response> run_handler(request& req, std::string& matched,
+                                         const body_rules& rules);
     net::awaitable<void> write(session_state& s, response r, const request* req, unsigned version,
                                bool keep_alive, beast::error_code& ec);
     void close_idle_sessions();
@@ -236,12 +238,12 @@ net::awaitable<response> wait_for(std::shared_ptr<pending_answer> answer,
 /// Runs the handler here, on the connection's lane (most answer before they return), or for
 /// a slow route on the offload pool.
 std::shared_ptr<pending_answer> server::impl::start_handler(request& req, std::string& matched,
-                                                            bool offload) {
+                                                            const body_rules& rules) {
     auto answer = std::make_shared<pending_answer>();
     responder done = [answer](response&& r) { answer->deliver(std::move(r)); };
-    auto run = [this, &req, &matched, done] {
+    auto run = [this, &req, &matched, done, target = rules.target] {
         try {
-            routes.dispatch(req, matched, done);
+            routes.dispatch(req, matched, done, target);
         } catch (const std::exception& e) {
             spdlog::error("handler for {} {} threw: {} (request {})", req.method, req.path,
                           e.what(), req.request_id);
@@ -250,7 +252,7 @@ std::shared_ptr<pending_answer> server::impl::start_handler(request& req, std::s
                 "Herald hit an unexpected error; the request id identifies it in the log"));
         }
     };
-    if (offload)
+    if (rules.offload)
         net::post(offload_pool, run);  // the request outlives this: its coroutine waits
     else
         run();
@@ -258,8 +260,8 @@ std::shared_ptr<pending_answer> server::impl::start_handler(request& req, std::s
 }
 
 net::awaitable<response> server::impl::run_handler(request& req, std::string& matched,
-                                                   bool offload) {
-    std::shared_ptr<pending_answer> answer = start_handler(req, matched, offload);
+                                                   const body_rules& rules) {
+    std::shared_ptr<pending_answer> answer = start_handler(req, matched, rules);
     std::optional<response> early = answer->take_early();
     if (early) co_return std::move(*early);
     // The few that answer later (from another thread) resume the coroutine on its lane.
@@ -438,7 +440,7 @@ net::awaitable<void> server::impl::run_session(std::shared_ptr<session_state> s,
         req.request_id = valid_request_id(rid) ? std::string(rid) : core::uuid_v7().str();
 
         std::string matched;
-        response resp = co_await run_handler(req, matched, rules.offload);
+        response resp = co_await run_handler(req, matched, rules);
         if (!req.body_file.empty()) {
             std::error_code fs_ec;
             std::filesystem::remove(req.body_file, fs_ec);  // unless the handler moved it away

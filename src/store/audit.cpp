@@ -4,17 +4,6 @@
 
 namespace herald::store {
 
-result<void> write_audit(db::connection& c, const audit_entry& e) {
-    auto rs = c.exec_prepared(
-        "INSERT INTO audit_logs (user_id, tenant_id, action, details, ip_address, user_agent, "
-        "target_type, target_id) "
-        "VALUES ($1, $2, $3, $4::jsonb, $5, $6, nullif($7, ''), nullif($8, ''))",
-        {e.user_id, e.tenant_id, e.action, e.details.empty() ? std::string("{}") : e.details,
-         e.ip_address.substr(0, 45), e.user_agent.substr(0, 500), e.target_type, e.target_id});
-    if (!rs) return std::unexpected(rs.error());
-    return {};
-}
-
 result<void> write_audits(db::connection& c, const std::vector<audit_entry>& entries) {
     if (entries.empty()) return {};
     std::vector<std::optional<std::string>> user, tenant, action, details, ip, agent, type, target;
@@ -39,6 +28,10 @@ result<void> write_audits(db::connection& c, const std::vector<audit_entry>& ent
          db::array_literal(type), db::array_literal(target)});
     if (!rs) return std::unexpected(rs.error());
     return {};
+}
+
+result<void> write_audit(db::connection& c, const audit_entry& e) {
+    return write_audits(c, {e});
 }
 
 result<page<audit_row>> list_audit(db::connection& c, const audit_filter& f,

@@ -58,11 +58,39 @@ TEST(router, per_route_body_limits) {
     router r;
     r.add(
         "POST", "/v1/groups/{id}/import", [](request&) { return response(); }, 500u << 20);
-    r.add_upload("POST", "/v1/uploads", [](request&) { return response(); }, 1u << 20);
+    r.add_upload(
+        "POST", "/v1/uploads", [](request&) { return response(); }, 1u << 20);
     EXPECT_EQ(r.body_rules_for("POST", "/v1/groups/g1/import").limit, 500u << 20);
     EXPECT_FALSE(r.body_rules_for("POST", "/v1/groups/g1/import").spool);
     EXPECT_EQ(r.body_rules_for("POST", "/v1/groups/g1").limit, 0u);
     EXPECT_TRUE(r.body_rules_for("POST", "/v1/uploads").spool);
+}
+
+TEST(router, body_rules_and_dispatch_agree_on_the_most_specific_route) {
+    // The rules come from the route that will run, not the first pattern that matches; the
+    // server hands that route to dispatch, which then does not search again.
+    router r;
+    r.add("POST", "/v1/things/{id}", [](request&) { return response(200, "text/plain", "id"); });
+    r.add(
+        "POST", "/v1/things/bulk", [](request&) { return response(200, "text/plain", "bulk"); },
+        8u << 20);
+    r.offload("POST", "/v1/things/bulk");
+    auto rules = r.body_rules_for("POST", "/v1/things/bulk");
+    EXPECT_EQ(rules.limit, 8u << 20);
+    EXPECT_TRUE(rules.offload);
+    ASSERT_NE(rules.target, nullptr);
+    request req;
+    req.method = "POST";
+    req.path = "/v1/things/bulk";
+    std::string matched;
+    response out;
+    r.dispatch(
+        req, matched, [&](response&& resp) { out = std::move(resp); }, rules.target);
+    EXPECT_EQ(out.body, "bulk");
+    EXPECT_EQ(matched, "/v1/things/bulk");
+    EXPECT_FALSE(r.body_rules_for("POST", "/v1/things/7").offload);
+    EXPECT_EQ(r.body_rules_for("GET", "/v1/things/7").target, nullptr);
+    EXPECT_THROW(r.offload("GET", "/v1/things/bulk"), std::logic_error);
 }
 
 TEST(request, query_and_headers) {
