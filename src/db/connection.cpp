@@ -4,6 +4,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <limits>
 #include <stdexcept>
 #include <unordered_map>
@@ -307,7 +308,15 @@ HERALD_DB_ROW_GET(std::chrono::system_clock::time_point)
 struct connection::state {
     PGconn* conn = nullptr;
     std::unordered_map<std::string, std::string> prepared;  // sql -> statement name
+    int named = 0;  // statement names used so far (a failed prepare's name is not reused)
     bool in_copy = false;
+    /// A statement in flight in pipeline mode, and what has come back for it so far.
+    struct in_flight {
+        std::string sql;
+        int commands = 1;  ///< commands whose results are still to come (2 while preparing)
+        std::optional<result<rows>> outcome;
+    };
+    std::deque<in_flight> pipeline;
     ~state() {
         if (conn) PQfinish(conn);
     }
@@ -395,7 +404,7 @@ result<rows> connection::exec_prepared(std::string_view sql, const params& args,
     std::string key(sql);
     auto it = state_->prepared.find(key);
     if (it == state_->prepared.end()) {
-        std::string name = "h" + std::to_string(state_->prepared.size() + 1);
+        std::string name = "h" + std::to_string(++state_->named);
         auto prepared = finish(PQprepare(state_->conn, name.c_str(), key.c_str(), 0, nullptr), sql);
         if (!prepared) return std::unexpected(prepared.error());
         it = state_->prepared.emplace(std::move(key), std::move(name)).first;
@@ -478,6 +487,94 @@ result<std::int64_t> connection::copy_out(std::string_view copy_sql,
 
 bool connection::is_ok() const noexcept {
     return state_ && state_->conn && PQstatus(state_->conn) == CONNECTION_OK;
+}
+
+result<void> connection::enter_pipeline() {
+    if (PQsetnonblocking(state_->conn, 1) != 0 || PQenterPipelineMode(state_->conn) != 1)
+        return fail(errc::query_failed,
+                    "cannot enter pipeline mode: " + trim_message(PQerrorMessage(state_->conn)));
+    return {};
+}
+
+int connection::socket() const noexcept {
+    return PQsocket(state_->conn);
+}
+
+result<void> connection::pipeline_send(std::string_view sql, const params& args,
+                                       bool binary_results) {
+    auto lost = [this] {
+        return fail(errc::connection_lost, trim_message(PQerrorMessage(state_->conn)));
+    };
+    state::in_flight entry{std::string(sql)};
+    auto it = state_->prepared.find(entry.sql);
+    if (it == state_->prepared.end()) {
+        std::string name = "h" + std::to_string(++state_->named);
+        if (PQsendPrepare(state_->conn, name.c_str(), entry.sql.c_str(), 0, nullptr) != 1)
+            return lost();
+        // Later statements in the pipeline may use it at once; a failure forgets it again.
+        it = state_->prepared.emplace(entry.sql, std::move(name)).first;
+        entry.commands = 2;
+    }
+    bound b(args);
+    if (PQsendQueryPrepared(state_->conn, it->second.c_str(), int(args.size()), b.values.data(),
+                            nullptr, nullptr, binary_results ? 1 : 0)
+            != 1
+        || PQpipelineSync(state_->conn) != 1)
+        return lost();
+    state_->pipeline.push_back(std::move(entry));
+    return {};
+}
+
+result<bool> connection::pipeline_flush() {
+    int r = PQflush(state_->conn);
+    if (r < 0) return fail(errc::connection_lost, trim_message(PQerrorMessage(state_->conn)));
+    return r == 0;
+}
+
+result<void> connection::pipeline_receive(const std::function<void(result<rows>)>& sink) {
+    if (PQconsumeInput(state_->conn) != 1)
+        return fail(errc::connection_lost, trim_message(PQerrorMessage(state_->conn)));
+    auto& queue = state_->pipeline;
+    // Per statement: [the prepare's result, NULL,] the statement's result, NULL, then the
+    // sync's PGRES_PIPELINE_SYNC (with no NULL after it).
+    while (!queue.empty() && !PQisBusy(state_->conn)) {
+        PGresult* res = PQgetResult(state_->conn);
+        auto& front = queue.front();
+        if (!res) {
+            if (front.commands > 0) --front.commands;
+            continue;
+        }
+        const auto status = PQresultStatus(res);
+        if (status == PGRES_PIPELINE_SYNC) {
+            PQclear(res);
+            result<rows> out = front.outcome
+                                   ? std::move(*front.outcome)
+                                   : fail(errc::query_failed, "the statement returned nothing");
+            queue.pop_front();
+            sink(std::move(out));  // may send more: the queue only grows at its back
+            continue;
+        }
+        if (status == PGRES_PIPELINE_ABORTED) {  // the prepare before it failed
+            PQclear(res);
+            if (!front.outcome)
+                front.outcome = fail(errc::query_failed, "the statement was not run");
+            continue;
+        }
+        const bool preparing = front.commands == 2;
+        if (preparing && status == PGRES_COMMAND_OK) {
+            PQclear(res);
+            continue;
+        }
+        if (preparing) state_->prepared.erase(front.sql);
+        front.outcome = finish(res, front.sql);
+    }
+    if (PQstatus(state_->conn) != CONNECTION_OK)
+        return fail(errc::connection_lost, trim_message(PQerrorMessage(state_->conn)));
+    return {};
+}
+
+std::size_t connection::pipeline_pending() const noexcept {
+    return state_->pipeline.size();
 }
 
 bool connection::is_idle() const noexcept {

@@ -133,6 +133,29 @@ class connection {
     result<std::int64_t> copy_out(std::string_view copy_sql,
                                   const std::function<void(std::string_view)>& sink);
 
+    // ---- pipeline mode ----
+    // For one thread that keeps many short reads in flight on one connection (the HTTP lanes'
+    // readers): statements go out without waiting for the answers before them, and their
+    // answers come back in order. Once in pipeline mode, only the pipeline_* calls below may
+    // be used on the connection.
+
+    /// Enters libpq's pipeline mode on a non-blocking socket.
+    result<void> enter_pipeline();
+    /// The socket, for the caller's wait until readable or writable.
+    int socket() const noexcept;
+    /// Queues one statement (prepared on first use, as exec_prepared) and a sync point of its
+    /// own, so that a failure ends only this statement. Call pipeline_flush to send it.
+    result<void> pipeline_send(std::string_view sql, const params& args, bool binary_results);
+    /// Writes what is queued: true when all of it went, false when the socket is full (wait
+    /// until it is writable and call again).
+    result<bool> pipeline_flush();
+    /// Reads what has arrived and hands each finished statement's result to `sink`, in the
+    /// order they were sent. An error means the connection is lost; the statements still in
+    /// flight get no answer from it (see pipeline_pending).
+    result<void> pipeline_receive(const std::function<void(result<rows>)>& sink);
+    /// Statements sent and not yet answered.
+    std::size_t pipeline_pending() const noexcept;
+
     /// True when the link is up and no transaction is left open.
     bool is_idle() const noexcept;
     /// True when the link is up.

@@ -2,6 +2,7 @@
 
 #include "core/errc.hpp"
 #include "http/detail/api_impl.hpp"
+#include "http/detail/lane_reader.hpp"
 #include "http/views.hpp"
 #include "phone/number.hpp"
 #include "phone/time_zones.hpp"
@@ -263,34 +264,42 @@ void register_contacts(impl& api, router& routes) {
 
     // ---- contacts ----
 
-    routes.add("GET", "/v1/contacts", api.guarded({.permission = "contacts:read"}, [&api](call& c) {
-        auto p = page_from(c.req);
-        if (!p) return error_response(p.error());
-        store::contact_filter f;
-        if (auto q = c.req.query("q"); q && !q->empty()) {
-            if (q->size() > 100)
-                return error_response(422, "invalid_value", "q is longer than 100 characters", "q");
-            f.search = *q;
-        }
-        if (auto g = c.req.query("group_id"); g && !g->empty()) {
-            auto u = core::uuid::parse(*g);
-            if (!u)
-                return error_response(422, "invalid_value", "group_id must be a group id",
-                                      "group_id");
-            f.group_id = *u;
-        }
-        if (auto s = c.req.query("status"); s && !s->empty()) {
-            if (*s != "active" && *s != "unsubscribed" && *s != "invalid")
-                return error_response(422, "invalid_value",
-                                      "status must be active, unsubscribed or invalid", "status");
-            f.status = *s;
-        }
-        return with_db(api, [&](db::connection& conn) -> result<response> {
-            auto contacts = store::list_contacts(conn, c.tenant_id(), f, *p);
-            if (!contacts) return std::unexpected(contacts.error());
-            return response(200, "application/json", contacts_page_body(*contacts));
-        });
-    }));
+    // The API's most read answer: its statement joins the lane's pipelined connection
+    // (decision 0012), so that waiting on PostgreSQL does not hold up the lane.
+    routes.add_async(
+        "GET", "/v1/contacts",
+        api.guarded_async({.permission = "contacts:read"}, [&api](call& c, responder done) {
+            auto p = page_from(c.req);
+            if (!p) return done(error_response(p.error()));
+            store::contact_filter f;
+            if (auto q = c.req.query("q"); q && !q->empty()) {
+                if (q->size() > 100)
+                    return done(error_response(422, "invalid_value",
+                                               "q is longer than 100 characters", "q"));
+                f.search = *q;
+            }
+            if (auto g = c.req.query("group_id"); g && !g->empty()) {
+                auto u = core::uuid::parse(*g);
+                if (!u)
+                    return done(error_response(422, "invalid_value", "group_id must be a group id",
+                                               "group_id"));
+                f.group_id = *u;
+            }
+            if (auto s = c.req.query("status"); s && !s->empty()) {
+                if (*s != "active" && *s != "unsubscribed" && *s != "invalid")
+                    return done(error_response(422, "invalid_value",
+                                               "status must be active, unsubscribed or invalid",
+                                               "status"));
+                f.status = *s;
+            }
+            auto st = store::list_contacts_statement(c.tenant_id(), f, *p);
+            pipelined_read(api.pool, std::move(st.sql), std::move(st.args), /*binary=*/true,
+                           [page = *p, done = std::move(done)](result<db::rows> rs) {
+                               if (!rs) return done(error_response(rs.error()));
+                               done(response(200, "application/json",
+                                             contacts_page_body(store::contacts_page(*rs, page))));
+                           });
+        }));
 
     routes.add(
         "POST", "/v1/contacts", api.guarded({.permission = "contacts:write"}, [&api](call& c) {

@@ -116,17 +116,16 @@ inline bool all_plain(std::string_view s) noexcept {
 
 }  // namespace
 
-json_writer& json_writer::value(std::string_view s) {
-    separate();
+void append_json_string(std::string& out, std::string_view s) {
     if (all_plain(s)) {  // the usual case: one copy
-        out_.push_back('"');
-        out_.append(s);
-        out_.push_back('"');
-        return *this;
+        out.push_back('"');
+        out.append(s);
+        out.push_back('"');
+        return;
     }
-    out_.push_back('"');
+    out.push_back('"');
     std::size_t plain = 0;  // start of the run of characters that need no escaping
-    auto flush = [&](std::size_t i) { out_.append(s.data() + plain, i - plain); };
+    auto flush = [&](std::size_t i) { out.append(s.data() + plain, i - plain); };
     for (std::size_t i = 0; i < s.size(); ++i) {
         const auto c = static_cast<unsigned char>(s[i]);
         if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) continue;
@@ -138,7 +137,7 @@ json_writer& json_writer::value(std::string_view s) {
                 continue;
             }
             flush(i);
-            out_ += "\xEF\xBF\xBD";
+            out += "\xEF\xBF\xBD";
             plain = i + 1;
             continue;
         }
@@ -146,30 +145,35 @@ json_writer& json_writer::value(std::string_view s) {
         plain = i + 1;
         switch (c) {
             case '"':
-                out_ += "\\\"";
+                out += "\\\"";
                 break;
             case '\\':
-                out_ += "\\\\";
+                out += "\\\\";
                 break;
             case '\n':
-                out_ += "\\n";
+                out += "\\n";
                 break;
             case '\r':
-                out_ += "\\r";
+                out += "\\r";
                 break;
             case '\t':
-                out_ += "\\t";
+                out += "\\t";
                 break;
             default: {
                 static constexpr char hex[] = "0123456789abcdef";
-                out_ += "\\u00";
-                out_.push_back(hex[c >> 4]);
-                out_.push_back(hex[c & 15]);
+                out += "\\u00";
+                out.push_back(hex[c >> 4]);
+                out.push_back(hex[c & 15]);
             }
         }
     }
     flush(s.size());
-    out_.push_back('"');
+    out.push_back('"');
+}
+
+json_writer& json_writer::value(std::string_view s) {
+    separate();
+    append_json_string(out_, s);
     return *this;
 }
 

@@ -22,6 +22,9 @@ response json_response(int status, const json& body);
 /// Parses a request body as a JSON object. Errors say where the syntax broke.
 result<json> parse_json_object(const request& req);
 
+/// Appends `s` to `out` as a JSON string, quotes included. Invalid UTF-8 becomes U+FFFD.
+void append_json_string(std::string& out, std::string_view s);
+
 /// Writes JSON straight into a string, for hot list endpoints where building a tree per row
 /// would cost more than the query. Commas are placed automatically; keys and values must
 /// alternate inside objects. Invalid UTF-8 in strings becomes U+FFFD, as in json_response.
@@ -51,7 +54,7 @@ class json_writer {
   private:
     void separate();
     std::string out_;
-    std::vector<bool> first_;  // per open container: no element written yet
+    std::vector<unsigned char> first_;  // per open container: no element written yet
     bool after_key_ = false;
 };
 

@@ -25,12 +25,21 @@
 #include <spdlog/spdlog.h>
 
 #include "core/uuid.hpp"
+#include "http/detail/lane.hpp"
 
 namespace herald::http {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = net::ip::tcp;
+
+namespace {
+thread_local net::io_context* current_lane = nullptr;
+}  // namespace
+
+net::io_context* detail::this_lane() noexcept {
+    return current_lane;
+}
 
 namespace {
 
@@ -558,6 +567,7 @@ result<void> server::start() {
     i.accept_thread = std::thread([&ioc = i.ioc] { ioc.run(); });
     for (auto& l : i.lanes) {
         l->thread = std::thread([&ioc = l->ioc] {
+            current_lane = &ioc;
             auto guard = net::make_work_guard(ioc);
             ioc.run();
         });

@@ -22,6 +22,6 @@ json audit_json(const store::audit_row& a);
 
 /// A page of contacts as `{"data": [...], "next_cursor": ...}`, written directly (the list is
 /// the hottest read in the API); each item is what contact_json gives.
-std::string contacts_page_body(const store::page<store::contact>& p);
+std::string contacts_page_body(const store::page<store::contact_view>& p);
 
 }  // namespace herald::http

@@ -40,6 +40,22 @@ contact read_contact(const db::row& r) {
     return c;
 }
 
+contact_view read_contact_view(const db::row& r) {
+    using text = std::optional<std::string_view>;
+    return {r.get<core::uuid>(0),
+            r.get<std::string_view>(1),
+            r.get<text>(2),
+            r.get<text>(3),
+            r.get<text>(4),
+            r.get<text>(5),
+            r.get<text>(6),
+            r.get<std::string_view>(7),
+            r.get<std::string_view>(8),
+            r.get<std::optional<core::uuid>>(9),
+            r.get<time_point>(10),
+            r.get<time_point>(11)};
+}
+
 std::string uuid_array(const std::vector<core::uuid>& ids) {
     std::vector<std::string> s;
     for (auto& id : ids) s.push_back(id.str());
@@ -82,6 +98,7 @@ result<void> check_groups(db::connection& c, const core::uuid& tenant,
 template <class T, class Read>
 page<T> paged(const db::rows& rs, int limit, Read read, core::uuid T::*id) {
     page<T> out;
+    out.items.reserve(std::size_t(rs.size()));
     for (auto r : rs) out.items.push_back(read(r));
     if (int(out.items.size()) > limit) {
         out.items.pop_back();
@@ -261,16 +278,17 @@ result<void> delete_contact(db::connection& c, const core::uuid& tenant, const c
     return {};
 }
 
-result<page<contact>> list_contacts(db::connection& c, const core::uuid& tenant,
-                                    const contact_filter& f, const page_request& p) {
+statement list_contacts_statement(const core::uuid& tenant, const contact_filter& f,
+                                  const page_request& p) {
     // Build the statement from the filters present, so that each shape gets its own plan.
-    std::string sql = std::string("SELECT ") + contact_columns + " FROM contacts c";
-    db::params args{tenant, p.limit + 1};
+    statement st{std::string("SELECT ") + contact_columns + " FROM contacts c",
+                 {tenant, p.limit + 1}};
+    auto& args = st.args;
     std::string where = " WHERE c.user_id = $1";
     if (f.group_id) {
         args.emplace_back(*f.group_id);
-        sql += " JOIN contact_group_members m ON m.contact_id = c.id AND m.group_id = $"
-               + std::to_string(args.size());
+        st.sql += " JOIN contact_group_members m ON m.contact_id = c.id AND m.group_id = $"
+                  + std::to_string(args.size());
     }
     if (f.status) {
         args.emplace_back(*f.status);
@@ -287,10 +305,12 @@ result<page<contact>> list_contacts(db::connection& c, const core::uuid& tenant,
         args.emplace_back(*p.after);
         where += " AND c.id < $" + std::to_string(args.size());
     }
-    sql += where + " ORDER BY c.id DESC LIMIT $2";
-    auto rs = c.exec_prepared(sql, args, /*binary_results=*/true);
-    if (!rs) return std::unexpected(rs.error());
-    return paged<contact>(*rs, p.limit, read_contact, &contact::id);
+    st.sql += where + " ORDER BY c.id DESC LIMIT $2";
+    return st;
+}
+
+page<contact_view> contacts_page(const db::rows& rs, const page_request& p) {
+    return paged<contact_view>(rs, p.limit, read_contact_view, &contact_view::id);
 }
 
 result<int> add_members(db::connection& c, const core::uuid& tenant, const core::uuid& group,

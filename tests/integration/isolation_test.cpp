@@ -2,9 +2,15 @@
 // tenant B, with an API token and with a dashboard session, and gets 404 every time. B's
 // data is unchanged afterwards and never shows up in A's lists.
 
+#include <atomic>
+#include <set>
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "support/api_server.hpp"
+#include "support/http_client.hpp"
+#include "support/pg.hpp"
 
 namespace herald {
 namespace {
@@ -190,6 +196,63 @@ TEST_F(isolation, the_tenant_header_is_for_admins_only) {
     EXPECT_EQ(r.status, 404);
     auto list = s().call("GET", "/v1/contacts?limit=1000", sneaky);
     EXPECT_EQ(list.raw.find(b().contact), std::string::npos);
+}
+
+// The contact list's statements from many connections share one lane's pipelined
+// connection (decision 0012): each answer must still go to its own request, and a lost
+// connection must cost no request anything.
+TEST(pipelined_reads, answers_stay_with_their_tenant_on_one_lane_and_outlive_a_lost_connection) {
+    api_server srv({"HERALD_HTTP_THREADS=1", "HERALD_AUTH_RATE_LIMIT_PER_TOKEN=0",
+                    "HERALD_AUTH_RATE_LIMIT_PER_IP=0"});
+    struct side {
+        test::tenant_account account;
+        std::set<std::string> phones;
+    };
+    side a{srv.make_tenant("lane_a"), {}}, b{srv.make_tenant("lane_b"), {}};
+    for (int i = 0; i < 3; ++i) a.phones.insert("+1415555100" + std::to_string(i));
+    for (int i = 0; i < 5; ++i) b.phones.insert("+1212555200" + std::to_string(i));
+    for (side* t : {&a, &b})
+        for (const auto& phone : t->phones)
+            ASSERT_EQ(srv.call("POST", "/v1/contacts", t->account.token, {{"phone_number", phone}})
+                          .status,
+                      201);
+
+    std::atomic<int> answered{0}, failed{0}, mixed{0};
+    auto load = [&](int k) {
+        test::http_client client(srv.port());
+        for (int i = 0; i < 150; ++i) {
+            const side& t = (i + k) % 2 ? a : b;
+            auto r = client.get("/v1/contacts?limit=50", t.account.token.headers());
+            auto body = json::parse(r.body, nullptr, false);
+            if (r.status != 200 || !body.is_object()) {
+                ++failed;
+                continue;
+            }
+            std::set<std::string> got;
+            for (const auto& c : body["data"]) got.insert(c["phone_number"].get<std::string>());
+            if (got != t.phones) ++mixed;
+            ++answered;
+        }
+    };
+    std::vector<std::thread> clients;
+    for (int k = 0; k < 8; ++k) clients.emplace_back(load, k);
+    // Mid-load, PostgreSQL ends the lane's connection; its reads go to the pool and the next
+    // read opens a fresh one.
+    while (answered < 300) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    auto db = test::pg::connect(srv.database());
+    auto killed = db.exec(
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE application_name = 'herald lane' AND datname = current_database()");
+    ASSERT_TRUE(killed) << killed.error().message;
+    EXPECT_EQ(killed->front().get<std::int64_t>(0), 1);
+    for (auto& t : clients) t.join();
+    EXPECT_EQ(answered, 8 * 150);
+    EXPECT_EQ(failed, 0);
+    EXPECT_EQ(mixed, 0);
+    auto lanes = db.exec(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'herald lane' "
+        "AND datname = current_database()");
+    EXPECT_EQ(lanes->front().get<std::int64_t>(0), 1) << "the lane reconnected";
 }
 
 }  // namespace

@@ -1,3 +1,4 @@
+#include <poll.h>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -174,6 +175,115 @@ TEST(connection, binary_results_agree_with_text_results) {
     // A type it does not decode, or a narrowing, is a programming error, said clearly.
     EXPECT_THROW(b.get<std::string>(5), std::logic_error);
     EXPECT_THROW(b.get<int>(10), std::logic_error);
+}
+
+/// Sends what is queued and waits until every statement in flight has been answered; the
+/// results in the order they came.
+std::vector<result<db::rows>> drain(db::connection& c) {
+    std::vector<result<db::rows>> got;
+    for (;;) {
+        auto flushed = c.pipeline_flush();
+        if (!flushed) {
+            ADD_FAILURE() << flushed.error().message;
+            return got;
+        }
+        if (*flushed) break;
+        pollfd p{c.socket(), POLLOUT, 0};
+        ::poll(&p, 1, 1000);
+    }
+    while (c.pipeline_pending() > 0) {
+        pollfd p{c.socket(), POLLIN, 0};
+        if (::poll(&p, 1, 10'000) <= 0) {
+            ADD_FAILURE() << "no answer within 10 s";
+            return got;
+        }
+        auto r = c.pipeline_receive([&](result<db::rows> rs) { got.push_back(std::move(rs)); });
+        if (!r) {
+            ADD_FAILURE() << r.error().message;
+            return got;
+        }
+    }
+    return got;
+}
+
+// In pipeline mode each statement carries its own sync point: one that fails, or one whose
+// text does not even prepare, fails alone, and every answer comes back in the order sent.
+TEST(connection, pipelined_statements_answer_in_order_and_fail_alone) {
+    auto c = test::pg::connect(test::pg::instance().empty_database());
+    ASSERT_TRUE(c.enter_pipeline());
+    const std::string square = "SELECT $1::int * $1::int";
+    ASSERT_TRUE(c.pipeline_send(square, {3}, false));
+    ASSERT_TRUE(c.pipeline_send("SELECT 1 / $1::int", {0}, false));  // division by zero
+    ASSERT_TRUE(c.pipeline_send("SELEC nonsense $1", {1}, false));   // does not prepare
+    ASSERT_TRUE(c.pipeline_send(square, {4}, true));                 // prepared already
+    ASSERT_TRUE(c.pipeline_send("SELEC nonsense $1", {2}, false));   // sent before 2 failed
+    ASSERT_TRUE(c.pipeline_send("SELECT $1::text || 'x'", {"a"}, false));
+    EXPECT_EQ(c.pipeline_pending(), 6u);
+    auto got = drain(c);
+    ASSERT_EQ(got.size(), 6u);
+    ASSERT_TRUE(got[0]);
+    EXPECT_EQ(got[0]->front().get<int>(0), 9);
+    ASSERT_FALSE(got[1]);
+    EXPECT_NE(got[1].error().message.find("division by zero"), std::string::npos)
+        << got[1].error().message;
+    ASSERT_FALSE(got[2]);
+    EXPECT_NE(got[2].error().message.find("syntax error"), std::string::npos)
+        << got[2].error().message;
+    ASSERT_TRUE(got[3]);
+    EXPECT_EQ(got[3]->front().get<int>(0), 16);
+    ASSERT_FALSE(got[4]);  // its statement was never prepared
+    EXPECT_NE(got[4].error().message.find("does not exist"), std::string::npos)
+        << got[4].error().message;
+    ASSERT_TRUE(got[5]);
+    EXPECT_EQ(got[5]->front().get<std::string>(0), "ax");
+    EXPECT_EQ(c.pipeline_pending(), 0u);
+    // A failed prepare is forgotten: the text is prepared afresh the next time, under a
+    // name of its own.
+    ASSERT_TRUE(c.pipeline_send("SELEC nonsense $1", {3}, false));
+    ASSERT_TRUE(c.pipeline_send("SELECT $1::int + 1", {1}, false));
+    got = drain(c);
+    ASSERT_EQ(got.size(), 2u);
+    ASSERT_FALSE(got[0]);
+    EXPECT_NE(got[0].error().message.find("syntax error"), std::string::npos);
+    ASSERT_TRUE(got[1]) << got[1].error().message;
+    EXPECT_EQ(got[1]->front().get<int>(0), 2);
+
+    // Many at once, larger than a socket buffer both ways.
+    for (int i = 0; i < 2000; ++i)
+        ASSERT_TRUE(c.pipeline_send("SELECT $1::int, repeat('x', 1000)", {i}, false));
+    got = drain(c);
+    ASSERT_EQ(got.size(), 2000u);
+    for (int i = 0; i < 2000; ++i) {
+        ASSERT_TRUE(got[std::size_t(i)]);
+        EXPECT_EQ(got[std::size_t(i)]->front().get<int>(0), i);
+    }
+}
+
+// A connection that goes away mid-pipeline says so, rather than leaving its caller waiting.
+TEST(connection, a_pipelined_connection_that_is_lost_says_so) {
+    const auto db = test::pg::instance().empty_database();
+    auto c = test::pg::connect(db);
+    ASSERT_TRUE(c.enter_pipeline());
+    const int pid = c.backend_pid();
+    auto killer = test::pg::connect(db);
+    ASSERT_TRUE(killer.exec("SELECT pg_terminate_backend(" + std::to_string(pid) + ")"));
+    ASSERT_TRUE(c.pipeline_send("SELECT 1", {}, false));
+    bool lost = false;
+    for (int k = 0; k < 100 && !lost; ++k) {
+        auto f = c.pipeline_flush();
+        if (!f) {
+            lost = true;
+            break;
+        }
+        pollfd p{c.socket(), POLLIN, 0};
+        ::poll(&p, 1, 100);
+        auto r = c.pipeline_receive([](result<db::rows>) {});
+        if (!r) {
+            EXPECT_TRUE(r.error().code == db::errc::connection_lost) << r.error().message;
+            lost = true;
+        }
+    }
+    EXPECT_TRUE(lost);
 }
 
 }  // namespace
