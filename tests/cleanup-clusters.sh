@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Stops PostgreSQL servers left running under the test suite's temporary folders (a test
-# binary that crashed cannot stop its own). Touches nothing else.
+# binary that crashed cannot stop its own). Touches nothing else: the suite's folders are
+# named herald-<what>-<pid>-<n> (tests/support/pg.cpp), unlike a benchmark's herald-bench-XXXXXX
+# or any other cluster.
 set -u
 tmp=${TMPDIR:-/tmp}
-for pidfile in "$tmp"/herald-*/pgdata/postmaster.pid "$tmp"/herald-*/*/pgdata/postmaster.pid; do
+for pidfile in "$tmp"/herald-*-[0-9]*-[0-9]*/pgdata/postmaster.pid \
+               "$tmp"/herald-*-[0-9]*-[0-9]*/*/pgdata/postmaster.pid; do
   [ -f "$pidfile" ] || continue
   pid=$(head -n 1 "$pidfile")
   datadir=$(dirname "$pidfile")

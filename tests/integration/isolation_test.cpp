@@ -234,12 +234,12 @@ TEST(pipelined_reads, answers_stay_with_their_tenant_on_one_lane_and_outlive_a_l
             ++answered;
         }
     };
+    auto db = test::pg::connect(srv.database());
     std::vector<std::thread> clients;
     for (int k = 0; k < 8; ++k) clients.emplace_back(load, k);
     // Mid-load, PostgreSQL ends the lane's connection; its reads go to the pool and the next
     // read opens a fresh one.
-    while (answered < 300) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    auto db = test::pg::connect(srv.database());
+    while (answered < 300) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     auto killed = db.exec(
         "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
         "WHERE application_name = 'herald lane' AND datname = current_database()");
@@ -249,6 +249,7 @@ TEST(pipelined_reads, answers_stay_with_their_tenant_on_one_lane_and_outlive_a_l
     EXPECT_EQ(answered, 8 * 150);
     EXPECT_EQ(failed, 0);
     EXPECT_EQ(mixed, 0);
+    EXPECT_EQ(srv.call("GET", "/v1/contacts", a.account.token).status, 200);
     auto lanes = db.exec(
         "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'herald lane' "
         "AND datname = current_database()");
