@@ -545,6 +545,36 @@ TEST(api_imports, duplicates_against_existing_contacts_skip_or_update) {
     EXPECT_EQ(changed.body["data"][0]["custom_fields"]["tier"], "2");
 }
 
+// Batches go in plainly until one meets a number the tenant already has (decision 0013):
+// here the first two batches of 16,384 rows do, and the third meets two existing numbers.
+// It merges again with ON CONFLICT, and the counts, the group and the old contacts are right.
+TEST(api_imports, existing_numbers_in_a_later_batch_are_skipped_exactly) {
+    auto& s = server();
+    auto t = s.make_tenant(unique("latedup"));
+    const std::string gid = s.call("POST", "/v1/groups", t.token, {{"name", "late"}}).body["id"];
+    auto number = [](int i) { return "+1415" + std::to_string(2000000 + i); };
+    for (int i : {35000, 39999})
+        ASSERT_EQ(s.call("POST", "/v1/contacts", t.token,
+                         {{"phone_number", number(i)}, {"first_name", "Kept"}})
+                      .status,
+                  201);
+    std::string csv = "phone,first_name\n";
+    for (int i = 0; i < 40000; ++i) csv += number(i) + ",New\n";
+    auto up = s.send("POST", "/v1/contacts/import?group_id=" + gid, t.token, csv, "text/csv");
+    ASSERT_EQ(up.status, 202) << up.raw;
+    auto job = test::wait_for_import(s, t.token, up.body["id"]);
+    EXPECT_EQ(job["status"], "completed") << job.dump();
+    EXPECT_EQ(job["imported"], 39998);
+    EXPECT_EQ(job["skipped"], 2);
+    EXPECT_EQ(job["rejected"], 0);
+    EXPECT_EQ(s.call("GET", "/v1/groups/" + gid, t.token).body["total_contacts"], 40000);
+    auto kept = s.call("GET", "/v1/contacts?q=Kept", t.token);
+    EXPECT_EQ(kept.body["data"].size(), 2u);
+    auto all = s.call("GET", "/v1/contacts?limit=1&q=" + number(39999).substr(1), t.token);
+    ASSERT_EQ(all.body["data"].size(), 1u);
+    EXPECT_EQ(all.body["data"][0]["first_name"], "Kept");
+}
+
 TEST(api_imports, a_file_without_a_phone_column_fails_clearly) {
     auto& s = server();
     auto t = s.make_tenant(unique("nophone"));
