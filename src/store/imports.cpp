@@ -195,7 +195,7 @@ std::size_t characters(std::string_view s) {
 struct row_outcome {
     bool ok = false;
     std::uint64_t number = 0;  ///< the E.164 digits as a number, for de-duplication
-    std::string staged;        ///< COPY line for import_stage (after the id column)
+    std::string staged;        ///< the contact's columns after its id, as COPY text (no newline)
     std::string reason;
 };
 
@@ -264,8 +264,6 @@ row_outcome process_row(const text::csv_record& rec, const column_plan& plan,
         out.number = out.number * 10 + std::uint64_t(d - '0');
     std::string& s = out.staged;
     s.reserve(128);
-    s += std::to_string(rec.line);
-    s.push_back('\t');
     copy_text(s, number->e164);
     s.push_back('\t');
     copy_text(s, number->region);
@@ -279,7 +277,6 @@ row_outcome process_row(const text::csv_record& rec, const column_plan& plan,
     copy_opt(s, tz ? &*tz : nullptr);
     s.push_back('\t');
     copy_text(s, custom);
-    s.push_back('\n');
     out.ok = true;
     return out;
 }
@@ -297,7 +294,9 @@ std::string reject_line(std::size_t line, std::string_view reason, std::string_v
 
 /// A batch ready for the database.
 struct staged_batch {
-    std::string rows, rejects;
+    /// COPY text: rows in contact_columns order (by number), the group's member rows
+    /// (group_id, contact_id, user_id) when there is a group, and rejected lines.
+    std::string rows, members, rejects;
     int rows_read = 0, rejected = 0, staged = 0, duplicates = 0;
     std::int64_t bytes_read = 0;
     bool last = false;
@@ -345,6 +344,61 @@ result<void> finish_job(db::connection& c, const core::uuid& id, const std::stri
         {id, error});
     if (!rs) return std::unexpected(rs.error());
     return {};
+}
+
+/// The columns of a batch's rows, both in import_stage and in contacts.
+constexpr const char* batch_columns =
+    "(id, phone_number, country_code, first_name, last_name, email, time_zone, custom_fields, "
+    "user_id, group_id)";
+
+/// COPY ... FROM STDIN of `data` (nothing when it is empty).
+result<void> copy_in(db::connection& c, const std::string& sql, const std::string& data) {
+    if (data.empty()) return {};
+    if (auto r = c.copy_begin(sql); !r) return r;
+    if (auto r = c.copy_put(data); !r) {
+        c.copy_abort("write failed");
+        return r;
+    }
+    auto n = c.copy_end();
+    if (!n) return std::unexpected(n.error());
+    return {};
+}
+
+/// Adds a merged batch's counts to its job, in the batch's transaction.
+result<void> record_progress(db::transaction& tx, const core::uuid& job, const staged_batch& b,
+                             std::int64_t inserted, std::int64_t updated) {
+    auto progress = tx.exec(
+        "UPDATE contact_imports SET bytes_read = greatest(bytes_read, $2), rows_read = rows_read + "
+        "$3, rejected = rejected + $4, "
+        "duplicates = duplicates + $5, imported = imported + $6, updated = updated + $7, skipped = "
+        "skipped + $8, "
+        "updated_at = clock_timestamp() WHERE id = $1",
+        {job, b.bytes_read, b.rows_read, b.rejected, b.duplicates, inserted, updated,
+         std::int64_t(b.staged) - inserted - updated});
+    if (!progress) return std::unexpected(progress.error());
+    return {};
+}
+
+/// The quickest way in, while no batch of this import has met a number the tenant already
+/// has (decision 0013): the rows are copied straight into contacts, and the members into the
+/// group, in one transaction. False when that did not work; the caller then merges the batch
+/// through the stage table. A number that exists (or that another import is adding) sets
+/// `existing_seen`, and the later batches look before they insert.
+bool copy_batch(db::connection& c, const core::uuid& job, const staged_batch& b,
+                std::atomic<bool>& existing_seen) {
+    auto tx = db::transaction::begin(c);
+    if (!tx) return false;
+    auto r = copy_in(c, std::string("COPY contacts ") + batch_columns + " FROM STDIN", b.rows);
+    if (r)
+        r = copy_in(c, "COPY contact_group_members (group_id, contact_id, user_id) FROM STDIN",
+                    b.members);
+    if (r) r = record_progress(*tx, job, b, b.staged, 0);
+    if (r) r = tx->commit();
+    if (r) return true;
+    tx->rollback();
+    if (r.error().code == db::errc::unique_violation || r.error().is(condition::retryable))
+        existing_seen = true;
+    return false;
 }
 
 /// Merges one staged batch into contacts (and the group) and adds its counts to the job,
@@ -417,15 +471,7 @@ result<void> merge_batch(db::connection& c, const core::uuid& job, const import_
         inserted = counts->front().get<std::int64_t>(0);
         updated = counts->front().get<std::int64_t>(1);
     }
-    auto progress = tx->exec(
-        "UPDATE contact_imports SET bytes_read = greatest(bytes_read, $2), rows_read = rows_read + "
-        "$3, rejected = rejected + $4, "
-        "duplicates = duplicates + $5, imported = imported + $6, updated = updated + $7, skipped = "
-        "skipped + $8, "
-        "updated_at = clock_timestamp() WHERE id = $1",
-        {job, b.bytes_read, b.rows_read, b.rejected, b.duplicates, inserted, updated,
-         std::int64_t(b.staged) - inserted - updated});
-    if (!progress) return std::unexpected(progress.error());
+    if (auto p = record_progress(*tx, job, b, inserted, updated); !p) return p;
     return tx->commit();
 }
 
@@ -567,23 +613,11 @@ result<import_job> run_import(db::pool& pool, const core::uuid& job_id, const im
             queue.fail();
         };
         if (auto r = wc.exec("SET synchronous_commit = off; CREATE TEMP TABLE IF NOT EXISTS "
-                             "import_stage (id uuid, line "
-                             "integer, phone_number text, country_code text, first_name text, "
-                             "last_name text, email text, "
-                             "time_zone text, custom_fields jsonb)");
+                             "import_stage (id uuid, phone_number text, country_code text, "
+                             "first_name text, last_name text, email text, time_zone text, "
+                             "custom_fields jsonb, user_id uuid, group_id uuid)");
             !r)
             set_error(r.error());
-        auto copy = [&](const char* sql, const std::string& data) -> result<void> {
-            if (data.empty()) return {};
-            if (auto r = wc.copy_begin(sql); !r) return r;
-            if (auto r = wc.copy_put(data); !r) {
-                wc.copy_abort("write failed");
-                return r;
-            }
-            auto n = wc.copy_end();
-            if (!n) return std::unexpected(n.error());
-            return {};
-        };
         for (;;) {
             auto b = queue.pop();
             if (!b || b->last) {
@@ -595,9 +629,7 @@ result<import_job> run_import(db::pool& pool, const core::uuid& job_id, const im
                 if (write_error) continue;
             }
             result<void> r = {};
-            if (auto t = wc.exec("TRUNCATE import_stage"); !t) r = std::unexpected(t.error());
-            if (r) r = copy("COPY import_stage FROM STDIN", b->rows);
-            if (r && !b->rejects.empty()) {
+            if (!b->rejects.empty()) {
                 // COPY cannot take parameters: the job id goes at the front of every line.
                 std::string lines;
                 lines.reserve(b->rejects.size() + std::size_t(b->rejected) * 40);
@@ -609,9 +641,17 @@ result<import_job> run_import(db::pool& pool, const core::uuid& job_id, const im
                     lines.append(rest.substr(0, nl + 1));
                     rest.remove_prefix(nl + 1);
                 }
-                r = copy("COPY contact_import_rejects (import_id, line, reason, raw) FROM STDIN",
-                         lines);
+                r = copy_in(wc,
+                            "COPY contact_import_rejects (import_id, line, reason, raw) FROM STDIN",
+                            lines);
             }
+            if (r && o.on_duplicate == "skip" && !existing_seen
+                && copy_batch(wc, job_id, *b, existing_seen))
+                continue;
+            if (auto t = wc.exec("TRUNCATE import_stage"); r && !t) r = std::unexpected(t.error());
+            if (r)
+                r = copy_in(wc, std::string("COPY import_stage ") + batch_columns + " FROM STDIN",
+                            b->rows);
             for (int attempt = 1; r; ++attempt) {
                 auto m = merge_batch(wc, job_id, o, *b, existing_seen);
                 if (m) break;
@@ -641,6 +681,11 @@ result<import_job> run_import(db::pool& pool, const core::uuid& job_id, const im
     records.reserve(batch_rows);
     std::vector<row_outcome> outcomes;
     std::unordered_set<std::uint64_t> seen;
+    // The end of every row (its tenant and group) and of every member row (its tenant).
+    const std::string row_owner =
+        "\t" + o.tenant.str() + "\t" + (o.group ? o.group->str() : std::string("\\N")) + "\n";
+    const std::string member_owner = "\t" + o.tenant.str() + "\n";
+    const std::string group_text = o.group ? o.group->str() + "\t" : std::string();
     auto flush = [&](bool last) {
         outcomes.assign(records.size(), {});
         const std::size_t n = records.size();
@@ -657,6 +702,7 @@ result<import_job> run_import(db::pool& pool, const core::uuid& job_id, const im
         staged_batch b;
         b.rows_read = int(n);
         b.bytes_read = std::int64_t(reader.bytes_consumed());
+        std::vector<std::size_t> accepted;
         for (std::size_t i = 0; i < n; ++i) {
             if (!outcomes[i].ok) {
                 b.rejects += reject_line(records[i].line, outcomes[i].reason, records[i].raw);
@@ -664,11 +710,26 @@ result<import_job> run_import(db::pool& pool, const core::uuid& job_id, const im
             } else if (!seen.insert(outcomes[i].number).second) {
                 ++b.duplicates;
             } else {
-                b.rows += core::uuid_v7().str();
-                b.rows.push_back('\t');
-                b.rows += outcomes[i].staged;
-                ++b.staged;
+                accepted.push_back(i);
             }
+        }
+        // In number order, so that concurrent imports into one tenant lock in the same order.
+        std::sort(accepted.begin(), accepted.end(), [&](std::size_t x, std::size_t y) {
+            return outcomes[x].number < outcomes[y].number;
+        });
+        b.rows.reserve(accepted.size() * 200);
+        for (std::size_t i : accepted) {
+            const std::string id = core::uuid_v7().str();
+            b.rows += id;
+            b.rows.push_back('\t');
+            b.rows += outcomes[i].staged;
+            b.rows += row_owner;
+            if (o.group) {
+                b.members += group_text;
+                b.members += id;
+                b.members += member_owner;
+            }
+            ++b.staged;
         }
         records.clear();
         queue.push(std::move(b));
