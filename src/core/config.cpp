@@ -274,7 +274,8 @@ const std::vector<setting>& settings() {
             "database.url", "PostgreSQL URL. Empty runs the embedded cluster in data_dir.",
             [](config& c) -> std::string& { return c.database.url; }, database_url_check, true));
         t.push_back(int_setting(
-            "database.pool_size", "Database connections per Herald process.",
+            "database.pool_size",
+            "Database connections per Herald process (the HTTP threads hold one more each).",
             [](config& c) -> int& { return c.database.pool_size; }, 1, 500));
         t.push_back(duration_setting(
             "database.connect_timeout", "How long to wait for a database connection.",
@@ -296,7 +297,8 @@ const std::vector<setting>& settings() {
         t.push_back(int_setting(
             "http.threads",
             "Threads that serve HTTP connections and run their requests; 0 is one per database "
-            "connection (database.pool_size).",
+            "connection (database.pool_size). Each holds one more database connection, for "
+            "pipelined reads.",
             [](config& c) -> int& { return c.http.threads; }, 0, 256));
         t.push_back(size_setting(
             "http.body_limit", "Largest request body accepted.",
