@@ -396,30 +396,86 @@ struct dispatcher::impl {
         }
     }
 
-    /// Writes outcomes and receipts in one transaction. Receipts that matched are acked;
-    /// unmatched ones wait (their part may be in a later batch) for up to a minute.
-    bool persist(const std::vector<store::send_outcome>& batch,
-                 std::vector<pending_receipt>& waiting) {
-        std::vector<store::part_receipt> rs;
-        rs.reserve(waiting.size());
-        for (const auto& w : waiting) rs.push_back(w.receipt);
-        std::vector<bool> matched(waiting.size(), false);  // filled by the transaction
-        auto r = pool.run([&](db::connection& c) -> result<int> {
+    /// Writes outcomes and receipts in one transaction; says for each receipt whether its
+    /// part was found.
+    result<std::vector<bool>> write_together(const std::vector<store::send_outcome>& batch,
+                                             const std::vector<store::part_receipt>& rs) {
+        return pool.run([&](db::connection& c) -> result<std::vector<bool>> {
             auto tx = db::transaction::begin(c);
             if (!tx) return std::unexpected(tx.error());
             if (auto o = store::record_outcomes(c, batch); !o) return std::unexpected(o.error());
             auto m = store::record_receipts(c, rs);
             if (!m) return std::unexpected(m.error());
-            matched = *m;
-            int n = 0;
-            for (bool b : matched) n += b;
             if (auto cm = tx->commit(); !cm) return std::unexpected(cm.error());
-            return n;
+            return m;
         });
-        if (!r) {
+    }
+
+    static bool transient(const error& e) {
+        return e.is(condition::retryable) || e.is(condition::connection_lost);
+    }
+
+    /// A batch failed for a reason that will not pass (nothing Herald knows of causes one:
+    /// SMSC text is made storable first). Rather than retry it forever while every other
+    /// outcome and receipt waits behind it, each item is written alone, and one that still
+    /// fails is set aside with an error in the log: an outcome's message stays leased and is
+    /// tried again when the lease ends; a receipt is acknowledged and dropped. False when the
+    /// database went away meanwhile: what was written is gone from `batch` and `waiting`,
+    /// and the rest waits for the next attempt.
+    bool persist_one_by_one(std::vector<store::send_outcome>& batch,
+                            std::vector<pending_receipt>& waiting, std::vector<bool>& matched,
+                            std::vector<bool>& set_aside) {
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            auto one = write_together({batch[i]}, {});
+            if (!one && transient(one.error())) {
+                batch.erase(batch.begin(), batch.begin() + std::ptrdiff_t(i));
+                return false;
+            }
+            if (!one)
+                spdlog::error(
+                    "dispatcher: the outcome of message {} cannot be stored and is set aside "
+                    "(the message is tried again when its lease ends): {}",
+                    batch[i].log_id.str(), one.error().message);
+        }
+        batch.clear();
+        matched.assign(waiting.size(), false);
+        set_aside.assign(waiting.size(), false);
+        for (std::size_t i = 0; i < waiting.size(); ++i) {
+            auto one = write_together({}, {waiting[i].receipt});
+            if (!one && transient(one.error())) return false;
+            if (one) {
+                matched[i] = one->front();
+                continue;
+            }
+            spdlog::error(
+                "dispatcher: a receipt for message id {} on {} cannot be stored and is "
+                "dropped: {}",
+                waiting[i].receipt.message_id, waiting[i].receipt.connector, one.error().message);
+            set_aside[i] = true;
+        }
+        return true;
+    }
+
+    /// Writes outcomes and receipts in one transaction. Receipts that matched are acked;
+    /// unmatched ones wait (their part may be in a later batch) for up to a minute.
+    bool persist(std::vector<store::send_outcome>& batch, std::vector<pending_receipt>& waiting) {
+        std::vector<store::part_receipt> rs;
+        rs.reserve(waiting.size());
+        for (const auto& w : waiting) rs.push_back(w.receipt);
+        std::vector<bool> matched, set_aside(waiting.size(), false);
+        auto r = write_together(batch, rs);
+        if (r) {
+            matched = std::move(*r);
+        } else if (transient(r.error())) {
             spdlog::warn("dispatcher: writing {} outcomes and {} receipts failed: {}", batch.size(),
                          waiting.size(), r.error().message);
             return false;
+        } else {
+            spdlog::error(
+                "dispatcher: writing {} outcomes and {} receipts failed ({}); writing "
+                "them one at a time",
+                batch.size(), waiting.size(), r.error().message);
+            if (!persist_one_by_one(batch, waiting, matched, set_aside)) return false;
         }
         const auto now = clock::now();
         std::vector<pending_receipt> still;
@@ -428,6 +484,9 @@ struct dispatcher::impl {
             if (matched[i]) {
                 waiting[i].ack(true);
                 ++acked;
+            } else if (set_aside[i]) {
+                waiting[i].ack(true);
+                ++dropped;
             } else if (now - waiting[i].first_seen > std::chrono::minutes(1) || !running) {
                 // A receipt for nothing Herald sent (or sent long ago and purged).
                 spdlog::warn("dispatcher: receipt for unknown message id {} on {}",

@@ -13,9 +13,27 @@
 #include "store/billing.hpp"
 #include "store/errc.hpp"
 #include "store/fence.hpp"
+#include "text/utf8.hpp"
 
 namespace herald::store {
 namespace {
+
+/// Text that came from an SMSC (message ids, error codes and messages), made fit for its
+/// column: valid UTF-8 (bad sequences become U+FFFD), no NUL, at most `max_chars`
+/// characters. PostgreSQL would refuse it otherwise, and with it the whole batch of outcomes
+/// and receipts it came in. A receipt's id goes through the same change as its submit's, so
+/// the two still match.
+std::string storable(std::string_view s, std::size_t max_chars) {
+    if (s.size() <= max_chars && text::is_valid_utf8(s) && s.find('\0') == std::string_view::npos)
+        return std::string(s);
+    std::u32string cps = text::decode_utf8_lossy(s);
+    std::erase(cps, U'\0');
+    if (cps.size() > max_chars) cps.resize(max_chars);
+    return text::encode_utf8(cps);
+}
+
+/// Column sizes for SMSC text (migrations 0001 and 0003).
+constexpr std::size_t external_id_chars = 100, error_code_chars = 50, error_message_chars = 2000;
 
 constexpr const char* message_columns =
     "id, phone_number, coalesce(sender_id, ''), coalesce(body, ''), status, coalesce(encoding, "
@@ -504,18 +522,24 @@ result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>&
         const std::string id = o.log_id.str(), at = db::format_timestamp(o.created_at);
         switch (o.what) {
             case kind::sent:
-                sent.add({id, at, o.message_ids.empty() ? std::string() : o.message_ids.front()});
+                sent.add({id, at,
+                          o.message_ids.empty()
+                              ? std::string()
+                              : storable(o.message_ids.front(), external_id_chars)});
                 for (std::size_t i = 0; i < o.message_ids.size(); ++i)
-                    parts.add({o.message_ids[i], o.connector, id, at, std::to_string(i + 1)});
+                    parts.add({storable(o.message_ids[i], external_id_chars), o.connector, id, at,
+                               std::to_string(i + 1)});
                 done.push_back(id);
                 break;
             case kind::retry:
-                retry.add({id, at, std::to_string(o.retry_after.count()), o.error_code,
-                           o.error_message, o.counted ? "t" : "f"});
+                retry.add({id, at, std::to_string(o.retry_after.count()),
+                           storable(o.error_code, error_code_chars),
+                           storable(o.error_message, error_message_chars), o.counted ? "t" : "f"});
                 break;
             default:
-                final_.add({id, at, o.what == kind::rejected ? "rejected" : "failed", o.error_code,
-                            o.error_message});
+                final_.add({id, at, o.what == kind::rejected ? "rejected" : "failed",
+                            storable(o.error_code, error_code_chars),
+                            storable(o.error_message, error_message_chars)});
                 done.push_back(id);
                 by_id[id] = &o;
         }
@@ -597,9 +621,11 @@ result<std::vector<bool>> record_receipts(db::connection& c,
     if (receipts.empty()) return matched;
     columns v(5);
     for (const auto& r : receipts)
-        v.add({r.connector, r.message_id, r.status, r.error_code,
-               r.done_at ? std::optional<std::string>(db::format_timestamp(*r.done_at))
-                         : std::nullopt});
+        v.add(
+            {r.connector, storable(r.message_id, external_id_chars), r.status,
+             r.error_code ? std::optional(storable(*r.error_code, error_code_chars)) : std::nullopt,
+             r.done_at ? std::optional<std::string>(db::format_timestamp(*r.done_at))
+                       : std::nullopt});
     auto p = c.exec_prepared(
         "UPDATE sms_message_parts sp SET status = v.status, error_code = v.code, updated_at = "
         "now() "

@@ -1,20 +1,22 @@
 // SMPP interop with an independent implementation: node-smpp (npm "smpp").
 
-#include <gtest/gtest.h>
-
-#include <nlohmann/json.hpp>
-
 #include <condition_variable>
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "core/process.hpp"
 #include "smpp/client.hpp"
 #include "smpp/codec.hpp"
 #include "smpp/engine.hpp"
 #include "smpp/simulator.hpp"
+#include "support/api_server.hpp"
 #include "support/background.hpp"
+#include "support/pg.hpp"
 #include "support/smpp_builders.hpp"
 
 namespace herald::smpp {
@@ -23,7 +25,9 @@ namespace {
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 
-std::string script(const std::string& name) { return std::string(HERALD_SOURCE_DIR) + "/tests/interop/" + name; }
+std::string script(const std::string& name) {
+    return std::string(HERALD_SOURCE_DIR) + "/tests/interop/" + name;
+}
 
 std::vector<json> json_lines(const std::string& text) {
     std::vector<json> out;
@@ -77,8 +81,9 @@ TEST(interop, herald_client_against_a_node_smpp_server) {
     ASSERT_TRUE(c.submit({"Herald", "+14155550003", long_text, true, "", std::nullopt}, done));
     {
         std::unique_lock l(m);
-        ASSERT_TRUE(cv.wait_for(l, 20s, [&] { return results.size() == 3 && receipts.size() == 4 && inbound.size() == 1; }))
-            << node.output();
+        ASSERT_TRUE(cv.wait_for(l, 20s, [&] {
+            return results.size() == 3 && receipts.size() == 4 && inbound.size() == 1;
+        })) << node.output();
     }
     for (auto& r : results) EXPECT_EQ(r.outcome, submit_outcome::accepted) << r.error;
 
@@ -90,7 +95,7 @@ TEST(interop, herald_client_against_a_node_smpp_server) {
     EXPECT_EQ(ids, receipted);
     int text_form = 0, tlv_form = 0;
     for (auto& r : receipts) {
-        if (r.receipt.outcome == receipt_outcome::delivered) ++text_form;    // text: stat:DELIVRD
+        if (r.receipt.outcome == receipt_outcome::delivered) ++text_form;   // text: stat:DELIVRD
         if (r.receipt.outcome == receipt_outcome::undelivered) ++tlv_form;  // TLV: message_state 5
     }
     EXPECT_EQ(text_form, 2);
@@ -112,14 +117,16 @@ TEST(interop, herald_client_against_a_node_smpp_server) {
     };
     auto one = peer_saw(submits[0]);
     EXPECT_EQ(one.data_coding, 0);
-    EXPECT_EQ(test::to_hex(one.short_message), "48656c6c6f201b6575726f201b3c781b3e");  // GSM 03.38, escapes for € [ ]
+    EXPECT_EQ(test::to_hex(one.short_message),
+              "48656c6c6f201b6575726f201b3c781b3e");  // GSM 03.38, escapes for € [ ]
     EXPECT_EQ(one.destination_addr, "14155550001");
     EXPECT_EQ(one.dest_addr_ton, 1);
     EXPECT_EQ(one.registered_delivery, 1);
     EXPECT_EQ(submits[0]["text"], gsm);  // node-smpp's own GSM decoder agrees
     auto two = peer_saw(submits[1]);
     EXPECT_EQ(two.data_coding, 8);
-    EXPECT_EQ(test::to_hex(two.short_message), "041f044004380432043504420020d83dde00");  // UCS-2 BE, surrogates
+    EXPECT_EQ(test::to_hex(two.short_message),
+              "041f044004380432043504420020d83dde00");  // UCS-2 BE, surrogates
     EXPECT_EQ(submits[1]["text"], ucs2);
     auto p1 = peer_saw(submits[2]), p2 = peer_saw(submits[3]);
     EXPECT_EQ(p1.esm_class & 0x40, 0x40);
@@ -133,6 +140,139 @@ TEST(interop, herald_client_against_a_node_smpp_server) {
     EXPECT_EQ(p2.short_message.size() - 6, 47u);
     EXPECT_EQ(p1.short_message.substr(6) + p2.short_message.substr(6), long_text);
     c.stop();
+}
+
+// A careless SMSC (node-smpp in "hostile" mode) answers with message ids that are not UTF-8
+// and with receipts whose err: field is longer than its column. Herald stores what it can of
+// them, every message reaches its final status, and dispatch goes on: one such answer must
+// never stop the writer that persists everyone's outcomes and receipts.
+TEST(interop, a_careless_smsc_cannot_stall_dispatch_with_what_it_answers) {
+    test::background_process node({"node", script("smpp_server.js"), "hostile"});
+    ASSERT_TRUE(node.wait_for_output("listening", 20s)) << node.output();
+    const int port = json_lines(node.output()).front()["port"].get<int>();
+    test::api_server s;
+    auto& admin = s.admin();
+    ASSERT_EQ(s.call("POST", "/v1/admin/connectors", admin,
+                     {{"name", "careless"},
+                      {"host", "127.0.0.1"},
+                      {"port", port},
+                      {"system_id", "interop"},
+                      {"password", "pw"},
+                      {"binds", 1},
+                      {"window", 16}})
+                  .status,
+              201);
+    ASSERT_EQ(s.call("PUT", "/v1/admin/routes/%2B1", admin, {{"connectors", {"careless"}}}).status,
+              200);
+    auto t = s.make_tenant("careless", 100);
+    bool bound = false;
+    for (int i = 0; i < 200 && !bound; ++i) {
+        auto list = s.call("GET", "/v1/admin/connectors", admin).body;
+        bound = !list["data"][0]["health"].is_null() && list["data"][0]["health"]["bound"] == true;
+        if (!bound) std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_TRUE(bound) << node.output();
+    s.call("PUT", "/v1/admin/tenants/" + t.id + "/sender-ids/Acme", admin, {{"is_default", true}});
+    std::vector<std::string> ids;
+    for (int i = 0; i < 6; ++i) {
+        auto r = s.call("POST", "/v1/messages", t.token,
+                        {{"to", "+1415555020" + std::to_string(i)}, {"body", "hello"}});
+        ASSERT_EQ(r.status, 202) << r.raw;
+        ids.push_back(r.body["id"]);
+    }
+    std::vector<json> final(ids.size());
+    for (int k = 0; k < 600; ++k) {
+        int done = 0;
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+            final[i] = s.call("GET", "/v1/messages/" + ids[i], t.token).body;
+            done += final[i]["status"] == "undelivered";
+        }
+        if (done == int(ids.size())) break;
+        std::this_thread::sleep_for(50ms);
+    }
+    int long_errors = 0;
+    for (const auto& m : final) {
+        EXPECT_EQ(m["status"], "undelivered") << m.dump() << "\n" << s.process().output();
+        if (m["error_code"].is_string()) {
+            const std::string code = m["error_code"];
+            EXPECT_LE(code.size(), 50u) << code;
+            long_errors += code.starts_with("EEEE");
+        }
+    }
+    EXPECT_EQ(long_errors, 3) << "the err: fields, cut to their column";
+}
+
+// Should an outcome still be impossible to store (here a trigger refuses one SMSC message id
+// for real), the writer stores the rest one at a time and sets that one aside, instead of
+// retrying the whole batch forever while every other outcome and receipt waits behind it.
+TEST(interop, an_outcome_that_cannot_be_stored_is_set_aside_and_the_rest_go_on) {
+    test::background_process node({"node", script("smpp_server.js")});
+    ASSERT_TRUE(node.wait_for_output("listening", 20s)) << node.output();
+    const int port = json_lines(node.output()).front()["port"].get<int>();
+    test::api_server s;
+    {
+        auto db = test::pg::connect(s.database());
+        ASSERT_TRUE(db.exec(R"(
+            CREATE FUNCTION refuse_nd3() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF NEW.external_message_id = 'nd3' THEN RAISE EXCEPTION 'nd3 is refused'; END IF;
+              RETURN NEW;
+            END $$;
+            CREATE TRIGGER refuse_nd3 BEFORE INSERT ON sms_message_parts
+              FOR EACH ROW EXECUTE FUNCTION refuse_nd3())"));
+    }
+    auto& admin = s.admin();
+    ASSERT_EQ(s.call("POST", "/v1/admin/connectors", admin,
+                     {{"name", "node"},
+                      {"host", "127.0.0.1"},
+                      {"port", port},
+                      {"system_id", "interop"},
+                      {"password", "pw"},
+                      {"binds", 1},
+                      {"window", 16}})
+                  .status,
+              201);
+    ASSERT_EQ(s.call("PUT", "/v1/admin/routes/%2B1", admin, {{"connectors", {"node"}}}).status,
+              200);
+    auto t = s.make_tenant("setaside", 100);
+    bool bound = false;
+    for (int i = 0; i < 200 && !bound; ++i) {
+        auto list = s.call("GET", "/v1/admin/connectors", admin).body;
+        bound = !list["data"][0]["health"].is_null() && list["data"][0]["health"]["bound"] == true;
+        if (!bound) std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_TRUE(bound) << node.output();
+    s.call("PUT", "/v1/admin/tenants/" + t.id + "/sender-ids/Acme", admin, {{"is_default", true}});
+    // One at a time, so that the third submit is the one the SMSC calls nd3.
+    std::vector<std::string> ids;
+    auto status_of = [&](const std::string& id) {
+        return s.call("GET", "/v1/messages/" + id, t.token).body["status"].get<std::string>();
+    };
+    for (int i = 0; i < 6; ++i) {
+        auto r = s.call("POST", "/v1/messages", t.token,
+                        {{"to", "+1415555030" + std::to_string(i)}, {"body", "hello"}});
+        ASSERT_EQ(r.status, 202) << r.raw;
+        ids.push_back(r.body["id"]);
+        for (int k = 0; k < 200 && status_of(ids.back()) == "queued"; ++k)
+            std::this_thread::sleep_for(20ms);
+    }
+    std::vector<std::string> final(ids.size());
+    for (int k = 0; k < 300; ++k) {
+        int done = 0;
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+            final[i] = status_of(ids[i]);
+            done += final[i] == "delivered" || final[i] == "undelivered";
+        }
+        if (done == 5) break;
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_EQ(final[2], "sending") << "set aside until its lease ends";
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        if (i == 2) continue;
+        EXPECT_TRUE(final[i] == "delivered" || final[i] == "undelivered") << final[i];
+    }
+    EXPECT_NE(s.process().output().find("cannot be stored and is set aside"), std::string::npos)
+        << s.process().output();
 }
 
 TEST(interop, node_smpp_client_against_the_simulator) {
@@ -183,7 +323,8 @@ TEST(interop, the_simulator_refuses_wrong_credentials_from_node) {
                                  {.timeout = std::chrono::seconds(60)});
     ASSERT_TRUE(run);
     EXPECT_EQ(run->exit_code, 4) << run->output;  // bind failed
-    EXPECT_NE(run->output.find("bind failed 15"), std::string::npos) << run->output;  // ESME_RINVSYSID
+    EXPECT_NE(run->output.find("bind failed 15"), std::string::npos)
+        << run->output;  // ESME_RINVSYSID
 }
 
 }  // namespace

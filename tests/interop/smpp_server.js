@@ -4,6 +4,10 @@
 // It answers every submit_sm with message id "nd<N>", then sends a receipt for it: in the
 // classic text form for even N, as TLVs only for odd N. After the first bind it sends one
 // inbound (MO) message in UCS-2. It exits by itself after a minute.
+//
+// With the argument "hostile" it plays a careless SMSC instead: for odd N the message id is
+// bytes that are not UTF-8 (and its receipt names them in the TLV); for even N the text
+// receipt's err: field is 80 characters long, more than any column for it holds.
 'use strict';
 const smpp = require('smpp');
 
@@ -21,6 +25,7 @@ smpp.PDU.fromStream = function (stream, commandLength) {
 
 const say = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
 let counter = 0;
+const hostile = process.argv[2] === 'hostile';
 
 const server = smpp.createServer((session) => {
   session.on('pdu', (pdu) => {
@@ -48,7 +53,9 @@ const server = smpp.createServer((session) => {
   });
   session.on('submit_sm', (pdu) => {
     const n = ++counter;
-    const id = 'nd' + n;
+    const id = hostile && n % 2 === 1
+      ? Buffer.concat([Buffer.from([0x68, 0xff, 0xfe, 0xc3]), Buffer.from(String(n))])
+      : 'nd' + n;
     session.send(pdu.response({ message_id: id }));
     setTimeout(() => {
       const common = {
@@ -56,8 +63,9 @@ const server = smpp.createServer((session) => {
         destination_addr: pdu.source_addr, esm_class: 4,
       };
       if (n % 2 === 0) {
+        const stat = hostile ? 'UNDELIV err:' + 'E'.repeat(80) : 'DELIVRD err:000';
         session.deliver_sm(Object.assign(common, {
-          short_message: 'id:' + id + ' sub:001 dlvrd:001 submit date:2611231015 done date:2611231016 stat:DELIVRD err:000 text:x',
+          short_message: 'id:' + id + ' sub:001 dlvrd:001 submit date:2611231015 done date:2611231016 stat:' + stat + ' text:x',
         }));
       } else {
         session.deliver_sm(Object.assign(common, {
