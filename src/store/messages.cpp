@@ -280,16 +280,16 @@ result<std::vector<claimed_message>> claim_due(db::connection& c, const std::str
     // looked up only when there are some.
     static constexpr std::string_view sql_template = R"sql(
 WITH due AS (
-  SELECT log_id FROM send_queue sq
+  SELECT log_id, charged FROM send_queue sq
   WHERE due_at <= now() AND (lease_until IS NULL OR lease_until < now())
     AND (sq.campaign_id IS NULL OR EXISTS (
       SELECT 1 FROM sms_campaigns k WHERE k.id = sq.campaign_id AND k.status = 'running'))
   ORDER BY due_at LIMIT @n FOR UPDATE SKIP LOCKED),
 q AS (
   UPDATE send_queue s SET lease_owner = $1, lease_until = now() + make_interval(secs => $2),
-    attempts = s.attempts + 1
+    attempts = s.attempts + 1, charged = s.charged OR s.campaign_id IS NOT NULL
   FROM due WHERE s.log_id = due.log_id
-  RETURNING s.log_id, s.created_at, s.attempts, s.charged),
+  RETURNING s.log_id, s.created_at, s.attempts, due.charged),
 l AS (
   UPDATE sms_delivery_logs d
   SET status = CASE WHEN d.status IN ('queued', 'scheduled', 'sending') THEN 'sending'
@@ -437,25 +437,32 @@ result<std::vector<claimed_message>> claim_and_charge(db::connection& c, const s
         if (!p) return abort(p.error());
         unpaid.insert(key.second);
     }
+    // claim_due marked every campaign message charged; those that were not paid for now
+    // (held back, sent back, or not sendable) get their flag back.
     std::vector<claimed_message> out;
-    std::vector<std::string> back, paid;
+    std::vector<std::string> back, unpaid_flags;
     for (std::size_t i = 0; i < claimed->size(); ++i) {
         auto& m = (*claimed)[i];
-        if (held[i]) continue;
-        if (m.campaign_id && unpaid.contains(*m.campaign_id) && sendable(m)) {
-            back.push_back(m.log_id.str());
+        const bool first_charge = m.campaign_id && !m.charged;
+        if (held[i]) {
+            if (first_charge) unpaid_flags.push_back(m.log_id.str());
             continue;
         }
-        if (m.campaign_id && !m.charged && sendable(m)) {
-            m.charged = true;
-            if (m.cost > 0) paid.push_back(m.log_id.str());
+        if (m.campaign_id && unpaid.contains(*m.campaign_id) && sendable(m)) {
+            back.push_back(m.log_id.str());
+            if (first_charge) unpaid_flags.push_back(m.log_id.str());
+            continue;
         }
+        if (first_charge && sendable(m))
+            m.charged = true;
+        else if (first_charge)
+            unpaid_flags.push_back(m.log_id.str());
         out.push_back(std::move(m));
     }
-    if (!paid.empty()) {
+    if (!unpaid_flags.empty()) {
         auto q =
-            c.exec_prepared("UPDATE send_queue SET charged = true WHERE log_id = ANY($1::uuid[])",
-                            {db::array_literal(paid)});
+            c.exec_prepared("UPDATE send_queue SET charged = false WHERE log_id = ANY($1::uuid[])",
+                            {db::array_literal(unpaid_flags)});
         if (!q) return abort(q.error());
     }
     if (!back.empty()) {

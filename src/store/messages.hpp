@@ -116,7 +116,9 @@ struct deferral {
 using defer_fn = std::function<std::optional<deferral>(const claimed_message&)>;
 
 /// Claims up to `limit` due messages (rounded down to a power of two) under a lease for
-/// `owner`, and marks them sending.
+/// `owner`, and marks them sending. Campaign messages are marked charged in the queue as
+/// well (each one's `charged` says whether it was before): the caller charges them, or
+/// puts the flag back, in the same transaction (claim_and_charge does).
 result<std::vector<claimed_message>> claim_due(db::connection& c, const std::string& owner,
                                                int limit, std::chrono::seconds lease);
 
