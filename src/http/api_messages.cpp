@@ -8,6 +8,7 @@
 
 #include "db/param.hpp"
 #include "http/detail/api_impl.hpp"
+#include "http/detail/lane_reader.hpp"
 #include "http/detail/send_batcher.hpp"
 #include "phone/number.hpp"
 #include "store/billing.hpp"
@@ -552,16 +553,22 @@ void register_messages(impl& api, router& routes) {
         });
     }));
 
-    routes.add("GET", "/v1/messages/{id}",
-               api.guarded({.permission = "messages:send"}, [&api](call& c) {
-                   auto id = id_param(c.req);
-                   if (!id) return error_response(id.error());
-                   return with_db(api, [&](db::connection& conn) -> result<response> {
-                       auto m = store::get_message(conn, c.tenant_id(), *id);
-                       if (!m) return std::unexpected(m.error());
-                       return json_response(200, message_json(*m));
-                   });
-               }));
+    // Polled by clients waiting for a status: read through the lane's pipelined connection
+    // (decision 0012), so that the wait does not hold up the lane.
+    routes.add_async(
+        "GET", "/v1/messages/{id}",
+        api.guarded_async({.permission = "messages:send"}, [&api](call& c, responder done) {
+            auto id = id_param(c.req);
+            if (!id) return done(error_response(id.error()));
+            auto st = store::get_message_statement(c.tenant_id(), *id);
+            pipelined_read(api.pool, std::move(st.sql), std::move(st.args), /*binary=*/false,
+                           [id = *id, done = std::move(done)](result<db::rows> rs) {
+                               if (!rs) return done(error_response(rs.error()));
+                               auto m = store::message_from(*rs, id);
+                               if (!m) return done(error_response(m.error()));
+                               done(json_response(200, message_json(*m)));
+                           });
+        }));
 
     routes.add(
         "POST", "/v1/messages/{id}/cancel",

@@ -13,6 +13,7 @@
 #include "core/uuid.hpp"
 #include "db/connection.hpp"
 #include "store/page.hpp"
+#include "store/statement.hpp"
 
 namespace herald::store {
 
@@ -83,15 +84,9 @@ struct contact_view {
     std::chrono::system_clock::time_point created_at, updated_at;
 };
 
-/// A statement for the caller to run (prepared, with binary results), and its arguments.
-struct statement {
-    std::string sql;
-    db::params args;
-};
-
 /// Listing contacts comes in two halves, for a caller that runs the statement itself (the
-/// HTTP lanes' pipelined reads, decision 0012): the statement, and the page read from what
-/// it returned.
+/// HTTP lanes' pipelined reads, decision 0012): the statement (run it with binary results),
+/// and the page read from what it returned.
 statement list_contacts_statement(const core::uuid& tenant, const contact_filter& f,
                                   const page_request& p);
 page<contact_view> contacts_page(const db::rows& rs, const page_request& p);

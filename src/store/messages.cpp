@@ -203,13 +203,15 @@ result<message> accept_message(db::connection& c, const new_message& m) {
     return read_message(rs->front());
 }
 
-result<message> get_message(db::connection& c, const core::uuid& tenant, const core::uuid& id) {
-    auto rs = c.exec_prepared(std::string("SELECT ") + message_columns
-                                  + " FROM sms_delivery_logs WHERE id = $1 AND user_id = $2",
-                              {id, tenant});
-    if (!rs) return std::unexpected(rs.error());
-    if (rs->empty()) return fail(errc::not_found, "no message " + id.str());
-    return read_message(rs->front());
+statement get_message_statement(const core::uuid& tenant, const core::uuid& id) {
+    return {std::string("SELECT ") + message_columns
+                + " FROM sms_delivery_logs WHERE id = $1 AND user_id = $2",
+            {id, tenant}};
+}
+
+result<message> message_from(const db::rows& rs, const core::uuid& id) {
+    if (rs.empty()) return fail(errc::not_found, "no message " + id.str());
+    return read_message(rs.front());
 }
 
 result<page<message>> list_messages(db::connection& c, const core::uuid& tenant,
@@ -249,7 +251,10 @@ result<message> cancel_message(db::connection& c, const core::uuid& tenant, cons
         {id, tenant});
     if (!rs) return std::unexpected(rs.error());
     if (!rs->empty()) return read_message(rs->front());
-    auto now = get_message(c, tenant, id);
+    auto st = get_message_statement(tenant, id);
+    auto found = c.exec_prepared(st.sql, st.args);
+    if (!found) return std::unexpected(found.error());
+    auto now = message_from(*found, id);
     if (!now) return std::unexpected(now.error());
     return fail(errc::wrong_state,
                 "only a scheduled message can be cancelled; this one is " + now->status, "status");

@@ -12,6 +12,7 @@
 #include "core/uuid.hpp"
 #include "db/connection.hpp"
 #include "store/page.hpp"
+#include "store/statement.hpp"
 
 namespace herald::store {
 
@@ -72,7 +73,10 @@ result<message> accept_message(db::connection& c, const new_message& m);
 /// accept_message for many at once (one statement); returns them in the same order.
 result<std::vector<message>> accept_messages(db::connection& c,
                                              const std::vector<new_message>& batch);
-result<message> get_message(db::connection& c, const core::uuid& tenant, const core::uuid& id);
+/// Looking a message up comes in two halves, like list_contacts: the statement, and the
+/// message read from what it returned (not_found when nothing).
+statement get_message_statement(const core::uuid& tenant, const core::uuid& id);
+result<message> message_from(const db::rows& rs, const core::uuid& id);
 
 struct message_filter {
     std::optional<std::string> status, to;
