@@ -142,6 +142,38 @@ TEST(interop, herald_client_against_a_node_smpp_server) {
     c.stop();
 }
 
+/// Makes the node-smpp SMSC on `port` the server's only connector, routes every +1 number
+/// to it, and waits until it is bound.
+bool route_everything_to(test::api_server& s, int port) {
+    const auto& admin = s.admin();
+    if (s.call("POST", "/v1/admin/connectors", admin,
+               {{"name", "node"},
+                {"host", "127.0.0.1"},
+                {"port", port},
+                {"system_id", "interop"},
+                {"password", "pw"},
+                {"binds", 1},
+                {"window", 16}})
+                .status
+            != 201
+        || s.call("PUT", "/v1/admin/routes/%2B1", admin, {{"connectors", {"node"}}}).status != 200)
+        return false;
+    for (int i = 0; i < 200; ++i) {
+        auto health = s.call("GET", "/v1/admin/connectors", admin).body["data"][0]["health"];
+        if (!health.is_null() && health["bound"] == true) return true;
+        std::this_thread::sleep_for(50ms);
+    }
+    return false;
+}
+
+/// A tenant with 100 credits and the default sender ID "Acme".
+test::tenant_account tenant_with_sender(test::api_server& s, const std::string& name) {
+    auto t = s.make_tenant(name, 100);
+    s.call("PUT", "/v1/admin/tenants/" + t.id + "/sender-ids/Acme", s.admin(),
+           {{"is_default", true}});
+    return t;
+}
+
 // A careless SMSC (node-smpp in "hostile" mode) answers with message ids that are not UTF-8
 // and with receipts whose err: field is longer than its column. Herald stores what it can of
 // them, every message reaches its final status, and dispatch goes on: one such answer must
@@ -151,28 +183,8 @@ TEST(interop, a_careless_smsc_cannot_stall_dispatch_with_what_it_answers) {
     ASSERT_TRUE(node.wait_for_output("listening", 20s)) << node.output();
     const int port = json_lines(node.output()).front()["port"].get<int>();
     test::api_server s;
-    auto& admin = s.admin();
-    ASSERT_EQ(s.call("POST", "/v1/admin/connectors", admin,
-                     {{"name", "careless"},
-                      {"host", "127.0.0.1"},
-                      {"port", port},
-                      {"system_id", "interop"},
-                      {"password", "pw"},
-                      {"binds", 1},
-                      {"window", 16}})
-                  .status,
-              201);
-    ASSERT_EQ(s.call("PUT", "/v1/admin/routes/%2B1", admin, {{"connectors", {"careless"}}}).status,
-              200);
-    auto t = s.make_tenant("careless", 100);
-    bool bound = false;
-    for (int i = 0; i < 200 && !bound; ++i) {
-        auto list = s.call("GET", "/v1/admin/connectors", admin).body;
-        bound = !list["data"][0]["health"].is_null() && list["data"][0]["health"]["bound"] == true;
-        if (!bound) std::this_thread::sleep_for(50ms);
-    }
-    ASSERT_TRUE(bound) << node.output();
-    s.call("PUT", "/v1/admin/tenants/" + t.id + "/sender-ids/Acme", admin, {{"is_default", true}});
+    ASSERT_TRUE(route_everything_to(s, port)) << node.output();
+    auto t = tenant_with_sender(s, "careless");
     std::vector<std::string> ids;
     for (int i = 0; i < 6; ++i) {
         auto r = s.call("POST", "/v1/messages", t.token,
@@ -221,28 +233,8 @@ TEST(interop, an_outcome_that_cannot_be_stored_is_set_aside_and_the_rest_go_on) 
             CREATE TRIGGER refuse_nd3 BEFORE INSERT ON sms_message_parts
               FOR EACH ROW EXECUTE FUNCTION refuse_nd3())"));
     }
-    auto& admin = s.admin();
-    ASSERT_EQ(s.call("POST", "/v1/admin/connectors", admin,
-                     {{"name", "node"},
-                      {"host", "127.0.0.1"},
-                      {"port", port},
-                      {"system_id", "interop"},
-                      {"password", "pw"},
-                      {"binds", 1},
-                      {"window", 16}})
-                  .status,
-              201);
-    ASSERT_EQ(s.call("PUT", "/v1/admin/routes/%2B1", admin, {{"connectors", {"node"}}}).status,
-              200);
-    auto t = s.make_tenant("setaside", 100);
-    bool bound = false;
-    for (int i = 0; i < 200 && !bound; ++i) {
-        auto list = s.call("GET", "/v1/admin/connectors", admin).body;
-        bound = !list["data"][0]["health"].is_null() && list["data"][0]["health"]["bound"] == true;
-        if (!bound) std::this_thread::sleep_for(50ms);
-    }
-    ASSERT_TRUE(bound) << node.output();
-    s.call("PUT", "/v1/admin/tenants/" + t.id + "/sender-ids/Acme", admin, {{"is_default", true}});
+    ASSERT_TRUE(route_everything_to(s, port)) << node.output();
+    auto t = tenant_with_sender(s, "setaside");
     // One at a time, so that the third submit is the one the SMSC calls nd3.
     std::vector<std::string> ids;
     auto status_of = [&](const std::string& id) {
