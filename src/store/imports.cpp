@@ -402,10 +402,9 @@ bool copy_batch(db::connection& c, const core::uuid& job, const staged_batch& b,
 }
 
 /// Merges one staged batch into contacts (and the group) and adds its counts to the job,
-/// in one transaction; the caller retries it on deadlocks. `existing_seen` is shared by the
-/// import's writers: set once a batch met a number the tenant already had.
+/// in one transaction; the caller retries it on deadlocks.
 result<void> merge_batch(db::connection& c, const core::uuid& job, const import_options& o,
-                         const staged_batch& b, std::atomic<bool>& existing_seen) {
+                         const staged_batch& b) {
     auto tx = db::transaction::begin(c);
     if (!tx) return std::unexpected(tx.error());
     std::int64_t inserted = 0, updated = 0;
@@ -424,19 +423,14 @@ result<void> merge_batch(db::connection& c, const core::uuid& job, const import_
         // come from the rows written (RETURNING) and, for numbers that already existed and were
         // skipped, from a lookup that the anti-join limits to those numbers.
         //
-        // With `skip`, a plain INSERT does: ON CONFLICT would cost a speculative insertion
-        // (and a WAL record more) for every row. Until a batch meets a number the tenant
-        // already has, batches go in without looking first (the unique index checks anyway);
-        // after that, the numbers already present are left out by an anti-join before
-        // inserting (decision 0013). A batch that collides all the same goes back to its
-        // savepoint and is merged with ON CONFLICT.
+        // With `skip`, numbers already present are left out before inserting, so a plain
+        // INSERT does: ON CONFLICT would cost a speculative insertion (and a WAL record more)
+        // for every row. Only a number added by someone else since then can still collide;
+        // then the batch is merged again with ON CONFLICT, from a savepoint (decision 0011).
         const bool skip = o.on_duplicate != "update";
-        enum class how { plain, anti_join, on_conflict };
-        auto merge = [&](how h) {
+        auto merge = [&](bool fast) {
             const std::string source =
-                h == how::plain ? "FROM import_stage ORDER BY phone_number "
-                                  "RETURNING id, phone_number, true AS inserted), "
-                : h == how::anti_join
+                fast
                     ? "FROM import_stage s WHERE NOT EXISTS (SELECT 1 FROM contacts x WHERE "
                       "x.user_id = $1 AND x.phone_number = s.phone_number) ORDER BY phone_number "
                       "RETURNING id, phone_number, true AS inserted), "
@@ -457,14 +451,13 @@ result<void> merge_batch(db::connection& c, const core::uuid& job, const import_
             {o.tenant, o.group});
         };
         auto run = [&]() -> result<db::rows> {
-            if (!skip) return merge(how::on_conflict);
+            if (!skip) return merge(false);
             if (auto sp = tx->exec("SAVEPOINT fast_merge"); !sp) return std::unexpected(sp.error());
-            auto fast = merge(existing_seen ? how::anti_join : how::plain);
+            auto fast = merge(true);
             if (fast || fast.error().code != db::errc::unique_violation) return fast;
-            existing_seen = true;
             if (auto rb = tx->exec("ROLLBACK TO SAVEPOINT fast_merge"); !rb)
                 return std::unexpected(rb.error());
-            return merge(how::on_conflict);
+            return merge(false);
         };
         auto counts = run();
         if (!counts) return std::unexpected(counts.error());
@@ -653,7 +646,7 @@ result<import_job> run_import(db::pool& pool, const core::uuid& job_id, const im
                 r = copy_in(wc, std::string("COPY import_stage ") + batch_columns + " FROM STDIN",
                             b->rows);
             for (int attempt = 1; r; ++attempt) {
-                auto m = merge_batch(wc, job_id, o, *b, existing_seen);
+                auto m = merge_batch(wc, job_id, o, *b);
                 if (m) break;
                 if (attempt >= 4 || !m.error().is(condition::retryable))
                     r = std::unexpected(m.error());

@@ -545,9 +545,10 @@ TEST(api_imports, duplicates_against_existing_contacts_skip_or_update) {
     EXPECT_EQ(changed.body["data"][0]["custom_fields"]["tier"], "2");
 }
 
-// Batches go in plainly until one meets a number the tenant already has (decision 0013):
-// here the first two batches of 16,384 rows do, and the third meets two existing numbers.
-// It merges again with ON CONFLICT, and the counts, the group and the old contacts are right.
+// Batches are copied straight into contacts until one meets a number the tenant already has
+// (decision 0013): here the first two batches of 16,384 rows are, and the third meets two
+// existing numbers. It goes through the stage table instead, and the counts, the group and
+// the old contacts are right.
 TEST(api_imports, existing_numbers_in_a_later_batch_are_skipped_exactly) {
     auto& s = server();
     auto t = s.make_tenant(unique("latedup"));
