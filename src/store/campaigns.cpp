@@ -3,6 +3,7 @@
 #include <set>
 
 #include "core/errc.hpp"
+#include "db/errc.hpp"
 #include "db/param.hpp"
 #include "store/errc.hpp"
 #include "text/message_template.hpp"
@@ -393,25 +394,37 @@ result<int> expand_chunk(db::connection& c, const expansion_target& t, int chunk
     }
     int written = 0;
     if (!ids.empty()) {
-        auto ins = c.exec(
-            "WITH rows AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], "
-            "$5::text[], "
-            "$6::smallint[], $7::numeric[], $8::text[], $9::text[]) AS r(id, contact, phone, body, "
-            "enc, segs, cost, "
-            "status, error)), "
-            "ins AS (INSERT INTO sms_delivery_logs (id, created_at, campaign_id, recipient_id, "
-            "user_id, phone_number, "
-            "sender_id, body, encoding, segments, cost, status, error_code, validity_seconds) "
-            "SELECT id, $10, $11, contact, $12, phone, $13, body, enc, segs, cost, status, error, "
-            "$14 "
-            "FROM rows ON CONFLICT DO NOTHING RETURNING id, status) "
-            "INSERT INTO send_queue (log_id, created_at, user_id, campaign_id) SELECT id, $10, "
-            "$12, $11 FROM ins "
-            "WHERE status = 'queued' RETURNING log_id",
-            {db::array_literal(ids), db::array_literal(contacts), db::array_literal(phones),
-             db::array_literal(bodies), db::array_literal(encodings), db::array_literal(segments),
-             db::array_literal(costs), db::array_literal(statuses), db::array_literal(errors),
-             t.started_at, t.id, t.tenant, t.sender, t.validity});
+        // The cursor moves on in the same transaction, so a recipient is never expanded
+        // twice and a plain INSERT does; ON CONFLICT would cost a speculative insertion for
+        // every row. Should one collide all the same, the chunk goes in again, from a
+        // savepoint, with ON CONFLICT DO NOTHING.
+        auto insert = [&](bool on_conflict) {
+            return c.exec(
+                std::string(
+                    "WITH rows AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], "
+                    "$4::text[], $5::text[], $6::smallint[], $7::numeric[], $8::text[], "
+                    "$9::text[]) AS r(id, contact, phone, body, enc, segs, cost, status, error)), "
+                    "ins AS (INSERT INTO sms_delivery_logs (id, created_at, campaign_id, "
+                    "recipient_id, user_id, phone_number, sender_id, body, encoding, segments, "
+                    "cost, status, error_code, validity_seconds) SELECT id, $10, $11, contact, "
+                    "$12, phone, $13, body, enc, segs, cost, status, error, $14 FROM rows ")
+                    + (on_conflict ? "ON CONFLICT DO NOTHING " : "")
+                    + "RETURNING id, status) "
+                      "INSERT INTO send_queue (log_id, created_at, user_id, campaign_id) SELECT "
+                      "id, $10, $12, $11 FROM ins WHERE status = 'queued' RETURNING log_id",
+                {db::array_literal(ids), db::array_literal(contacts), db::array_literal(phones),
+                 db::array_literal(bodies), db::array_literal(encodings),
+                 db::array_literal(segments), db::array_literal(costs),
+                 db::array_literal(statuses), db::array_literal(errors), t.started_at, t.id,
+                 t.tenant, t.sender, t.validity});
+        };
+        if (auto sp = c.exec("SAVEPOINT expand"); !sp) return std::unexpected(sp.error());
+        auto ins = insert(false);
+        if (!ins && ins.error().code == db::errc::unique_violation) {
+            if (auto rb = c.exec("ROLLBACK TO SAVEPOINT expand"); !rb)
+                return std::unexpected(rb.error());
+            ins = insert(true);
+        }
         if (!ins) return std::unexpected(ins.error());
         written = int(ids.size());
     }
