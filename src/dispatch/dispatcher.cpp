@@ -176,28 +176,12 @@ struct dispatcher::impl {
             push(std::move(o));
             return;
         }
-        std::shared_ptr<link> via;
-        bool routed = false;
-        {
-            std::shared_lock l(links_mutex);
-            if (fallback_mode) {
-                routed = true;
-                if (auto it = links.find(options.connector.name); it != links.end())
-                    via = it->second;
-            } else {
-                for (const auto& r : routes) {
-                    if (!m.to.starts_with(r.prefix)) continue;
-                    routed = true;
-                    for (const auto& name : r.connectors) {  // failover in order
-                        auto it = links.find(name);
-                        if (it != links.end() && it->second->bound > 0) {
-                            via = it->second;
-                            break;
-                        }
-                    }
-                    break;
-                }
-            }
+        auto [routed, via] = route(m.to);
+        if (!routed && clock::now() - last_refresh > std::chrono::milliseconds(100)) {
+            // Routes may have changed since they were read (up to dispatch.refresh ago):
+            // read them again before failing a message for want of one.
+            refresh();
+            std::tie(routed, via) = route(m.to);
         }
         if (!routed) {
             o.what = kind::failed;
@@ -283,6 +267,29 @@ struct dispatcher::impl {
         }
     }
 
+    /// Whether a route leads to `to`, and the first connector of it that is bound (if any).
+    std::pair<bool, std::shared_ptr<link>> route(const std::string& to) const {
+        std::shared_lock l(links_mutex);
+        if (fallback_mode) {
+            auto it = links.find(options.connector.name);
+            return {true, it != links.end() ? it->second : nullptr};
+        }
+        for (const auto& r : routes) {
+            if (!to.starts_with(r.prefix)) continue;
+            for (const auto& name : r.connectors) {  // failover in order
+                auto it = links.find(name);
+                if (it != links.end() && it->second->bound > 0) return {true, it->second};
+            }
+            return {true, nullptr};
+        }
+        return {false, nullptr};
+    }
+
+    bool fallback_mode_now() const {
+        std::shared_lock l(links_mutex);
+        return fallback_mode;
+    }
+
     void claim_loop() {
         const auto owner = options.node_id;
         while (running) {
@@ -299,12 +306,29 @@ struct dispatcher::impl {
             const int want = int(std::bit_floor(std::uint64_t(
                 std::min<std::int64_t>(options.claim_batch, max_in_flight - in_flight))));
             gates.set_live_nodes(live_nodes);
-            auto batch = pool.run([&](db::connection& c) {
-                return store::claim_and_charge(c, owner, want, options.lease,
-                                               [this](const store::claimed_message& m) {
-                                                   return gates.check(m, core::now());
-                                               });
-            });
+            bool connectors_appeared = false;
+            auto batch =
+                pool.run([&](db::connection& c) -> result<std::vector<store::claimed_message>> {
+                    // Everything goes to the fallback SMSC only while no connector exists. One
+                    // added since the last refresh must not see messages go to the simulator
+                    // meanwhile: look before each claim (a read of an almost empty table).
+                    if (fallback_mode_now()) {
+                        auto any = store::any_connector(c);
+                        if (!any) return std::unexpected(any.error());
+                        if (*any) {
+                            connectors_appeared = true;
+                            return std::vector<store::claimed_message>{};
+                        }
+                    }
+                    return store::claim_and_charge(c, owner, want, options.lease,
+                                                   [this](const store::claimed_message& m) {
+                                                       return gates.check(m, core::now());
+                                                   });
+                });
+            if (connectors_appeared) {
+                refresh();
+                continue;
+            }
             if (!batch) {
                 spdlog::warn("dispatcher: claiming failed: {}", batch.error().message);
                 wait(std::chrono::seconds(1));

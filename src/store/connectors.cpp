@@ -70,6 +70,12 @@ result<std::vector<connector>> list_connectors(db::connection& c) {
     return out;
 }
 
+result<bool> any_connector(db::connection& c) {
+    auto rs = c.exec_prepared("SELECT EXISTS (SELECT 1 FROM smpp_connectors)", {});
+    if (!rs) return std::unexpected(rs.error());
+    return rs->front().get<bool>(0);
+}
+
 result<connector> get_connector(db::connection& c, const std::string& name) {
     auto rs = c.exec_prepared(
         std::string("SELECT ") + columns + " FROM smpp_connectors WHERE name = $1", {name});

@@ -28,6 +28,8 @@ struct connector {
 };
 
 result<std::vector<connector>> list_connectors(db::connection& c);
+/// True when at least one connector is configured (enabled or not).
+result<bool> any_connector(db::connection& c);
 result<connector> get_connector(db::connection& c, const std::string& name);
 /// Inserts a new one (duplicate name: errc::duplicate).
 result<connector> create_connector(db::connection& c, const connector& k);
