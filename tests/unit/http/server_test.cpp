@@ -27,6 +27,7 @@ using namespace std::chrono_literals;
 struct held_server {
     held_server(bool offload_hold, std::chrono::milliseconds patience) {
         routes.add("GET", "/hold", [this, patience](request&) {
+            holding = true;
             const bool in_time =
                 release.get_future().wait_for(patience) == std::future_status::ready;
             released_in_time = in_time;
@@ -48,6 +49,7 @@ struct held_server {
     router routes;
     std::promise<void> release;
     std::atomic<bool> released_in_time{false};
+    std::atomic<bool> holding{false};  ///< /hold has started
     std::optional<server> srv;
 };
 
@@ -60,6 +62,7 @@ TEST(http_server, a_slow_route_on_the_offload_pool_leaves_its_lane_free) {
         EXPECT_EQ(r.body, "released");
     });
     // The only lane answers other connections while /hold waits on the pool.
+    while (!s.holding) std::this_thread::sleep_for(1ms);
     test::http_client b(s.srv->port());
     for (int i = 0; i < 3; ++i) EXPECT_EQ(b.get("/fast").body, "fast");
     EXPECT_EQ(b.get("/later").body, "later");  // an answer from another thread
@@ -79,7 +82,7 @@ TEST(http_server, a_route_run_inline_holds_up_the_connections_on_its_lane) {
         EXPECT_EQ(r.body, "timed out");
         EXPECT_FALSE(fast_answered);
     });
-    std::this_thread::sleep_for(200ms);  // let /hold take the lane first
+    while (!s.holding) std::this_thread::sleep_for(1ms);  // /hold has the lane
     test::http_client b(s.srv->port());
     EXPECT_EQ(b.get("/fast").body, "fast");
     fast_answered = true;
