@@ -1,5 +1,6 @@
 // herald serve: the API, dashboard, dispatcher and SMPP binds in one process.
 
+#include <algorithm>
 #include <condition_variable>
 #include <iostream>
 #include <signal.h>
@@ -229,9 +230,11 @@ int serve(const core::config& cfg) {
     http::server server(
         {.address = cfg.http.listen,
          .port = cfg.http.port,
-         // One thread per database connection: a request runs on its connection's thread
-         // and rarely waits for the pool (decision 0010).
-         .threads = cfg.http.threads > 0 ? cfg.http.threads : cfg.database.pool_size,
+         // Two threads per core, and no more than database connections: a request runs on
+         // its connection's thread and rarely waits for the pool (decisions 0010, 0012).
+         .threads = cfg.http.threads > 0 ? cfg.http.threads
+                                         : std::clamp(2 * int(std::thread::hardware_concurrency()),
+                                                      1, cfg.database.pool_size),
          .body_limit = cfg.http.body_limit,
          .read_timeout = cfg.http.read_timeout,
          .idle_timeout = cfg.http.idle_timeout,

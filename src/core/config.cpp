@@ -296,8 +296,8 @@ const std::vector<setting>& settings() {
             [](config& c) -> std::uint16_t& { return c.http.port; }, 0, 65535));
         t.push_back(int_setting(
             "http.threads",
-            "Threads that serve HTTP connections and run their requests; 0 is one per database "
-            "connection (database.pool_size). Each holds one more database connection, for "
+            "Threads that serve HTTP connections and run their requests; 0 is two per CPU core, "
+            "at most database.pool_size. Each holds one more database connection, for "
             "pipelined reads.",
             [](config& c) -> int& { return c.http.threads; }, 0, 256));
         t.push_back(size_setting(
