@@ -42,6 +42,10 @@ struct error {
 
     /// True when the code belongs to the given policy group.
     bool is(condition c) const noexcept { return code == c; }
+    /// True when trying again later may succeed (retryable, or a lost connection).
+    bool transient() const noexcept {
+        return is(condition::retryable) || is(condition::connection_lost);
+    }
     /// "message (field)" for logs and CLI output.
     std::string describe() const;
 };

@@ -97,9 +97,7 @@ auto pool::run(Fn&& fn, int attempts) -> decltype(fn(std::declval<connection&>()
             continue;
         }
         auto r = fn(**conn);
-        if (r || attempt >= attempts
-            || !(r.error().is(condition::retryable) || r.error().is(condition::connection_lost)))
-            return r;
+        if (r || attempt >= attempts || !r.error().transient()) return r;
         backoff(attempt);
     }
 }

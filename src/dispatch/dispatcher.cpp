@@ -435,10 +435,6 @@ struct dispatcher::impl {
         });
     }
 
-    static bool transient(const error& e) {
-        return e.is(condition::retryable) || e.is(condition::connection_lost);
-    }
-
     /// A batch failed for a reason that will not pass (nothing Herald knows of causes one:
     /// SMSC text is made storable first). Rather than retry it forever while every other
     /// outcome and receipt waits behind it, each item is written alone, and one that still
@@ -451,7 +447,7 @@ struct dispatcher::impl {
                             std::vector<bool>& set_aside) {
         for (std::size_t i = 0; i < batch.size(); ++i) {
             auto one = write_together({batch[i]}, {});
-            if (!one && transient(one.error())) {
+            if (!one && one.error().transient()) {
                 batch.erase(batch.begin(), batch.begin() + std::ptrdiff_t(i));
                 return false;
             }
@@ -466,7 +462,7 @@ struct dispatcher::impl {
         set_aside.assign(waiting.size(), false);
         for (std::size_t i = 0; i < waiting.size(); ++i) {
             auto one = write_together({}, {waiting[i].receipt});
-            if (!one && transient(one.error())) return false;
+            if (!one && one.error().transient()) return false;
             if (one) {
                 matched[i] = one->front();
                 continue;
@@ -490,7 +486,7 @@ struct dispatcher::impl {
         auto r = write_together(batch, rs);
         if (r) {
             matched = std::move(*r);
-        } else if (transient(r.error())) {
+        } else if (r.error().transient()) {
             spdlog::warn("dispatcher: writing {} outcomes and {} receipts failed: {}", batch.size(),
                          waiting.size(), r.error().message);
             return false;

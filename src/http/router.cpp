@@ -131,7 +131,7 @@ int status_for(const error& e) noexcept {
     if (e.is(condition::unauthenticated)) return 401;
     if (e.is(condition::permission_denied)) return 403;
     if (e.is(condition::limit_exceeded)) return 422;
-    if (e.is(condition::retryable) || e.is(condition::connection_lost)) return 503;
+    if (e.transient()) return 503;
     return 500;
 }
 
