@@ -10,6 +10,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -132,6 +133,11 @@ struct dispatcher::impl {
     // Messages handed to the SMSC whose outcome is not committed yet. Bounded by one window per
     // bind: after a crash, at most that many can go out twice.
     std::atomic<std::int64_t> in_flight{0};
+    // Campaign batches this node claimed: messages without a committed outcome, per batch;
+    // and the batches whose messages all have one, to delete with the next write.
+    std::mutex batches_mutex;
+    std::map<store::batch_key, int> outstanding;
+    std::vector<store::batch_key> finished_batches;
     // Receipts received and not yet persisted. Sending pauses while there are many, so
     // receipts are stored at the pace messages go out and memory stays bounded.
     std::atomic<std::int64_t> receipt_backlog{0};
@@ -159,8 +165,11 @@ struct dispatcher::impl {
     }
 
     void handle(const store::claimed_message& m) {
-        store::send_outcome o{
-            .log_id = m.log_id, .created_at = m.created_at, .tenant = m.tenant, .connector = {}};
+        store::send_outcome o{.log_id = m.log_id,
+                              .created_at = m.created_at,
+                              .tenant = m.tenant,
+                              .connector = {},
+                              .batch = m.batch};
         if (m.account_status.starts_with("final:")) {
             o.what = kind::failed;  // cancelled meanwhile: only the queue row goes
             push(std::move(o));
@@ -292,51 +301,98 @@ struct dispatcher::impl {
 
     void claim_loop() {
         const auto owner = options.node_id;
+        // When each source is worth asking again: at once while it gives all that was asked
+        // for, after the poll interval once it gave less (or at a wake-up).
+        auto next_queue = clock::now(), next_batches = clock::now();
         while (running) {
             if (clock::now() - last_refresh >= options.refresh) refresh();
             // At most one window per bind between "handed to the SMSC" and "outcome
             // committed": the bound on duplicates after a crash. The rest stays claimable by
             // other nodes.
             const std::int64_t max_in_flight = std::max<std::int64_t>(capacity, 1);
-            if (in_flight >= max_in_flight || !any_bound() || receipt_backlog > 8 * max_in_flight) {
+            const std::int64_t room = max_in_flight - in_flight;
+            if (room <= 0 || !any_bound() || receipt_backlog > 8 * max_in_flight) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(2));
                 continue;
             }
-            // A power of two: the claim statement comes in those sizes (see claim_due).
-            const int want = int(std::bit_floor(std::uint64_t(
-                std::min<std::int64_t>(options.claim_batch, max_in_flight - in_flight))));
+            const auto now = clock::now();
+            // Campaign batches that fit in the room (one whenever nothing is in flight, so a
+            // window smaller than a batch still moves).
+            const int batch = std::max(options.campaign_batch, 1);
+            int fit = int(std::min<std::int64_t>(room / batch, 8));
+            if (fit == 0 && in_flight == 0) fit = 1;
+            const bool try_queue = now >= next_queue, try_batches = fit > 0 && now >= next_batches;
+            if (!try_queue && !try_batches) {
+                if (fit == 0 && now >= next_batches)
+                    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // room soon
+                else if (wait(std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::min(next_queue, next_batches) - now)))
+                    next_queue = next_batches = clock::now();
+                continue;
+            }
             gates.set_live_nodes(live_nodes);
-            bool connectors_appeared = false;
-            auto batch =
-                pool.run([&](db::connection& c) -> result<std::vector<store::claimed_message>> {
-                    // Everything goes to the fallback SMSC only while no connector exists. One
-                    // added since the last refresh must not see messages go to the simulator
-                    // meanwhile: look before each claim (a read of an almost empty table).
-                    if (fallback_mode_now()) {
-                        auto any = store::any_connector(c);
-                        if (!any) return std::unexpected(any.error());
-                        if (*any) {
-                            connectors_appeared = true;
-                            return std::vector<store::claimed_message>{};
-                        }
+            struct claims {
+                std::vector<store::claimed_message> queue;
+                store::batch_claim batches;
+                bool connectors_appeared = false, queue_short = false, batches_short = false;
+            };
+            // A power of two: the claim statement comes in those sizes (see claim_due).
+            const int want = int(std::bit_floor(
+                std::uint64_t(std::min<std::int64_t>(options.claim_batch, room))));
+            auto got = pool.run([&](db::connection& c) -> result<claims> {
+                claims out;
+                // Everything goes to the fallback SMSC only while no connector exists. One
+                // added since the last refresh must not see messages go to the simulator
+                // meanwhile: look before each claim (a read of an almost empty table).
+                if (fallback_mode_now()) {
+                    auto any = store::any_connector(c);
+                    if (!any) return std::unexpected(any.error());
+                    if (*any) {
+                        out.connectors_appeared = true;
+                        return out;
                     }
-                    return store::claim_and_charge(c, owner, want, options.lease,
-                                                   [this](const store::claimed_message& m) {
-                                                       return gates.check(m, core::now());
-                                                   });
-                });
-            if (connectors_appeared) {
+                }
+                auto defer = [this](const store::claimed_message& m) {
+                    return gates.check(m, core::now());
+                };
+                int left = fit;
+                if (try_queue) {
+                    auto q = store::claim_and_charge(c, owner, want, options.lease, defer);
+                    if (!q) return std::unexpected(q.error());
+                    out.queue_short = int(q->size()) < want;
+                    left = int(std::min<std::int64_t>(
+                        left, (room - std::int64_t(q->size())) / batch));
+                    out.queue = std::move(*q);
+                }
+                if (try_batches && left > 0) {
+                    auto b = store::claim_batches(c, owner, left, options.lease, defer);
+                    if (!b) return std::unexpected(b.error());
+                    out.batches_short = b->batches < left;
+                    out.batches = std::move(*b);
+                }
+                return out;
+            });
+            if (got && got->connectors_appeared) {
                 refresh();
                 continue;
             }
-            if (!batch) {
-                spdlog::warn("dispatcher: claiming failed: {}", batch.error().message);
+            if (!got) {
+                spdlog::warn("dispatcher: claiming failed: {}", got.error().message);
                 wait(std::chrono::seconds(1));
                 continue;
             }
-            count(&dispatcher_stats::claimed, batch->size());
-            for (const auto& m : *batch) handle(m);
-            if (int(batch->size()) < want) wait(options.idle_poll);
+            const auto later = clock::now() + options.idle_poll;
+            if (try_queue) next_queue = got->queue_short ? later : clock::now();
+            if (try_batches && got->batches_short) next_batches = later;
+            auto& from_batches = got->batches.messages;
+            count(&dispatcher_stats::claimed, got->queue.size() + from_batches.size());
+            if (!from_batches.empty()) {
+                // Counted before any of them can have an outcome (see settle()).
+                std::lock_guard l(batches_mutex);
+                for (const auto& m : from_batches) ++outstanding[*m.batch];
+            }
+            for (const auto& m : got->queue) handle(m);
+            for (const auto& m : from_batches) handle(m);
         }
     }
 
@@ -345,7 +401,8 @@ struct dispatcher::impl {
     void plan_loop() {
         while (running) {
             auto n = pool.run([&](db::connection& c) {
-                return store::advance_campaigns(c, options.expand_chunk);
+                return store::advance_campaigns(c, options.expand_chunk,
+                                                std::max(options.campaign_batch, 1));
             });
             if (!n) spdlog::warn("dispatcher: advancing campaigns failed: {}", n.error().message);
             if (n && *n > 0) {
@@ -365,10 +422,22 @@ struct dispatcher::impl {
         wake_cv.notify_one();
     }
 
-    void wait(std::chrono::milliseconds d) {
+    /// Waits up to `d` for wake(); says whether it came.
+    bool wait(std::chrono::milliseconds d) {
         std::unique_lock l(wake_mutex);
         wake_cv.wait_for(l, d, [this] { return woken || !running; });
-        woken = false;
+        return std::exchange(woken, false);
+    }
+
+    /// An outcome of a message claimed with its campaign batch is committed: the batch is
+    /// done when the last one is, and deleted with the next write.
+    void settle(const store::send_outcome& o) {
+        if (!o.batch) return;
+        std::lock_guard l(batches_mutex);
+        auto it = outstanding.find(*o.batch);
+        if (it == outstanding.end() || --it->second > 0) return;
+        outstanding.erase(it);
+        finished_batches.push_back(*o.batch);
     }
 
     void write_loop() {
@@ -401,7 +470,7 @@ struct dispatcher::impl {
             }
             for (auto& r : fresh) waiting.push_back(std::move(r));
             const bool stopping = !running;
-            if (batch.empty() && waiting.empty()) {
+            if (batch.empty() && waiting.empty() && !batches_to_finish()) {
                 if (stopping && in_flight == 0) return;
                 continue;
             }
@@ -413,23 +482,31 @@ struct dispatcher::impl {
             batch.clear();
             in_flight -= batch_submitted;
             batch_submitted = 0;
-            if (stopping && in_flight == 0 && waiting.empty()) {
+            if (stopping && in_flight == 0 && waiting.empty() && !batches_to_finish()) {
                 std::lock_guard l(out_mutex);
                 if (outcomes.empty()) return;
             }
         }
     }
 
-    /// Writes outcomes and receipts in one transaction; says for each receipt whether its
-    /// part was found.
+    bool batches_to_finish() {
+        std::lock_guard l(batches_mutex);
+        return !finished_batches.empty();
+    }
+
+    /// Writes outcomes and receipts in one transaction, with the deletion of `done` batches;
+    /// says for each receipt whether its part was found.
     result<std::vector<bool>> write_together(const std::vector<store::send_outcome>& batch,
-                                             const std::vector<store::part_receipt>& rs) {
+                                             const std::vector<store::part_receipt>& rs,
+                                             const std::vector<store::batch_key>& done = {}) {
         return pool.run([&](db::connection& c) -> result<std::vector<bool>> {
             auto tx = db::transaction::begin(c);
             if (!tx) return std::unexpected(tx.error());
             if (auto o = store::record_outcomes(c, batch); !o) return std::unexpected(o.error());
             auto m = store::record_receipts(c, rs);
             if (!m) return std::unexpected(m.error());
+            if (auto f = store::finish_batches(c, options.node_id, done); !f)
+                return std::unexpected(f.error());
             if (auto cm = tx->commit(); !cm) return std::unexpected(cm.error());
             return m;
         });
@@ -451,7 +528,9 @@ struct dispatcher::impl {
                 batch.erase(batch.begin(), batch.begin() + std::ptrdiff_t(i));
                 return false;
             }
-            if (!one)
+            if (one)
+                settle(batch[i]);
+            else
                 spdlog::error(
                     "dispatcher: the outcome of message {} cannot be stored and is set aside "
                     "(the message is tried again when its lease ends): {}",
@@ -483,9 +562,20 @@ struct dispatcher::impl {
         rs.reserve(waiting.size());
         for (const auto& w : waiting) rs.push_back(w.receipt);
         std::vector<bool> matched, set_aside(waiting.size(), false);
-        auto r = write_together(batch, rs);
+        std::vector<store::batch_key> done;
+        {
+            std::lock_guard l(batches_mutex);
+            done = finished_batches;
+        }
+        auto r = write_together(batch, rs, done);
         if (r) {
             matched = std::move(*r);
+            {
+                std::lock_guard l(batches_mutex);
+                finished_batches.erase(finished_batches.begin(),
+                                       finished_batches.begin() + std::ptrdiff_t(done.size()));
+            }
+            for (const auto& o : batch) settle(o);
         } else if (r.error().transient()) {
             spdlog::warn("dispatcher: writing {} outcomes and {} receipts failed: {}", batch.size(),
                          waiting.size(), r.error().message);

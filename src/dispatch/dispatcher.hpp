@@ -21,6 +21,8 @@ namespace herald::dispatch {
 struct dispatcher_options {
     std::string node_id;  ///< lease owner; unique per process
     int claim_batch = 512;
+    /// Campaign recipients claimed together (one campaign batch; see claim_batches).
+    int campaign_batch = 128;
     /// Campaign recipients written to the delivery log per step.
     int expand_chunk = 5000;
     std::chrono::seconds lease{120};

@@ -205,7 +205,18 @@ result<campaign> cancel_campaign(db::connection& c, const core::uuid& tenant,
         "('draft', 'scheduled', 'running', 'paused')",
         {id, tenant}, "cancel");
     if (!done) return done;
-    // Messages not claimed yet are cancelled; those in a node's hands finish normally.
+    // Messages not claimed yet are cancelled; those in a node's hands finish normally. First
+    // the batches no node holds (their messages that went to the send queue are left to the
+    // statement after), then the send queue.
+    auto batches = c.exec_prepared(
+        "WITH b AS (DELETE FROM campaign_batches WHERE campaign_id = $1 AND (lease_until IS NULL "
+        "OR lease_until < now()) RETURNING after_id, last_id, created_at) "
+        "UPDATE sms_delivery_logs d SET status = 'canceled', updated_at = now() FROM b "
+        "WHERE d.campaign_id = $1 AND d.created_at = b.created_at AND d.recipient_id > b.after_id "
+        "AND d.recipient_id <= b.last_id AND d.status = 'queued' "
+        "AND NOT EXISTS (SELECT 1 FROM send_queue q WHERE q.log_id = d.id)",
+        {id});
+    if (!batches) return std::unexpected(batches.error());
     auto rs = c.exec_prepared(
         "WITH q AS (DELETE FROM send_queue s WHERE s.campaign_id = $1 AND (s.lease_until IS NULL "
         "OR s.lease_until < "
@@ -314,7 +325,7 @@ struct expansion_target {
 };
 
 /// Writes the next chunk of one campaign's audience; returns rows written.
-result<int> expand_chunk(db::connection& c, const expansion_target& t, int chunk,
+result<int> expand_chunk(db::connection& c, const expansion_target& t, int chunk, int batch,
                          const std::map<std::string, int>& prices, int default_price) {
     auto tpl =
         text::message_template::compile(t.message_template, [](std::string_view) { return true; });
@@ -408,10 +419,8 @@ result<int> expand_chunk(db::connection& c, const expansion_target& t, int chunk
                     "recipient_id, user_id, phone_number, sender_id, body, encoding, segments, "
                     "cost, status, error_code, validity_seconds) SELECT id, $10, $11, contact, "
                     "$12, phone, $13, body, enc, segs, cost, status, error, $14 FROM rows ")
-                    + (on_conflict ? "ON CONFLICT DO NOTHING " : "")
-                    + "RETURNING id, status) "
-                      "INSERT INTO send_queue (log_id, created_at, user_id, campaign_id) SELECT "
-                      "id, $10, $12, $11 FROM ins WHERE status = 'queued' RETURNING log_id",
+                    + (on_conflict ? "ON CONFLICT DO NOTHING " : "") + "RETURNING 1) "
+                    + "SELECT count(*) FROM ins",
                 {db::array_literal(ids), db::array_literal(contacts), db::array_literal(phones),
                  db::array_literal(bodies), db::array_literal(encodings),
                  db::array_literal(segments), db::array_literal(costs),
@@ -427,6 +436,25 @@ result<int> expand_chunk(db::connection& c, const expansion_target& t, int chunk
         }
         if (!ins) return std::unexpected(ins.error());
         written = int(ids.size());
+        // The chunk's recipients in runs of `batch`, each claimed as one (migration 0011).
+        // The runs cover the recipient ids from the cursor on, so they never overlap.
+        std::vector<std::string> lasts, afters;
+        std::string after = t.cursor ? t.cursor->str() : core::uuid{}.str();
+        std::vector<std::string> sizes;
+        for (std::size_t i = 0; i < contacts.size(); i += std::size_t(batch)) {
+            const std::size_t end = std::min(contacts.size(), i + std::size_t(batch));
+            afters.push_back(after);
+            lasts.push_back(contacts[end - 1]);
+            sizes.push_back(std::to_string(end - i));
+            after = contacts[end - 1];
+        }
+        auto b = c.exec_prepared(
+            "INSERT INTO campaign_batches (campaign_id, last_id, after_id, created_at, user_id, "
+            "recipients) SELECT $1, l, a, $4, $5, n FROM unnest($2::uuid[], $3::uuid[], "
+            "$6::integer[]) AS v(l, a, n) ON CONFLICT DO NOTHING",
+            {t.id, db::array_literal(lasts), db::array_literal(afters), t.started_at, t.tenant,
+             db::array_literal(sizes)});
+        if (!b) return std::unexpected(b.error());
     }
     const bool finished = rs->size() < chunk;
     auto up = c.exec_prepared(
@@ -442,7 +470,7 @@ result<int> expand_chunk(db::connection& c, const expansion_target& t, int chunk
 
 }  // namespace
 
-result<int> advance_campaigns(db::connection& c, int chunk) {
+result<int> advance_campaigns(db::connection& c, int chunk, int batch) {
     auto started = c.exec_prepared(
         "UPDATE sms_campaigns SET status = 'running', started_at = now(), updated_at = now() "
         "WHERE status = 'scheduled' AND scheduled_time <= now()",
@@ -483,7 +511,7 @@ result<int> advance_campaigns(db::connection& c, int chunk) {
                                r.get<std::string>(2), r.get<std::string>(3),
                                r.get<time_point>(4),  r.get<std::optional<core::uuid>>(5),
                                r.get<int>(6)};
-            auto n = expand_chunk(c, t, chunk, prices, default_price);
+            auto n = expand_chunk(c, t, chunk, std::max(batch, 1), prices, default_price);
             if (!n) return fail_tx(n.error());
             written += *n;
         }
@@ -493,7 +521,8 @@ result<int> advance_campaigns(db::connection& c, int chunk) {
     auto done = c.exec_prepared(
         "UPDATE sms_campaigns s SET status = 'completed', completed_at = now(), updated_at = now() "
         "WHERE s.status = 'running' AND s.expanded_at IS NOT NULL "
-        "AND NOT EXISTS (SELECT 1 FROM send_queue q WHERE q.campaign_id = s.id)",
+        "AND NOT EXISTS (SELECT 1 FROM send_queue q WHERE q.campaign_id = s.id) "
+        "AND NOT EXISTS (SELECT 1 FROM campaign_batches b WHERE b.campaign_id = s.id)",
         {});
     if (!done) return std::unexpected(done.error());
     return written;

@@ -88,8 +88,9 @@ result<campaign_stats> get_campaign_stats(db::connection& c, const core::uuid& t
 
 /// Starts scheduled campaigns that are due, expands up to `chunk` recipients of each running
 /// campaign whose audience is not fully written yet (one node per campaign at a time), and
-/// completes campaigns with nothing left to send. Returns the number of messages written.
-result<int> advance_campaigns(db::connection& c, int chunk);
+/// completes campaigns with nothing left to send. The recipients written are claimed in
+/// batches of `batch` (claim_batches). Returns the number of messages written.
+result<int> advance_campaigns(db::connection& c, int chunk, int batch);
 
 /// Pauses every running campaign of the tenant for lack of credits.
 result<void> pause_for_credits(db::connection& c, const core::uuid& tenant,

@@ -11,6 +11,7 @@
 #include "core/errc.hpp"
 #include "db/param.hpp"
 #include "store/billing.hpp"
+#include "store/campaigns.hpp"
 #include "store/errc.hpp"
 #include "store/fence.hpp"
 #include "text/utf8.hpp"
@@ -274,6 +275,45 @@ struct columns {
     std::string operator[](std::size_t i) const { return db::array_literal(data[i]); }
 };
 
+/// The send fence (see store/fence.hpp) is taken before the claim's snapshot, in the same
+/// round trip as BEGIN.
+const std::string& begin_claim() {
+    static const std::string sql =
+        "BEGIN; SELECT pg_advisory_xact_lock_shared(" + std::to_string(send_fence_key) + ")";
+    return sql;
+}
+
+/// A claimed message from the columns both claims select, in this order: id, created_at,
+/// user_id, phone_number, sender, text, credits, validity_seconds, campaign_id, status,
+/// attempts, charged, account_status, opted out, refund_failed_messages, quiet hours start
+/// and end, the contact's time zone, the campaign's TPS cap.
+claimed_message read_claimed(const db::row& r) {
+    claimed_message m;
+    m.log_id = r.get<core::uuid>(0);
+    m.created_at = r.get<time_point>(1);
+    m.tenant = r.get<core::uuid>(2);
+    m.to = r.get<std::string>(3);
+    m.from = r.get<std::string>(4);
+    m.body = r.get<std::string>(5);
+    m.cost = r.get<int>(6);
+    m.validity_seconds = r.get<std::optional<int>>(7);
+    m.campaign_id = r.get<std::optional<core::uuid>>(8);
+    const auto status = r.get<std::string>(9);
+    m.attempts = r.get<int>(10);
+    // API messages are paid when accepted; a campaign's when first claimed.
+    m.charged = !m.campaign_id || r.get<bool>(11);
+    m.account_status = status == "sending" || status == "queued"
+                           ? r.get<std::string>(12)
+                           : "final:" + status;
+    m.opted_out = r.get<bool>(13);
+    m.refund_failed = r.get<bool>(14);
+    auto qs = r.get<std::optional<std::string>>(15), qe = r.get<std::optional<std::string>>(16);
+    if (qs && qe) m.quiet_hours = std::pair(std::move(*qs), std::move(*qe));
+    m.time_zone = r.get<std::optional<std::string>>(17).value_or("");
+    m.campaign_tps = r.get<std::optional<double>>(18);
+    return m;
+}
+
 }  // namespace
 
 // ---- the dispatcher's side ----
@@ -337,41 +377,14 @@ CROSS JOIN LATERAL (SELECT coalesce(k.settings -> 'quiet_hours',
     if (!rs) return std::unexpected(rs.error());
     std::vector<claimed_message> out;
     out.reserve(std::size_t(rs->size()));
-    for (auto r : *rs) {
-        claimed_message m;
-        m.log_id = r.get<core::uuid>(0);
-        m.created_at = r.get<time_point>(1);
-        m.tenant = r.get<core::uuid>(2);
-        m.to = r.get<std::string>(3);
-        m.from = r.get<std::string>(4);
-        m.body = r.get<std::string>(5);
-        m.cost = r.get<int>(6);
-        m.validity_seconds = r.get<std::optional<int>>(7);
-        m.campaign_id = r.get<std::optional<core::uuid>>(8);
-        const auto status = r.get<std::string>(9);
-        m.attempts = r.get<int>(10);
-        // API messages are paid when accepted; a campaign's when first claimed (below).
-        m.charged = !m.campaign_id || r.get<bool>(11);
-        m.account_status = status == "sending" ? r.get<std::string>(12) : "final:" + status;
-        m.opted_out = r.get<bool>(13);
-        m.refund_failed = r.get<bool>(14);
-        auto qs = r.get<std::optional<std::string>>(15), qe = r.get<std::optional<std::string>>(16);
-        if (qs && qe) m.quiet_hours = std::pair(std::move(*qs), std::move(*qe));
-        m.time_zone = r.get<std::optional<std::string>>(17).value_or("");
-        m.campaign_tps = r.get<std::optional<double>>(18);
-        out.push_back(std::move(m));
-    }
+    for (auto r : *rs) out.push_back(read_claimed(r));
     return out;
 }
 
 result<std::vector<claimed_message>> claim_and_charge(db::connection& c, const std::string& owner,
                                                       int limit, std::chrono::seconds lease,
                                                       const defer_fn& defer) {
-    // One round trip: the transaction, and the send fence (see store/fence.hpp) before the
-    // claim's snapshot.
-    static const std::string begin =
-        "BEGIN; SELECT pg_advisory_xact_lock_shared(" + std::to_string(send_fence_key) + ")";
-    if (auto b = c.exec(begin); !b) return std::unexpected(b.error());
+    if (auto b = c.exec(begin_claim()); !b) return std::unexpected(b.error());
     auto abort = [&](const error& e) -> result<std::vector<claimed_message>> {
         (void)c.exec("ROLLBACK");
         return std::unexpected(e);
@@ -485,6 +498,203 @@ result<std::vector<claimed_message>> claim_and_charge(db::connection& c, const s
     return out;
 }
 
+result<batch_claim> claim_batches(db::connection& c, const std::string& owner, int max_batches,
+                                  std::chrono::seconds lease, const defer_fn& defer) {
+    if (auto b = c.exec(begin_claim()); !b) return std::unexpected(b.error());
+    auto abort = [&](const error& e) -> result<batch_claim> {
+        (void)c.exec("ROLLBACK");
+        return std::unexpected(e);
+    };
+    // Batches of running campaigns only: a paused campaign's are not even looked at. Each
+    // batch is marked charged with its lease; `was_charged` says whether it was before.
+    auto leased = c.exec_prepared(
+        "WITH b AS (SELECT x.campaign_id, x.last_id, x.charged FROM sms_campaigns k "
+        "CROSS JOIN LATERAL (SELECT campaign_id, last_id, charged FROM campaign_batches x "
+        "WHERE x.campaign_id = k.id AND (x.lease_until IS NULL OR x.lease_until < now()) "
+        "ORDER BY x.last_id LIMIT $3 FOR UPDATE SKIP LOCKED) x "
+        "WHERE k.status = 'running' LIMIT $3) "
+        "UPDATE campaign_batches x SET lease_owner = $1, lease_until = now() + "
+        "make_interval(secs => $2), attempts = x.attempts + 1, charged = true "
+        "FROM b WHERE x.campaign_id = b.campaign_id AND x.last_id = b.last_id "
+        "RETURNING x.campaign_id, x.last_id, x.after_id, x.created_at, b.charged",
+        {owner, int(lease.count()), max_batches});
+    if (!leased) return abort(leased.error());
+    if (leased->empty()) {
+        if (auto cm = c.exec("COMMIT"); !cm) return abort(cm.error());
+        return batch_claim{};
+    }
+    columns batches(5);
+    std::map<batch_key, bool> was_charged;
+    for (auto r : *leased) {
+        batch_key k{r.get<core::uuid>(0), r.get<core::uuid>(1)};
+        was_charged[k] = r.get<bool>(4);
+        batches.add({k.campaign_id.str(), k.last_id.str(), r.get<std::string>(2),
+                     db::format_timestamp(r.get<time_point>(3)), r.get<bool>(4) ? "t" : "f"});
+    }
+    // The batches' messages still queued. A batch claimed before may have sent some of its
+    // messages to the send queue (held back, or a retry): those are the queue's now.
+    auto rs = c.exec_prepared(R"sql(
+SELECT d.id, d.created_at, d.user_id, d.phone_number, coalesce(d.sender_id, ''),
+  coalesce(d.body, ''), coalesce(d.cost, 0)::integer, d.validity_seconds, d.campaign_id,
+  d.status, 0, b.charged, u.account_status,
+  EXISTS (SELECT 1 FROM opt_outs o WHERE o.user_id = d.user_id
+                                     AND o.phone_number = d.phone_number),
+  coalesce((u.settings ->> 'refund_failed_messages')::boolean, false),
+  z.qh ->> 'start', z.qh ->> 'end',
+  CASE WHEN z.qh IS NOT NULL THEN (SELECT ct.time_zone FROM contacts ct
+                                   WHERE ct.id = d.recipient_id) END,
+  (k.settings ->> 'tps')::float8, b.last_id
+FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::boolean[])
+  AS b(campaign_id, last_id, after_id, at, charged)
+JOIN sms_delivery_logs d ON d.campaign_id = b.campaign_id AND d.created_at = b.at
+  AND d.recipient_id > b.after_id AND d.recipient_id <= b.last_id
+JOIN users u ON u.id = d.user_id
+JOIN sms_campaigns k ON k.id = d.campaign_id
+CROSS JOIN LATERAL (SELECT coalesce(k.settings -> 'quiet_hours',
+                                    u.settings -> 'quiet_hours') AS qh) z
+WHERE d.status = 'queued'
+  AND (NOT b.charged OR NOT EXISTS (SELECT 1 FROM send_queue q WHERE q.log_id = d.id))
+ORDER BY d.campaign_id, d.recipient_id
+)sql",
+                              {batches[0], batches[1], batches[2], batches[3], batches[4]});
+    if (!rs) return abort(rs.error());
+    std::vector<claimed_message> claimed;
+    claimed.reserve(std::size_t(rs->size()));
+    for (auto r : *rs) {
+        auto m = read_claimed(r);
+        m.batch = batch_key{*m.campaign_id, r.get<core::uuid>(19)};
+        claimed.push_back(std::move(m));
+    }
+    auto sendable = [](const claimed_message& m) {
+        return m.account_status == "active" && !m.opted_out;
+    };
+    std::vector<std::optional<deferral>> held(claimed.size());
+    if (defer)
+        for (std::size_t i = 0; i < claimed.size(); ++i)
+            if (sendable(claimed[i])) held[i] = defer(claimed[i]);
+    // One debit per campaign for the messages of batches claimed for the first time.
+    std::map<std::pair<core::uuid, core::uuid>, int> due;  // (tenant, campaign) -> credits
+    for (std::size_t i = 0; i < claimed.size(); ++i) {
+        const auto& m = claimed[i];
+        if (!m.charged && sendable(m) && !held[i] && m.cost > 0)
+            due[{m.tenant, *m.campaign_id}] += m.cost;
+    }
+    std::set<core::uuid> unpaid;
+    for (const auto& [key, credits] : due) {
+        if (auto sp = c.exec("SAVEPOINT charge"); !sp) return abort(sp.error());
+        auto d = debit(c, {.tenant = key.first,
+                           .credits = credits,
+                           .transaction_type = "campaign_cost",
+                           .description = "campaign batch",
+                           .by = std::nullopt,
+                           .campaign_id = key.second});
+        if (d) {
+            if (auto r = c.exec("RELEASE SAVEPOINT charge"); !r) return abort(r.error());
+            continue;
+        }
+        if (d.error().code != errc::insufficient_credits) return abort(d.error());
+        if (auto r = c.exec("ROLLBACK TO SAVEPOINT charge"); !r) return abort(r.error());
+        if (auto p = pause_for_credits(c, key.first, key.second); !p) return abort(p.error());
+        unpaid.insert(key.second);
+    }
+    // The campaigns that could not pay get their batches back as they were; nothing of them
+    // is written. Of the rest: what is no longer sendable ends here, what must wait goes to
+    // the send queue, and the others are handed out.
+    std::vector<claimed_message> out;
+    std::vector<send_outcome> finished;
+    columns later(8);
+    std::map<batch_key, int> handed;
+    const auto now = core::now();
+    for (std::size_t i = 0; i < claimed.size(); ++i) {
+        auto& m = claimed[i];
+        if (unpaid.contains(*m.campaign_id)) continue;
+        if (!sendable(m)) {
+            send_outcome o{.log_id = m.log_id,
+                           .created_at = m.created_at,
+                           .tenant = m.tenant,
+                           .connector = {},
+                           .what = send_outcome::kind::failed,
+                           .error_code = m.opted_out ? "opted_out" : "account_" + m.account_status,
+                           .error_message = m.opted_out
+                                                ? "the number opted out before the message was sent"
+                                                : "the account is " + m.account_status,
+                           .refund = m.charged ? m.cost : 0,
+                           .batch = m.batch};
+            finished.push_back(std::move(o));
+            continue;
+        }
+        if (held[i]) {
+            const double secs =
+                std::chrono::duration<double>(std::max(held[i]->until - now, time_point::duration{}))
+                    .count();
+            later.add({m.log_id.str(), db::format_timestamp(m.created_at), m.tenant.str(),
+                       m.campaign_id->str(), std::to_string(secs), held[i]->code,
+                       held[i]->message, m.charged ? "t" : "f"});
+            continue;
+        }
+        m.charged = true;
+        ++handed[*m.batch];
+        out.push_back(std::move(m));
+    }
+    if (!finished.empty())
+        if (auto f = record_outcomes(c, finished); !f) return abort(f.error());
+    if (later.size() > 0) {
+        auto q = c.exec_prepared(
+            "WITH v AS (SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[], "
+            "$4::uuid[], $5::float8[], $6::text[], $7::text[], $8::boolean[]) AS v(id, at, "
+            "user_id, campaign_id, secs, code, msg, charged)), "
+            "q AS (INSERT INTO send_queue (log_id, created_at, user_id, campaign_id, due_at, "
+            "charged) SELECT id, at, user_id, campaign_id, now() + make_interval(secs => secs), "
+            "charged FROM v ON CONFLICT (log_id) DO NOTHING) "
+            "UPDATE sms_delivery_logs d SET error_code = v.code, error_message = v.msg, "
+            "updated_at = now() FROM v WHERE d.id = v.id AND d.created_at = v.at",
+            {later[0], later[1], later[2], later[3], later[4], later[5], later[6], later[7]});
+        if (!q) return abort(q.error());
+    }
+    // Batches with nothing handed out are done (or, for a campaign that could not pay, go
+    // back untouched).
+    columns empty(2), back(3);
+    for (const auto& [k, charged] : was_charged) {
+        if (unpaid.contains(k.campaign_id))
+            back.add({k.campaign_id.str(), k.last_id.str(), charged ? "t" : "f"});
+        else if (!handed.contains(k))
+            empty.add({k.campaign_id.str(), k.last_id.str()});
+    }
+    if (back.size() > 0) {
+        auto q = c.exec_prepared(
+            "UPDATE campaign_batches x SET lease_owner = NULL, lease_until = NULL, attempts = "
+            "x.attempts - 1, charged = v.charged FROM unnest($1::uuid[], $2::uuid[], "
+            "$3::boolean[]) AS v(campaign_id, last_id, charged) WHERE x.campaign_id = "
+            "v.campaign_id AND x.last_id = v.last_id",
+            {back[0], back[1], back[2]});
+        if (!q) return abort(q.error());
+    }
+    if (empty.size() > 0) {
+        auto q = c.exec_prepared(
+            "DELETE FROM campaign_batches x USING unnest($1::uuid[], $2::uuid[]) AS "
+            "v(campaign_id, last_id) WHERE x.campaign_id = v.campaign_id AND x.last_id = "
+            "v.last_id",
+            {empty[0], empty[1]});
+        if (!q) return abort(q.error());
+    }
+    if (auto cm = c.exec("COMMIT"); !cm) return abort(cm.error());
+    return batch_claim{std::move(out), int(was_charged.size())};
+}
+
+result<void> finish_batches(db::connection& c, const std::string& owner,
+                            const std::vector<batch_key>& done) {
+    if (done.empty()) return {};
+    columns v(2);
+    for (const auto& k : done) v.add({k.campaign_id.str(), k.last_id.str()});
+    auto q = c.exec_prepared(
+        "DELETE FROM campaign_batches x USING unnest($1::uuid[], $2::uuid[]) AS v(campaign_id, "
+        "last_id) WHERE x.campaign_id = v.campaign_id AND x.last_id = v.last_id AND "
+        "x.lease_owner = $3",
+        {v[0], v[1], owner});
+    if (!q) return std::unexpected(q.error());
+    return {};
+}
+
 result<std::vector<message>> accept_messages(db::connection& c,
                                              const std::vector<new_message>& batch) {
     if (batch.empty()) return std::vector<message>{};
@@ -527,7 +737,7 @@ result<std::vector<message>> accept_messages(db::connection& c,
 
 result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>& outcomes) {
     using kind = send_outcome::kind;
-    columns sent(3), parts(5), retry(6), final_(5);
+    columns sent(3), parts(5), retry(6), requeue(8), final_(5);
     std::vector<std::string> done;                     // queue rows to delete
     std::map<std::string, const send_outcome*> by_id;  // for refunds
     for (const auto& o : outcomes) {
@@ -541,18 +751,25 @@ result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>&
                 for (std::size_t i = 0; i < o.message_ids.size(); ++i)
                     parts.add({storable(o.message_ids[i], external_id_chars), o.connector, id, at,
                                std::to_string(i + 1)});
-                done.push_back(id);
+                if (!o.batch) done.push_back(id);
                 break;
             case kind::retry:
-                retry.add({id, at, std::to_string(o.retry_after.count()),
-                           storable(o.error_code, error_code_chars),
-                           storable(o.error_message, error_message_chars), o.counted ? "t" : "f"});
+                if (o.batch)  // it had no queue row: it gets one now
+                    requeue.add({id, at, std::to_string(o.retry_after.count()),
+                                 storable(o.error_code, error_code_chars),
+                                 storable(o.error_message, error_message_chars),
+                                 o.counted ? "t" : "f", o.tenant.str(), o.batch->campaign_id.str()});
+                else
+                    retry.add({id, at, std::to_string(o.retry_after.count()),
+                               storable(o.error_code, error_code_chars),
+                               storable(o.error_message, error_message_chars),
+                               o.counted ? "t" : "f"});
                 break;
             default:
                 final_.add({id, at, o.what == kind::rejected ? "rejected" : "failed",
                             storable(o.error_code, error_code_chars),
                             storable(o.error_message, error_message_chars)});
-                done.push_back(id);
+                if (!o.batch) done.push_back(id);
                 by_id[id] = &o;
         }
     }
@@ -562,8 +779,8 @@ result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>&
                         "external_message_id = v.mid, sent_at = now(), updated_at = now(), "
                         "error_code = NULL, error_message = NULL "
                         "FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) AS v(id, at, mid) "
-                        "WHERE d.id = v.id AND d.created_at = v.at AND d.status = 'sending' "
-                        "RETURNING d.*), ")
+                        "WHERE d.id = v.id AND d.created_at = v.at AND d.status IN ('sending', "
+                        "'queued') RETURNING d.*), ")
                 + queue_webhooks + "SELECT count(*) FROM m",
             {sent[0], sent[1], sent[2]});
         if (!u) return std::unexpected(u.error());
@@ -591,6 +808,23 @@ result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>&
             "updated_at = now() FROM v WHERE d.id = v.id AND d.created_at = v.at AND d.status = "
             "'sending'",
             {retry[0], retry[1], retry[2], retry[3], retry[4], retry[5]});
+        if (!q) return std::unexpected(q.error());
+    }
+    if (requeue.size() > 0) {
+        // Paid for with its batch, so charged; the attempt counts unless nothing was tried.
+        auto q = c.exec_prepared(
+            "WITH v AS (SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::integer[], "
+            "$4::text[], $5::text[], $6::boolean[], $7::uuid[], $8::uuid[]) "
+            "AS v(id, at, secs, code, msg, counted, user_id, campaign_id)), "
+            "q AS (INSERT INTO send_queue (log_id, created_at, user_id, campaign_id, due_at, "
+            "attempts, charged) SELECT id, at, user_id, campaign_id, now() + make_interval(secs "
+            "=> secs), CASE WHEN counted THEN 1 ELSE 0 END, true FROM v "
+            "ON CONFLICT (log_id) DO NOTHING) "
+            "UPDATE sms_delivery_logs d SET status = 'queued', error_code = v.code, error_message "
+            "= v.msg, updated_at = now() FROM v WHERE d.id = v.id AND d.created_at = v.at AND "
+            "d.status IN ('sending', 'queued')",
+            {requeue[0], requeue[1], requeue[2], requeue[3], requeue[4], requeue[5], requeue[6],
+             requeue[7]});
         if (!q) return std::unexpected(q.error());
     }
     if (final_.size() > 0) {

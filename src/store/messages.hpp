@@ -89,6 +89,13 @@ result<message> cancel_message(db::connection& c, const core::uuid& tenant, cons
 
 // ---- the dispatcher's side ----
 
+/// A run of a campaign's recipients claimed as one (migration 0011): the campaign, and the
+/// highest recipient id in the run.
+struct batch_key {
+    core::uuid campaign_id, last_id;
+    auto operator<=>(const batch_key&) const = default;
+};
+
 /// A message claimed for sending.
 struct claimed_message {
     core::uuid log_id;
@@ -108,6 +115,8 @@ struct claimed_message {
     std::optional<std::pair<std::string, std::string>> quiet_hours;
     std::string time_zone;               ///< the contact's own zone, when it has one
     std::optional<double> campaign_tps;  ///< the campaign's settings.tps cap
+    /// Claimed with its campaign batch (claim_batches), not through a send queue row.
+    std::optional<batch_key> batch;
 };
 
 /// A claimed message that must wait (quiet hours, a campaign's TPS cap): it goes back to
@@ -135,6 +144,27 @@ result<std::vector<claimed_message>> claim_and_charge(db::connection& c, const s
                                                       int limit, std::chrono::seconds lease,
                                                       const defer_fn& defer = {});
 
+/// Claims up to `max_batches` batches of running campaigns under a lease for `owner`, and
+/// returns their messages to send now, in one transaction that also applies the gates and
+/// charges like claim_and_charge:
+/// - messages no longer sendable (account not active, number opted out) are finished as
+///   failed here, and not returned;
+/// - messages that `defer` holds back move to the send queue until their time, uncharged;
+/// - one debit per campaign pays for the rest the first time their batch is claimed (a batch
+///   claimed again after its lease ran out was paid for already); a tenant who cannot pay
+///   has the campaign paused with the reason insufficient_credits and its batches back.
+/// A batch with nothing left to send is deleted. The caller deletes the others with
+/// finish_batches once every message returned for them has an outcome.
+struct batch_claim {
+    std::vector<claimed_message> messages;
+    int batches = 0;  ///< batches leased (fewer than asked: no more are claimable now)
+};
+result<batch_claim> claim_batches(db::connection& c, const std::string& owner, int max_batches,
+                                  std::chrono::seconds lease, const defer_fn& defer = {});
+/// Deletes batches whose messages all have an outcome (those `owner` still holds).
+result<void> finish_batches(db::connection& c, const std::string& owner,
+                            const std::vector<batch_key>& done);
+
 /// What the SMSC said about one claimed message.
 struct send_outcome {
     core::uuid log_id;
@@ -149,6 +179,9 @@ struct send_outcome {
     /// connector of the route is down).
     bool counted = true;
     int refund = 0;  ///< credits to give back (failed, rejected, suppressed)
+    /// The message came with its campaign batch: it has no send queue row (a retry makes
+    /// one) and its row is still 'queued'.
+    std::optional<batch_key> batch;
 };
 /// Persists a batch of outcomes in one transaction.
 result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>& outcomes);

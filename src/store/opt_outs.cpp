@@ -79,9 +79,12 @@ result<bool> wait_for_in_flight(db::connection& c, const core::uuid& tenant,
     const auto until = std::chrono::steady_clock::now() + limit;
     while (true) {
         auto rs = c.exec_prepared(
-            "SELECT count(*) FROM send_queue q JOIN sms_delivery_logs d ON d.id = q.log_id AND "
-            "d.created_at = q.created_at WHERE d.phone_number = $2 AND d.user_id = $1 AND "
-            "q.lease_until > now()",
+            "SELECT count(*) FROM sms_delivery_logs d WHERE d.phone_number = $2 AND d.user_id = $1 "
+            "AND d.status IN ('queued', 'sending') AND (EXISTS (SELECT 1 FROM send_queue q "
+            "WHERE q.log_id = d.id AND q.lease_until > now()) OR EXISTS (SELECT 1 FROM "
+            "(SELECT after_id, lease_until FROM campaign_batches b WHERE b.campaign_id = "
+            "d.campaign_id AND b.last_id >= d.recipient_id ORDER BY b.last_id LIMIT 1) b "
+            "WHERE b.after_id < d.recipient_id AND b.lease_until > now()))",
             {tenant, phone_number});
         if (!rs) return std::unexpected(rs.error());
         if (rs->front().get<std::int64_t>(0) == 0) return true;
