@@ -115,7 +115,7 @@ struct dispatcher::impl {
     send_gates gates;  // claim thread only
 
     std::atomic<bool> running{false};
-    std::thread claimer, writer, planner;
+    std::thread claimer, writer, receipt_writer, planner;
     std::mutex plan_mutex;
     std::condition_variable plan_cv;
 
@@ -126,7 +126,8 @@ struct dispatcher::impl {
 
     // Results waiting to be written.
     std::mutex out_mutex;
-    std::condition_variable out_cv;
+    std::condition_variable out_cv, receipt_cv;
+    std::atomic<bool> outcomes_written{false};  // the writer has stopped, nothing left
     std::vector<store::send_outcome> outcomes;
     std::int64_t outcomes_submitted = 0;  // of `outcomes`, those that went to the SMSC
     std::deque<pending_receipt> receipts;
@@ -440,19 +441,20 @@ struct dispatcher::impl {
         finished_batches.push_back(*o.batch);
     }
 
+    /// Writes the outcomes of submits (and deletes finished campaign batches), one
+    /// transaction at a time, on its own connection: the claimer waits for these commits
+    /// before it hands out more, so they must not queue behind receipts.
     void write_loop() {
         std::vector<store::send_outcome> batch;
         std::int64_t batch_submitted = 0;
         // Write when half a window's outcomes are waiting: the claimer is held back by them.
         auto flush_at = [this] { return std::max<std::int64_t>(32, capacity / 2); };
-        std::vector<pending_receipt> waiting;  // receipts whose part is not stored yet
+        std::vector<pending_receipt> none;
         while (true) {
-            std::vector<pending_receipt> fresh;
             {
                 std::unique_lock l(out_mutex);
                 out_cv.wait_for(l, std::chrono::milliseconds(20), [this, flush_at] {
-                    return std::int64_t(outcomes.size()) >= flush_at() || receipts.size() >= 1000
-                           || !running;
+                    return std::int64_t(outcomes.size()) >= flush_at() || !running;
                 });
                 if (batch.empty())
                     batch.swap(outcomes);
@@ -463,28 +465,57 @@ struct dispatcher::impl {
                 }
                 batch_submitted += outcomes_submitted;
                 outcomes_submitted = 0;
-                while (!receipts.empty()) {
-                    fresh.push_back(std::move(receipts.front()));
-                    receipts.pop_front();
-                }
             }
-            for (auto& r : fresh) waiting.push_back(std::move(r));
             const bool stopping = !running;
-            if (batch.empty() && waiting.empty() && !batches_to_finish()) {
-                if (stopping && in_flight == 0) return;
+            if (batch.empty() && !batches_to_finish()) {
+                if (stopping && in_flight == 0) break;
                 continue;
             }
-            if (!persist(batch, waiting)) {
-                std::this_thread::sleep_for(
-                    std::chrono::milliseconds(500));  // keep both; try again
+            if (!persist(batch, none, true)) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(500));  // try again
                 continue;
             }
             batch.clear();
             in_flight -= batch_submitted;
             batch_submitted = 0;
-            if (stopping && in_flight == 0 && waiting.empty() && !batches_to_finish()) {
+            if (stopping && in_flight == 0 && !batches_to_finish()) {
                 std::lock_guard l(out_mutex);
-                if (outcomes.empty()) return;
+                if (outcomes.empty()) break;
+            }
+        }
+        outcomes_written = true;
+        receipt_cv.notify_one();
+    }
+
+    /// Writes receipts, on a connection of its own. A receipt whose part is not stored yet
+    /// (its submit's outcome is still on the way) waits for a later round.
+    void receipt_loop() {
+        std::vector<store::send_outcome> none;
+        std::vector<pending_receipt> waiting;
+        while (true) {
+            {
+                std::unique_lock l(out_mutex);
+                receipt_cv.wait_for(l, std::chrono::milliseconds(20), [this] {
+                    return receipts.size() >= 1000 || (!running && outcomes_written);
+                });
+                while (!receipts.empty()) {
+                    waiting.push_back(std::move(receipts.front()));
+                    receipts.pop_front();
+                }
+            }
+            // Once the outcomes are all written, what is left can be matched one last time.
+            const bool last = !running && outcomes_written;
+            if (waiting.empty()) {
+                if (last) return;
+                continue;
+            }
+            if (!persist(none, waiting, false)) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(500));  // try again
+                continue;
+            }
+            if (last && waiting.empty()) {
+                std::lock_guard l(out_mutex);
+                if (receipts.empty()) return;
             }
         }
     }
@@ -555,15 +586,17 @@ struct dispatcher::impl {
         return true;
     }
 
-    /// Writes outcomes and receipts in one transaction. Receipts that matched are acked;
+    /// Writes outcomes or receipts (or both) in one transaction, and with outcomes the batches
+    /// that finished before. Receipts that matched are acked;
     /// unmatched ones wait (their part may be in a later batch) for up to a minute.
-    bool persist(std::vector<store::send_outcome>& batch, std::vector<pending_receipt>& waiting) {
+    bool persist(std::vector<store::send_outcome>& batch, std::vector<pending_receipt>& waiting,
+                 bool finish_batches) {
         std::vector<store::part_receipt> rs;
         rs.reserve(waiting.size());
         for (const auto& w : waiting) rs.push_back(w.receipt);
         std::vector<bool> matched, set_aside(waiting.size(), false);
         std::vector<store::batch_key> done;
-        {
+        if (finish_batches) {
             std::lock_guard l(batches_mutex);
             done = finished_batches;
         }
@@ -597,7 +630,8 @@ struct dispatcher::impl {
             } else if (set_aside[i]) {
                 waiting[i].ack(true);
                 ++dropped;
-            } else if (now - waiting[i].first_seen > std::chrono::minutes(1) || !running) {
+            } else if (now - waiting[i].first_seen > std::chrono::minutes(1)
+                       || outcomes_written) {
                 // A receipt for nothing Herald sent (or sent long ago and purged).
                 spdlog::warn("dispatcher: receipt for unknown message id {} on {}",
                              waiting[i].receipt.message_id, waiting[i].receipt.connector);
@@ -739,7 +773,7 @@ struct dispatcher::impl {
             receipts.push_back(std::move(p));
             ++receipt_backlog;
         }
-        out_cv.notify_one();
+        receipt_cv.notify_one();
     }
 };
 
@@ -754,7 +788,9 @@ void dispatcher::start() {
     if (impl_->running.exchange(true)) return;
     auto* i = impl_.get();
     i->refresh();
+    i->outcomes_written = false;
     i->writer = std::thread([i] { i->write_loop(); });
+    i->receipt_writer = std::thread([i] { i->receipt_loop(); });
     i->claimer = std::thread([i] { i->claim_loop(); });
     i->planner = std::thread([i] { i->plan_loop(); });
 }
@@ -781,6 +817,8 @@ void dispatcher::stop(std::chrono::milliseconds grace) {
     for (auto& [name, l] : links) l->client->stop(grace);
     i->out_cv.notify_all();
     if (i->writer.joinable()) i->writer.join();
+    i->receipt_cv.notify_all();
+    if (i->receipt_writer.joinable()) i->receipt_writer.join();
     // Give the binds back at once so other nodes need not wait for the leases to end.
     auto r =
         i->pool.run([&](db::connection& c) { return store::release_binds(c, i->options.node_id); });

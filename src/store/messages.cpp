@@ -532,7 +532,9 @@ result<batch_claim> claim_batches(db::connection& c, const std::string& owner, i
                      db::format_timestamp(r.get<time_point>(3)), r.get<bool>(4) ? "t" : "f"});
     }
     // The batches' messages still queued. A batch claimed before may have sent some of its
-    // messages to the send queue (held back, or a retry): those are the queue's now.
+    // messages to the send queue (held back, or a retry): those are the queue's now. (Each
+    // batch's range is read by index under a LATERAL with a LIMIT: as a plain join, the
+    // generic plan scanned the whole log for queued rows.)
     auto rs = c.exec_prepared(R"sql(
 SELECT d.id, d.created_at, d.user_id, d.phone_number, coalesce(d.sender_id, ''),
   coalesce(d.body, ''), coalesce(d.cost, 0)::integer, d.validity_seconds, d.campaign_id,
@@ -546,14 +548,16 @@ SELECT d.id, d.created_at, d.user_id, d.phone_number, coalesce(d.sender_id, ''),
   (k.settings ->> 'tps')::float8, b.last_id
 FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::boolean[])
   AS b(campaign_id, last_id, after_id, at, charged)
-JOIN sms_delivery_logs d ON d.campaign_id = b.campaign_id AND d.created_at = b.at
-  AND d.recipient_id > b.after_id AND d.recipient_id <= b.last_id
+CROSS JOIN LATERAL (
+  SELECT * FROM sms_delivery_logs d
+  WHERE d.campaign_id = b.campaign_id AND d.created_at = b.at
+    AND d.recipient_id > b.after_id AND d.recipient_id <= b.last_id AND d.status = 'queued'
+  ORDER BY d.recipient_id LIMIT 1000000) d
 JOIN users u ON u.id = d.user_id
 JOIN sms_campaigns k ON k.id = d.campaign_id
 CROSS JOIN LATERAL (SELECT coalesce(k.settings -> 'quiet_hours',
                                     u.settings -> 'quiet_hours') AS qh) z
-WHERE d.status = 'queued'
-  AND (NOT b.charged OR NOT EXISTS (SELECT 1 FROM send_queue q WHERE q.log_id = d.id))
+WHERE NOT b.charged OR NOT EXISTS (SELECT 1 FROM send_queue q WHERE q.log_id = d.id)
 ORDER BY d.campaign_id, d.recipient_id
 )sql",
                               {batches[0], batches[1], batches[2], batches[3], batches[4]});
@@ -737,7 +741,7 @@ result<std::vector<message>> accept_messages(db::connection& c,
 
 result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>& outcomes) {
     using kind = send_outcome::kind;
-    columns sent(3), parts(5), retry(6), requeue(8), final_(5);
+    columns sent(3), parts(6), retry(6), requeue(8), final_(5);
     std::vector<std::string> done;                     // queue rows to delete
     std::map<std::string, const send_outcome*> by_id;  // for refunds
     for (const auto& o : outcomes) {
@@ -750,7 +754,7 @@ result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>&
                               : storable(o.message_ids.front(), external_id_chars)});
                 for (std::size_t i = 0; i < o.message_ids.size(); ++i)
                     parts.add({storable(o.message_ids[i], external_id_chars), o.connector, id, at,
-                               std::to_string(i + 1)});
+                               std::to_string(i + 1), std::to_string(o.message_ids.size())});
                 if (!o.batch) done.push_back(id);
                 break;
             case kind::retry:
@@ -788,11 +792,11 @@ result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>&
     if (parts.size() > 0) {
         auto p = c.exec_prepared(
             "INSERT INTO sms_message_parts (external_message_id, connector, log_id, "
-            "log_created_at, part_number) "
+            "log_created_at, part_number, parts) "
             "SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::timestamptz[], "
-            "$5::smallint[]) "
+            "$5::smallint[], $6::smallint[]) "
             "ON CONFLICT DO NOTHING",
-            {parts[0], parts[1], parts[2], parts[3], parts[4]});
+            {parts[0], parts[1], parts[2], parts[3], parts[4], parts[5]});
         if (!p) return std::unexpected(p.error());
     }
     if (retry.size() > 0) {
@@ -872,6 +876,33 @@ result<std::vector<bool>> record_receipts(db::connection& c,
              r.error_code ? std::optional(storable(*r.error_code, error_code_chars)) : std::nullopt,
              r.done_at ? std::optional<std::string>(db::format_timestamp(*r.done_at))
                        : std::nullopt});
+    // A one-part message takes its receipt's status at once: its part is only looked up.
+    // Receipts give minutes at best; delivered_at is never before the submit.
+    auto single = c.exec_prepared(
+        std::string(
+            "WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+            "$5::timestamptz[]) AS v(conn, mid, status, code, done)), "
+            "s AS (SELECT v.*, sp.log_id, sp.log_created_at FROM v JOIN sms_message_parts sp ON "
+            "sp.connector = v.conn AND sp.external_message_id = v.mid WHERE sp.parts = 1), "
+            "m AS (UPDATE sms_delivery_logs d SET status = s.status, delivered_at = CASE WHEN "
+            "s.status = 'delivered' THEN greatest(coalesce(s.done, now()), d.sent_at) ELSE "
+            "d.delivered_at END, error_code = CASE WHEN s.status = 'delivered' THEN NULL ELSE "
+            "s.code END, updated_at = now() FROM s WHERE d.id = s.log_id AND d.created_at = "
+            "s.log_created_at AND d.status = 'sent' RETURNING d.*), ")
+            + queue_webhooks + "SELECT s.conn, s.mid FROM s",
+        {v[0], v[1], v[2], v[3], v[4]});
+    if (!single) return std::unexpected(single.error());
+    std::set<std::pair<std::string, std::string>> hit;
+    for (auto r : *single) hit.emplace(r.get<std::string>(0), r.get<std::string>(1));
+    columns rest(5);
+    for (std::size_t i = 0; i < receipts.size(); ++i) {
+        matched[i] = hit.contains({receipts[i].connector, receipts[i].message_id});
+        if (matched[i]) continue;
+        rest.add({v.data[0][i], v.data[1][i], v.data[2][i], v.data[3][i], v.data[4][i]});
+    }
+    if (rest.size() == 0) return matched;
+    // The others: their part takes the receipt, and the message its final status once every
+    // part has one.
     auto p = c.exec_prepared(
         "UPDATE sms_message_parts sp SET status = v.status, error_code = v.code, updated_at = "
         "now() "
@@ -880,9 +911,8 @@ result<std::vector<bool>> record_receipts(db::connection& c,
         "done) WHERE sp.connector = v.conn AND sp.external_message_id = v.mid "
         "RETURNING sp.connector, sp.external_message_id, sp.log_id::text, sp.log_created_at, "
         "v.done",
-        {v[0], v[1], v[2], v[3], v[4]});
+        {rest[0], rest[1], rest[2], rest[3], rest[4]});
     if (!p) return std::unexpected(p.error());
-    std::set<std::pair<std::string, std::string>> hit;
     columns touched(3);
     std::set<std::string> seen;
     for (auto r : *p) {

@@ -329,7 +329,10 @@ TEST(interop, node_smpp_client_against_the_simulator) {
     }
     auto st = sim.stats();
     EXPECT_EQ(st.submits, 3u);
-    EXPECT_EQ(st.receipts_sent, 3u);
+    // The client may close as soon as it has the third receipt, before its answer to it
+    // reaches the simulator: that receipt then still counts as pending.
+    EXPECT_EQ(st.receipts_sent + st.receipts_pending, 3u);
+    EXPECT_GE(st.receipts_sent, 2u);
 }
 
 TEST(interop, the_simulator_refuses_wrong_credentials_from_node) {
