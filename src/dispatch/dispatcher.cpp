@@ -127,6 +127,8 @@ struct dispatcher::impl {
     // Results waiting to be written.
     std::mutex out_mutex;
     std::condition_variable out_cv, receipt_cv;
+    std::mutex room_mutex;  // with room_cv: the writer tells the claimer it made room
+    std::condition_variable room_cv;
     std::atomic<bool> outcomes_written{false};  // the writer has stopped, nothing left
     std::vector<store::send_outcome> outcomes;
     std::int64_t outcomes_submitted = 0;  // of `outcomes`, those that went to the SMSC
@@ -313,7 +315,7 @@ struct dispatcher::impl {
             const std::int64_t max_in_flight = std::max<std::int64_t>(capacity, 1);
             const std::int64_t room = max_in_flight - in_flight;
             if (room <= 0 || !any_bound() || receipt_backlog > 8 * max_in_flight) {
-                std::this_thread::sleep_for(std::chrono::milliseconds(2));
+                wait_for_room();
                 continue;
             }
             const auto now = clock::now();
@@ -325,7 +327,7 @@ struct dispatcher::impl {
             const bool try_queue = now >= next_queue, try_batches = fit > 0 && now >= next_batches;
             if (!try_queue && !try_batches) {
                 if (fit == 0 && now >= next_batches)
-                    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // room soon
+                    wait_for_room();
                 else if (wait(std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::min(next_queue, next_batches) - now)))
                     next_queue = next_batches = clock::now();
@@ -423,6 +425,12 @@ struct dispatcher::impl {
         wake_cv.notify_one();
     }
 
+    /// Waits (briefly) for the writer to commit outcomes, which makes room for more.
+    void wait_for_room() {
+        std::unique_lock l(room_mutex);
+        room_cv.wait_for(l, std::chrono::milliseconds(2));
+    }
+
     /// Waits up to `d` for wake(); says whether it came.
     bool wait(std::chrono::milliseconds d) {
         std::unique_lock l(wake_mutex);
@@ -476,7 +484,11 @@ struct dispatcher::impl {
                 continue;
             }
             batch.clear();
-            in_flight -= batch_submitted;
+            {
+                std::lock_guard l(room_mutex);
+                in_flight -= batch_submitted;
+            }
+            room_cv.notify_one();
             batch_submitted = 0;
             if (stopping && in_flight == 0 && !batches_to_finish()) {
                 std::lock_guard l(out_mutex);
