@@ -329,7 +329,7 @@ struct dispatcher::impl {
                 if (fit == 0 && now >= next_batches)
                     wait_for_room();
                 else if (wait(std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::min(next_queue, next_batches) - now)))
+                             std::min(next_queue, next_batches) - now)))
                     next_queue = next_batches = clock::now();
                 continue;
             }
@@ -340,8 +340,8 @@ struct dispatcher::impl {
                 bool connectors_appeared = false, queue_short = false, batches_short = false;
             };
             // A power of two: the claim statement comes in those sizes (see claim_due).
-            const int want = int(std::bit_floor(
-                std::uint64_t(std::min<std::int64_t>(options.claim_batch, room))));
+            const int want = int(
+                std::bit_floor(std::uint64_t(std::min<std::int64_t>(options.claim_batch, room))));
             auto got = pool.run([&](db::connection& c) -> result<claims> {
                 claims out;
                 // Everything goes to the fallback SMSC only while no connector exists. One
@@ -363,8 +363,8 @@ struct dispatcher::impl {
                     auto q = store::claim_and_charge(c, owner, want, options.lease, defer);
                     if (!q) return std::unexpected(q.error());
                     out.queue_short = int(q->size()) < want;
-                    left = int(std::min<std::int64_t>(
-                        left, (room - std::int64_t(q->size())) / batch));
+                    left =
+                        int(std::min<std::int64_t>(left, (room - std::int64_t(q->size())) / batch));
                     out.queue = std::move(*q);
                 }
                 if (try_batches && left > 0) {
@@ -642,8 +642,7 @@ struct dispatcher::impl {
             } else if (set_aside[i]) {
                 waiting[i].ack(true);
                 ++dropped;
-            } else if (now - waiting[i].first_seen > std::chrono::minutes(1)
-                       || outcomes_written) {
+            } else if (now - waiting[i].first_seen > std::chrono::minutes(1) || outcomes_written) {
                 // A receipt for nothing Herald sent (or sent long ago and purged).
                 spdlog::warn("dispatcher: receipt for unknown message id {} on {}",
                              waiting[i].receipt.message_id, waiting[i].receipt.connector);

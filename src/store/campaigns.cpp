@@ -423,9 +423,8 @@ result<int> expand_chunk(db::connection& c, const expansion_target& t, int chunk
                     + "SELECT count(*) FROM ins",
                 {db::array_literal(ids), db::array_literal(contacts), db::array_literal(phones),
                  db::array_literal(bodies), db::array_literal(encodings),
-                 db::array_literal(segments), db::array_literal(costs),
-                 db::array_literal(statuses), db::array_literal(errors), t.started_at, t.id,
-                 t.tenant, t.sender, t.validity});
+                 db::array_literal(segments), db::array_literal(costs), db::array_literal(statuses),
+                 db::array_literal(errors), t.started_at, t.id, t.tenant, t.sender, t.validity});
         };
         if (auto sp = c.exec("SAVEPOINT expand"); !sp) return std::unexpected(sp.error());
         auto ins = insert(false);

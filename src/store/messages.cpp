@@ -302,9 +302,8 @@ claimed_message read_claimed(const db::row& r) {
     m.attempts = r.get<int>(10);
     // API messages are paid when accepted; a campaign's when first claimed.
     m.charged = !m.campaign_id || r.get<bool>(11);
-    m.account_status = status == "sending" || status == "queued"
-                           ? r.get<std::string>(12)
-                           : "final:" + status;
+    m.account_status =
+        status == "sending" || status == "queued" ? r.get<std::string>(12) : "final:" + status;
     m.opted_out = r.get<bool>(13);
     m.refund_failed = r.get<bool>(14);
     auto qs = r.get<std::optional<std::string>>(15), qe = r.get<std::optional<std::string>>(16);
@@ -628,12 +627,12 @@ ORDER BY d.campaign_id, d.recipient_id
             continue;
         }
         if (held[i]) {
-            const double secs =
-                std::chrono::duration<double>(std::max(held[i]->until - now, time_point::duration{}))
-                    .count();
+            const double secs = std::chrono::duration<double>(
+                                    std::max(held[i]->until - now, time_point::duration{}))
+                                    .count();
             later.add({m.log_id.str(), db::format_timestamp(m.created_at), m.tenant.str(),
-                       m.campaign_id->str(), std::to_string(secs), held[i]->code,
-                       held[i]->message, m.charged ? "t" : "f"});
+                       m.campaign_id->str(), std::to_string(secs), held[i]->code, held[i]->message,
+                       m.charged ? "t" : "f"});
             continue;
         }
         m.charged = true;
@@ -762,7 +761,8 @@ result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>&
                     requeue.add({id, at, std::to_string(o.retry_after.count()),
                                  storable(o.error_code, error_code_chars),
                                  storable(o.error_message, error_message_chars),
-                                 o.counted ? "t" : "f", o.tenant.str(), o.batch->campaign_id.str()});
+                                 o.counted ? "t" : "f", o.tenant.str(),
+                                 o.batch->campaign_id.str()});
                 else
                     retry.add({id, at, std::to_string(o.retry_after.count()),
                                storable(o.error_code, error_code_chars),

@@ -1,5 +1,6 @@
 // Money and counters under concurrent callers.
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include "core/uuid.hpp"
 #include "db/pool.hpp"
 #include "store/billing.hpp"
+#include "store/campaigns.hpp"
 #include "store/contacts.hpp"
 #include "store/imports.hpp"
 #include "store/messages.hpp"
@@ -280,6 +282,168 @@ TEST(concurrency, a_campaign_message_is_charged_once_however_often_it_is_claimed
         "'campaign_cost'",
         {tenant});
     EXPECT_EQ(debits->front().get<std::int64_t>(0), 1);
+}
+
+/// A running campaign of `n` recipients written to the delivery log, in batches of `per_batch`
+/// (as the expansion writes them); returns the campaign id and the batches' last ids.
+struct batched_campaign {
+    core::uuid id;
+    std::vector<core::uuid> recipients, lasts;
+    std::vector<std::string> numbers;
+};
+batched_campaign make_batched_campaign(db::connection& c, const core::uuid& tenant, int n,
+                                       int per_batch) {
+    batched_campaign b;
+    b.id = core::uuid_v4();
+    EXPECT_TRUE(c.exec(
+        "INSERT INTO sms_campaigns (id, user_id, name, message_template, status, started_at) "
+        "VALUES ($1, $2, 'c', 'Hi', 'running', now())",
+        {b.id, tenant}));
+    for (int i = 0; i < n; ++i) b.recipients.push_back(core::uuid_v4());
+    std::sort(b.recipients.begin(), b.recipients.end());
+    const auto at = c.exec("SELECT started_at FROM sms_campaigns WHERE id = $1", {b.id})
+                        ->front()
+                        .get<std::string>(0);
+    core::uuid after{};
+    for (int i = 0; i < n; ++i) {
+        char num[16];
+        std::snprintf(num, sizeof num, "+1212555%04d", i);
+        b.numbers.emplace_back(num);
+        EXPECT_TRUE(c.exec("INSERT INTO contacts (id, user_id, phone_number) VALUES ($1, $2, $3)",
+                           {b.recipients[std::size_t(i)], tenant, b.numbers.back()}));
+        EXPECT_TRUE(c.exec(
+            "INSERT INTO sms_delivery_logs (id, created_at, campaign_id, recipient_id, user_id, "
+            "phone_number, body, cost, status) VALUES ($1, $2::timestamptz, $3, $4, $5, $6, 'Hi', "
+            "1, 'queued')",
+            {core::uuid_v7(), at, b.id, b.recipients[std::size_t(i)], tenant, b.numbers.back()}));
+        if ((i + 1) % per_batch == 0 || i + 1 == n) {
+            b.lasts.push_back(b.recipients[std::size_t(i)]);
+            EXPECT_TRUE(
+                c.exec("INSERT INTO campaign_batches (campaign_id, last_id, after_id, created_at, "
+                       "user_id, recipients) VALUES ($1, $2, $3, $4::timestamptz, $5, $6)",
+                       {b.id, b.recipients[std::size_t(i)], after, at, tenant, per_batch}));
+            after = b.recipients[std::size_t(i)];
+        }
+    }
+    return b;
+}
+
+TEST(concurrency, a_campaign_batch_claimed_again_after_its_lease_is_not_charged_again) {
+    // Node A claims a batch and dies after one outcome is stored; its lease runs out; node B
+    // claims the batch: it gets the messages A left, charges nothing more, and a number that
+    // opted out meanwhile fails with its credit given back.
+    std::string db = test::pg::instance().fresh_database();
+    auto c = test::pg::connect(db);
+    auto tenant = make_tenant(c, 10);
+    auto camp = make_batched_campaign(c, tenant, 4, 4);
+    auto a = store::claim_batches(c, "node-a", 8, std::chrono::seconds(30));
+    ASSERT_TRUE(a) << a.error().message;
+    EXPECT_EQ(a->batches, 1);
+    ASSERT_EQ(a->messages.size(), 4u);
+    for (const auto& m : a->messages) {
+        EXPECT_TRUE(m.charged);
+        ASSERT_TRUE(m.batch);
+        EXPECT_EQ(m.batch->last_id, camp.lasts[0]);
+    }
+    EXPECT_EQ(*store::balance(c, tenant), 6);
+    // Nothing else is claimable while A holds it.
+    auto none = store::claim_batches(c, "node-b", 8, std::chrono::seconds(30));
+    ASSERT_TRUE(none);
+    EXPECT_EQ(none->batches, 0);
+    const auto& first = a->messages[0];
+    ASSERT_TRUE(store::record_outcomes(c, {{.log_id = first.log_id,
+                                            .created_at = first.created_at,
+                                            .tenant = tenant,
+                                            .connector = "sim",
+                                            .what = store::send_outcome::kind::sent,
+                                            .message_ids = {"m-1"},
+                                            .batch = first.batch}}));
+    ASSERT_TRUE(
+        c.exec("INSERT INTO opt_outs (user_id, phone_number, source) VALUES ($1, $2, 'api')",
+               {tenant, a->messages[3].to}));
+    ASSERT_TRUE(c.exec("UPDATE campaign_batches SET lease_until = now() - interval '1 second'"));
+
+    auto b = store::claim_batches(c, "node-b", 8, std::chrono::seconds(30));
+    ASSERT_TRUE(b) << b.error().message;
+    EXPECT_EQ(b->batches, 1);
+    ASSERT_EQ(b->messages.size(), 2u) << "the sent one and the opted-out one are not handed out";
+    for (const auto& m : b->messages) EXPECT_TRUE(m.charged);
+    EXPECT_EQ(*store::balance(c, tenant), 7) << "no second debit; the opted-out one refunded";
+    EXPECT_EQ(*store::ledger_sum(c, tenant), 7);
+    auto opted = c.exec("SELECT status, error_code FROM sms_delivery_logs WHERE phone_number = $1",
+                        {a->messages[3].to});
+    EXPECT_EQ(opted->front().get<std::string>(0), "failed");
+    EXPECT_EQ(opted->front().get<std::string>(1), "opted_out");
+    auto debits = c.exec(
+        "SELECT count(*) FROM billing_transactions WHERE user_id = $1 AND transaction_type = "
+        "'campaign_cost'",
+        {tenant});
+    EXPECT_EQ(debits->front().get<std::int64_t>(0), 1);
+
+    // Only the node that holds the batch deletes it.
+    const std::vector<store::batch_key> done{{camp.id, camp.lasts[0]}};
+    ASSERT_TRUE(store::finish_batches(c, "node-a", done));
+    EXPECT_EQ(c.exec("SELECT count(*) FROM campaign_batches")->front().get<std::int64_t>(0), 1);
+    ASSERT_TRUE(store::finish_batches(c, "node-b", done));
+    EXPECT_EQ(c.exec("SELECT count(*) FROM campaign_batches")->front().get<std::int64_t>(0), 0);
+}
+
+TEST(concurrency, a_batch_message_that_must_retry_moves_to_the_send_queue_already_paid) {
+    std::string db = test::pg::instance().fresh_database();
+    auto c = test::pg::connect(db);
+    auto tenant = make_tenant(c, 10);
+    make_batched_campaign(c, tenant, 2, 2);
+    auto a = store::claim_batches(c, "node-a", 8, std::chrono::seconds(30));
+    ASSERT_TRUE(a) << a.error().message;
+    ASSERT_EQ(a->messages.size(), 2u);
+    const auto& m = a->messages[1];
+    ASSERT_TRUE(store::record_outcomes(c, {{.log_id = m.log_id,
+                                            .created_at = m.created_at,
+                                            .tenant = tenant,
+                                            .connector = "sim",
+                                            .what = store::send_outcome::kind::retry,
+                                            .error_code = "0x00000058",
+                                            .error_message = "throttled",
+                                            .retry_after = std::chrono::seconds(0),
+                                            .batch = m.batch}}));
+    auto q = store::claim_and_charge(c, "node-a", 8, std::chrono::seconds(30));
+    ASSERT_TRUE(q) << q.error().message;
+    ASSERT_EQ(q->size(), 1u);
+    EXPECT_EQ(q->front().log_id, m.log_id);
+    EXPECT_TRUE(q->front().charged);
+    EXPECT_EQ(q->front().attempts, 2) << "the retry counted as an attempt";
+    EXPECT_EQ(*store::balance(c, tenant), 8) << "charged once, with the batch";
+    // The batch, claimed again after its lease, does not hand that message out a second time.
+    ASSERT_TRUE(c.exec("UPDATE campaign_batches SET lease_until = now() - interval '1 second'"));
+    auto again = store::claim_batches(c, "node-b", 8, std::chrono::seconds(30));
+    ASSERT_TRUE(again);
+    ASSERT_EQ(again->messages.size(), 1u);
+    EXPECT_NE(again->messages[0].log_id, m.log_id);
+}
+
+TEST(concurrency, cancelling_a_campaign_cancels_the_batches_no_node_holds) {
+    std::string db = test::pg::instance().fresh_database();
+    auto c = test::pg::connect(db);
+    auto tenant = make_tenant(c, 10);
+    auto camp = make_batched_campaign(c, tenant, 6, 3);
+    auto a = store::claim_batches(c, "node-a", 1, std::chrono::seconds(30));
+    ASSERT_TRUE(a) << a.error().message;
+    ASSERT_EQ(a->batches, 1);
+    auto done = store::cancel_campaign(c, tenant, camp.id);
+    ASSERT_TRUE(done) << done.error().message;
+    EXPECT_EQ(done->status, "cancelled");
+    auto by = c.exec(
+        "SELECT status, count(*) FROM sms_delivery_logs WHERE campaign_id = $1 GROUP BY 1 "
+        "ORDER BY 1",
+        {camp.id});
+    ASSERT_EQ(by->size(), 2u);
+    EXPECT_EQ(by->front().get<std::string>(0), "canceled");
+    EXPECT_EQ(by->front().get<std::int64_t>(1), 3);
+    EXPECT_EQ((*by)[1].get<std::string>(0), "queued") << "the held batch finishes normally";
+    EXPECT_EQ(c.exec("SELECT count(*) FROM campaign_batches")->front().get<std::int64_t>(0), 1);
+    auto more = store::claim_batches(c, "node-b", 8, std::chrono::seconds(30));
+    ASSERT_TRUE(more);
+    EXPECT_EQ(more->batches, 0) << "a cancelled campaign's batches are not claimed";
 }
 
 TEST(concurrency, fifty_parallel_sends_against_twenty_credits_accept_exactly_twenty) {

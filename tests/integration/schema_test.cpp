@@ -160,9 +160,9 @@ TEST_F(schema, seed_indexes_exist_under_their_names) {
          {"idx_users_email", "idx_users_role", "idx_user_roles_user_id",
           "idx_contact_groups_user_id", "idx_contacts_user_id", "idx_contacts_group_id",
           "idx_contacts_phone", "idx_campaigns_user_id", "idx_campaigns_status",
-          "idx_delivery_logs_phone", "idx_billing_user_id",
-          "idx_billing_type", "idx_api_tokens_user_id", "idx_api_tokens_token",
-          "idx_audit_logs_user_id", "idx_audit_logs_action"}) {
+          "idx_delivery_logs_phone", "idx_billing_user_id", "idx_billing_type",
+          "idx_api_tokens_user_id", "idx_api_tokens_token", "idx_audit_logs_user_id",
+          "idx_audit_logs_action"}) {
         auto rs = conn.exec("SELECT to_regclass($1) IS NOT NULL", {std::string(idx)});
         EXPECT_TRUE(rs->front().get<bool>(0)) << idx;
     }
