@@ -8,6 +8,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <thread>
 #include <utility>
@@ -334,16 +335,18 @@ struct dispatcher::impl {
                 continue;
             }
             gates.set_live_nodes(live_nodes);
-            struct claims {
-                std::vector<store::claimed_message> queue;
-                store::batch_claim batches;
-                bool connectors_appeared = false, queue_short = false, batches_short = false;
-            };
             // A power of two: the claim statement comes in those sizes (see claim_due).
             const int want = int(
                 std::bit_floor(std::uint64_t(std::min<std::int64_t>(options.claim_batch, room))));
-            auto got = pool.run([&](db::connection& c) -> result<claims> {
-                claims out;
+            // Two claims, each its own transaction. They are kept out here, so that a retry
+            // of the second (after a lost connection) does not claim the first again.
+            std::optional<std::vector<store::claimed_message>> queued;
+            std::optional<store::batch_claim> batched;
+            bool connectors_appeared = false;
+            auto defer = [this](const store::claimed_message& m) {
+                return gates.check(m, core::now());
+            };
+            auto got = pool.run([&](db::connection& c) -> result<void> {
                 // Everything goes to the fallback SMSC only while no connector exists. One
                 // added since the last refresh must not see messages go to the simulator
                 // meanwhile: look before each claim (a read of an almost empty table).
@@ -351,51 +354,48 @@ struct dispatcher::impl {
                     auto any = store::any_connector(c);
                     if (!any) return std::unexpected(any.error());
                     if (*any) {
-                        out.connectors_appeared = true;
-                        return out;
+                        connectors_appeared = true;
+                        return {};
                     }
                 }
-                auto defer = [this](const store::claimed_message& m) {
-                    return gates.check(m, core::now());
-                };
-                int left = fit;
-                if (try_queue) {
+                if (try_queue && !queued) {
                     auto q = store::claim_and_charge(c, owner, want, options.lease, defer);
                     if (!q) return std::unexpected(q.error());
-                    out.queue_short = int(q->size()) < want;
-                    left =
-                        int(std::min<std::int64_t>(left, (room - std::int64_t(q->size())) / batch));
-                    out.queue = std::move(*q);
+                    queued = std::move(*q);
                 }
-                if (try_batches && left > 0) {
+                // What the queue took is not in the room any more (but a window smaller than
+                // a batch still takes one when nothing else is in flight).
+                const std::int64_t taken = queued ? std::int64_t(queued->size()) : 0;
+                const int left =
+                    taken == 0 ? fit : int(std::min<std::int64_t>(fit, (room - taken) / batch));
+                if (try_batches && left > 0 && !batched) {
                     auto b = store::claim_batches(c, owner, left, options.lease, defer);
                     if (!b) return std::unexpected(b.error());
-                    out.batches_short = b->batches < left;
-                    out.batches = std::move(*b);
+                    if (b->batches < left) next_batches = clock::now() + options.idle_poll;
+                    batched = std::move(*b);
                 }
-                return out;
+                return {};
             });
-            if (got && got->connectors_appeared) {
+            if (connectors_appeared) {
                 refresh();
                 continue;
             }
-            if (!got) {
-                spdlog::warn("dispatcher: claiming failed: {}", got.error().message);
-                wait(std::chrono::seconds(1));
-                continue;
-            }
-            const auto later = clock::now() + options.idle_poll;
-            if (try_queue) next_queue = got->queue_short ? later : clock::now();
-            if (try_batches && got->batches_short) next_batches = later;
-            auto& from_batches = got->batches.messages;
-            count(&dispatcher_stats::claimed, got->queue.size() + from_batches.size());
+            if (!got) spdlog::warn("dispatcher: claiming failed: {}", got.error().message);
+            if (queued)
+                next_queue =
+                    int(queued->size()) < want ? clock::now() + options.idle_poll : clock::now();
+            std::vector<store::claimed_message> none;
+            const auto& from_queue = queued ? *queued : none;
+            const auto& from_batches = batched ? batched->messages : none;
+            count(&dispatcher_stats::claimed, from_queue.size() + from_batches.size());
             if (!from_batches.empty()) {
                 // Counted before any of them can have an outcome (see settle()).
                 std::lock_guard l(batches_mutex);
                 for (const auto& m : from_batches) ++outstanding[*m.batch];
             }
-            for (const auto& m : got->queue) handle(m);
+            for (const auto& m : from_queue) handle(m);
             for (const auto& m : from_batches) handle(m);
+            if (!got) wait(std::chrono::seconds(1));
         }
     }
 
