@@ -313,6 +313,32 @@ claimed_message read_claimed(const db::row& r) {
     return m;
 }
 
+/// One debit per (tenant, campaign), each from a savepoint. A tenant who cannot pay has the
+/// campaign paused with the reason insufficient_credits; returns those campaigns.
+result<std::set<core::uuid>> charge_campaigns(
+    db::connection& c, const std::map<std::pair<core::uuid, core::uuid>, int>& due) {
+    std::set<core::uuid> unpaid;
+    for (const auto& [key, credits] : due) {
+        if (auto sp = c.exec("SAVEPOINT charge"); !sp) return std::unexpected(sp.error());
+        auto d = debit(c, {.tenant = key.first,
+                           .credits = credits,
+                           .transaction_type = "campaign_cost",
+                           .description = "campaign batch",
+                           .by = std::nullopt,
+                           .campaign_id = key.second});
+        if (d) {
+            if (auto r = c.exec("RELEASE SAVEPOINT charge"); !r) return std::unexpected(r.error());
+            continue;
+        }
+        if (d.error().code != errc::insufficient_credits) return std::unexpected(d.error());
+        if (auto r = c.exec("ROLLBACK TO SAVEPOINT charge"); !r) return std::unexpected(r.error());
+        if (auto p = pause_for_credits(c, key.first, key.second); !p)
+            return std::unexpected(p.error());
+        unpaid.insert(key.second);
+    }
+    return unpaid;
+}
+
 }  // namespace
 
 // ---- the dispatcher's side ----
@@ -430,30 +456,9 @@ result<std::vector<claimed_message>> claim_and_charge(db::connection& c, const s
         if (!held[i] && m.campaign_id && !m.charged && sendable(m) && m.cost > 0)
             due[{m.tenant, *m.campaign_id}] += m.cost;
     }
-    std::set<core::uuid> unpaid;
-    for (const auto& [key, credits] : due) {
-        if (auto sp = c.exec("SAVEPOINT charge"); !sp) return abort(sp.error());
-        auto d = debit(c, {.tenant = key.first,
-                           .credits = credits,
-                           .transaction_type = "campaign_cost",
-                           .description = "campaign batch",
-                           .by = std::nullopt,
-                           .campaign_id = key.second});
-        if (d) {
-            if (auto r = c.exec("RELEASE SAVEPOINT charge"); !r) return abort(r.error());
-            continue;
-        }
-        if (d.error().code != errc::insufficient_credits) return abort(d.error());
-        if (auto r = c.exec("ROLLBACK TO SAVEPOINT charge"); !r) return abort(r.error());
-        // Out of credits: the campaign pauses with the reason, and its messages go back.
-        auto p = c.exec_prepared(
-            "UPDATE sms_campaigns SET status = 'paused', status_reason = 'insufficient_credits', "
-            "updated_at = now() "
-            "WHERE id = $1 AND status = 'running'",
-            {key.second});
-        if (!p) return abort(p.error());
-        unpaid.insert(key.second);
-    }
+    auto paid = charge_campaigns(c, due);
+    if (!paid) return abort(paid.error());
+    const std::set<core::uuid>& unpaid = *paid;
     // claim_due marked every campaign message charged; those that were not paid for now
     // (held back, sent back, or not sendable) get their flag back.
     std::vector<claimed_message> out;
@@ -582,24 +587,8 @@ ORDER BY d.campaign_id, d.recipient_id
         if (!m.charged && sendable(m) && !held[i] && m.cost > 0)
             due[{m.tenant, *m.campaign_id}] += m.cost;
     }
-    std::set<core::uuid> unpaid;
-    for (const auto& [key, credits] : due) {
-        if (auto sp = c.exec("SAVEPOINT charge"); !sp) return abort(sp.error());
-        auto d = debit(c, {.tenant = key.first,
-                           .credits = credits,
-                           .transaction_type = "campaign_cost",
-                           .description = "campaign batch",
-                           .by = std::nullopt,
-                           .campaign_id = key.second});
-        if (d) {
-            if (auto r = c.exec("RELEASE SAVEPOINT charge"); !r) return abort(r.error());
-            continue;
-        }
-        if (d.error().code != errc::insufficient_credits) return abort(d.error());
-        if (auto r = c.exec("ROLLBACK TO SAVEPOINT charge"); !r) return abort(r.error());
-        if (auto p = pause_for_credits(c, key.first, key.second); !p) return abort(p.error());
-        unpaid.insert(key.second);
-    }
+    auto unpaid = charge_campaigns(c, due);
+    if (!unpaid) return abort(unpaid.error());
     // The campaigns that could not pay get their batches back as they were; nothing of them
     // is written. Of the rest: what is no longer sendable ends here, what must wait goes to
     // the send queue, and the others are handed out.
@@ -610,7 +599,7 @@ ORDER BY d.campaign_id, d.recipient_id
     const auto now = core::now();
     for (std::size_t i = 0; i < claimed.size(); ++i) {
         auto& m = claimed[i];
-        if (unpaid.contains(*m.campaign_id)) continue;
+        if (unpaid->contains(*m.campaign_id)) continue;
         if (!sendable(m)) {
             send_outcome o{.log_id = m.log_id,
                            .created_at = m.created_at,
@@ -658,7 +647,7 @@ ORDER BY d.campaign_id, d.recipient_id
     // back untouched).
     columns empty(2), back(3);
     for (const auto& [k, charged] : was_charged) {
-        if (unpaid.contains(k.campaign_id))
+        if (unpaid->contains(k.campaign_id))
             back.add({k.campaign_id.str(), k.last_id.str(), charged ? "t" : "f"});
         else if (!handed.contains(k))
             empty.add({k.campaign_id.str(), k.last_id.str()});
