@@ -312,6 +312,15 @@ TEST_F(schema, delivery_log_partitions_are_created_ahead_and_route_rows) {
     // The migration itself prepared this month and the next ones.
     auto now = system_clock::now();
     EXPECT_EQ(*store::ensure_partitions(conn, now, 3), 0);
+    // Every partition, those the migrations made and those made later, leaves room in each
+    // page for the next version of its rows (decision 0016); the default one too.
+    auto ff = conn.exec(
+        "SELECT c.relname::text, coalesce(array_to_string(c.reloptions, ','), '') FROM pg_inherits "
+        "i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = "
+        "'sms_delivery_logs'::regclass ORDER BY 1");
+    ASSERT_TRUE(ff) << ff.error().message;
+    EXPECT_GE(ff->size(), 6U);
+    for (auto r : *ff) EXPECT_EQ(r.get<std::string>(1), "fillfactor=40") << r.get<std::string>(0);
 }
 
 TEST_F(schema, uuid_v7_default_is_time_ordered) {
