@@ -46,16 +46,20 @@ constexpr const char* message_columns =
 /// A CTE that queues a status webhook for each delivery log row of CTE `m` (an UPDATE ...
 /// RETURNING d.*) that has a callback URL of its own or whose account has one. It commits
 /// with the status change, so no status goes unreported.
+// The tenants of the changed rows that have a webhook URL are looked up once, not once per
+// row: the planner expects `m` to hold one row and would scan `users` for each.
 constexpr const char* queue_webhooks =
+    "hooked AS MATERIALIZED (SELECT u.id, u.webhook_url FROM users u WHERE u.webhook_url IS "
+    "NOT NULL AND u.id IN (SELECT user_id FROM m)), "
     "wh AS (INSERT INTO webhook_deliveries (id, user_id, log_id, url, status, payload) "
     "SELECT x.wid, x.user_id, x.id, x.url, x.status, json_build_object('id', x.wid, 'event', "
     "'message.status', 'message_id', x.id, 'status', x.status, 'to', x.phone_number, 'from', "
     "x.sender_id, 'campaign_id', x.campaign_id, 'segments', x.segments, 'cost', "
     "x.cost::integer, 'error_code', x.error_code, 'error_message', x.error_message, 'sent_at', "
     "x.sent_at, 'delivered_at', x.delivered_at, 'occurred_at', now())::text "
-    "FROM (SELECT gen_random_uuid() AS wid, coalesce(m.callback_url, u.webhook_url) AS url, m.* "
-    "FROM m JOIN users u ON u.id = m.user_id "
-    "WHERE coalesce(m.callback_url, u.webhook_url) IS NOT NULL) x) ";
+    "FROM (SELECT gen_random_uuid() AS wid, coalesce(m.callback_url, h.webhook_url) AS url, m.* "
+    "FROM m LEFT JOIN hooked h ON h.id = m.user_id "
+    "WHERE coalesce(m.callback_url, h.webhook_url) IS NOT NULL) x) ";
 
 message read_message(const db::row& r) {
     message m;
