@@ -4,6 +4,7 @@
 
 #include "core/errc.hpp"
 #include "db/param.hpp"
+#include "store/billing.hpp"
 #include "store/errc.hpp"
 
 namespace herald::store {
@@ -272,6 +273,41 @@ result<contact> update_contact(db::connection& c, const core::uuid& tenant, cons
 }
 
 result<void> delete_contact(db::connection& c, const core::uuid& tenant, const core::uuid& id) {
+    // The delivery log forgets a deleted contact (the seed's ON DELETE SET NULL), but a
+    // running campaign finds its unsent messages by recipient id, in ranges (decision 0015):
+    // one that lost its id would stay `queued` for ever. So the contact's messages that no
+    // node holds are cancelled first, their batch locked so that no node claims it
+    // meanwhile, and refunded if that batch was paid for. A message already in a node's
+    // hands, or waiting in the send queue, goes out as it would have.
+    auto unsent = c.exec_prepared(
+        "SELECT d.id, d.created_at, coalesce(d.cost, 0)::integer, b.charged "
+        "FROM sms_campaigns k JOIN sms_delivery_logs d ON d.campaign_id = k.id "
+        "AND d.recipient_id = $1 "
+        "CROSS JOIN LATERAL (SELECT cb.after_id, cb.charged, cb.lease_until FROM "
+        "campaign_batches cb WHERE cb.campaign_id = d.campaign_id AND cb.last_id >= "
+        "d.recipient_id ORDER BY cb.last_id LIMIT 1 FOR UPDATE) b "
+        "WHERE k.user_id = $2 AND k.status IN ('running', 'paused') AND d.status = 'queued' "
+        "AND b.after_id < d.recipient_id AND (b.lease_until IS NULL OR b.lease_until < now()) "
+        "AND NOT EXISTS (SELECT 1 FROM send_queue q WHERE q.log_id = d.id)",
+        {id, tenant});
+    if (!unsent) return std::unexpected(unsent.error());
+    for (auto r : *unsent) {
+        auto log_id = r.get<core::uuid>(0);
+        auto cancel = c.exec_prepared(
+            "UPDATE sms_delivery_logs SET status = 'canceled', error_code = 'contact_deleted', "
+            "error_message = 'the contact was deleted before the message was sent', "
+            "updated_at = now() WHERE id = $1 AND created_at = $2 AND status = 'queued'",
+            {log_id, r.get<std::chrono::system_clock::time_point>(1)});
+        if (!cancel) return std::unexpected(cancel.error());
+        const int cost = r.get<int>(2);
+        if (cancel->affected() == 0 || !r.get<bool>(3) || cost <= 0) continue;
+        auto refund =
+            credit(c, {.tenant = tenant,
+                       .credits = cost,
+                       .description = "refund for message " + log_id.str() + " (contact_deleted)",
+                       .transaction_type = "refund"});
+        if (!refund) return std::unexpected(refund.error());
+    }
     auto rs = c.exec("DELETE FROM contacts WHERE id = $1 AND user_id = $2", {id, tenant});
     if (!rs) return std::unexpected(rs.error());
     if (rs->affected() == 0) return fail(errc::not_found, "contact not found");

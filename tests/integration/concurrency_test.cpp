@@ -12,6 +12,7 @@
 
 #include "core/uuid.hpp"
 #include "db/pool.hpp"
+#include "db/transaction.hpp"
 #include "store/billing.hpp"
 #include "store/campaigns.hpp"
 #include "store/contacts.hpp"
@@ -444,6 +445,106 @@ TEST(concurrency, cancelling_a_campaign_cancels_the_batches_no_node_holds) {
     auto more = store::claim_batches(c, "node-b", 8, std::chrono::seconds(30));
     ASSERT_TRUE(more);
     EXPECT_EQ(more->batches, 0) << "a cancelled campaign's batches are not claimed";
+}
+
+TEST(concurrency, deleting_a_contact_cancels_its_unsent_campaign_message_and_no_other) {
+    // The log forgets a deleted contact (ON DELETE SET NULL), and a batch finds its messages
+    // by recipient id: a message that lost its id must not be left `queued` for ever.
+    std::string db = test::pg::instance().fresh_database();
+    auto c = test::pg::connect(db);
+    auto tenant = make_tenant(c, 10);
+    auto camp = make_batched_campaign(c, tenant, 6, 3);
+    auto a = store::claim_batches(c, "node-a", 1, std::chrono::seconds(30));
+    ASSERT_TRUE(a) << a.error().message;
+    ASSERT_EQ(a->messages.size(), 3u);
+    EXPECT_EQ(*store::balance(c, tenant), 7);
+    auto status_of = [&](const core::uuid& contact) {
+        return c
+            .exec(
+                "SELECT status || ':' || coalesce(error_code, '') FROM sms_delivery_logs "
+                "WHERE phone_number = (SELECT phone_number FROM sms_delivery_logs d WHERE "
+                "d.campaign_id = $1 AND d.recipient_id = $2)",
+                {camp.id, contact})
+            ->front()
+            .get<std::string>(0);
+    };
+    auto remove = [&](const core::uuid& contact) {
+        auto tx = db::transaction::begin(c);
+        EXPECT_TRUE(tx);
+        auto d = store::delete_contact(c, tenant, contact);
+        EXPECT_TRUE(d) << (d ? "" : d.error().message);
+        EXPECT_TRUE(tx->commit());
+    };
+    const auto phone_of = [&](int i) { return camp.numbers[std::size_t(i)]; };
+    auto by_phone = [&](int i) {
+        return c
+            .exec(
+                "SELECT status || ':' || coalesce(error_code, '') || ':' || "
+                "coalesce(recipient_id::text, 'null') FROM sms_delivery_logs WHERE "
+                "phone_number = $1",
+                {phone_of(i)})
+            ->front()
+            .get<std::string>(0);
+    };
+    EXPECT_EQ(status_of(camp.recipients[3]), "queued:");
+
+    // Held by node A (live lease): it goes out as it would have, and only loses its contact.
+    remove(camp.recipients[0]);
+    EXPECT_EQ(by_phone(0), "queued::null");
+    const auto& first = a->messages[0];
+    ASSERT_EQ(first.to, phone_of(0));
+    ASSERT_TRUE(store::record_outcomes(c, {{.log_id = first.log_id,
+                                            .created_at = first.created_at,
+                                            .tenant = tenant,
+                                            .connector = "sim",
+                                            .what = store::send_outcome::kind::sent,
+                                            .message_ids = {"m-0"},
+                                            .batch = first.batch}}));
+    EXPECT_EQ(by_phone(0), "sent::null");
+
+    // In a batch no node holds and nobody paid for yet: cancelled, nothing to refund.
+    remove(camp.recipients[3]);
+    EXPECT_EQ(by_phone(3), "canceled:contact_deleted:null");
+    EXPECT_EQ(*store::balance(c, tenant), 7);
+
+    // In a batch that was paid for and whose node went away (lease over): cancelled and
+    // refunded, because the next claim will not find it to refund it.
+    ASSERT_TRUE(
+        c.exec("UPDATE campaign_batches SET lease_until = now() - interval '1 second' "
+               "WHERE lease_owner = 'node-a'"));
+    remove(camp.recipients[1]);
+    EXPECT_EQ(by_phone(1), "canceled:contact_deleted:null");
+    EXPECT_EQ(*store::balance(c, tenant), 8);
+
+    // Node B gets everything else: r2 (batch 1, already paid), r4 and r5 (batch 2, paid now).
+    auto b = store::claim_batches(c, "node-b", 8, std::chrono::seconds(30));
+    ASSERT_TRUE(b) << b.error().message;
+    EXPECT_EQ(b->batches, 2);
+    std::set<std::string> got;
+    for (const auto& m : b->messages) got.insert(m.to);
+    EXPECT_EQ(got, (std::set<std::string>{phone_of(2), phone_of(4), phone_of(5)}));
+    EXPECT_EQ(*store::balance(c, tenant), 6);
+    EXPECT_EQ(*store::ledger_sum(c, tenant), 6);
+    std::vector<store::send_outcome> outs;
+    for (const auto& m : b->messages)
+        outs.push_back({.log_id = m.log_id,
+                        .created_at = m.created_at,
+                        .tenant = tenant,
+                        .connector = "sim",
+                        .what = store::send_outcome::kind::sent,
+                        .message_ids = {"m-" + m.to},
+                        .batch = m.batch});
+    ASSERT_TRUE(store::record_outcomes(c, outs));
+    ASSERT_TRUE(
+        store::finish_batches(c, "node-b", {{camp.id, camp.lasts[0]}, {camp.id, camp.lasts[1]}}));
+    auto left = c.exec(
+        "SELECT count(*) FILTER (WHERE status = 'queued'), count(*) FILTER (WHERE status = "
+        "'sent'), count(*) FILTER (WHERE status = 'canceled') FROM sms_delivery_logs WHERE "
+        "campaign_id = $1",
+        {camp.id});
+    EXPECT_EQ(left->front().get<std::int64_t>(0), 0) << "nothing left queued";
+    EXPECT_EQ(left->front().get<std::int64_t>(1), 4);
+    EXPECT_EQ(left->front().get<std::int64_t>(2), 2);
 }
 
 TEST(concurrency, fifty_parallel_sends_against_twenty_credits_accept_exactly_twenty) {
