@@ -139,6 +139,24 @@ namespace herald {
 namespace {
 
 // Binary results decode to the same values as text results, for every supported type.
+TEST(connection, sessions_run_in_utc_without_jit_and_pools_with_generic_plans) {
+    // A generic plan's estimated cost can pass jit_above_cost on a statement that reads a
+    // hundred rows, which then compiles at every execution (decision 0017).
+    const auto info = test::pg::instance().empty_database();
+    auto show = [](db::connection& c, const char* what) {
+        return c.exec(std::string("SHOW ") + what)->front().get<std::string>(0);
+    };
+    auto plain = test::pg::connect(info);
+    EXPECT_EQ(show(plain, "jit"), "off");
+    EXPECT_EQ(show(plain, "TimeZone"), "UTC");
+    EXPECT_EQ(show(plain, "plan_cache_mode"), "auto");
+    auto pooled = db::connection::open(
+        {.conninfo = info, .timeout = std::chrono::seconds(10), .generic_plans = true});
+    ASSERT_TRUE(pooled) << pooled.error().message;
+    EXPECT_EQ(show(*pooled, "jit"), "off");
+    EXPECT_EQ(show(*pooled, "plan_cache_mode"), "force_generic_plan");
+}
+
 TEST(connection, binary_results_agree_with_text_results) {
     auto c = test::pg::connect(test::pg::instance().empty_database());
     const std::string sql =
