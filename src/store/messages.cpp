@@ -45,9 +45,9 @@ constexpr const char* message_columns =
 
 /// A CTE that queues a status webhook for each delivery log row of CTE `m` (an UPDATE ...
 /// RETURNING d.*) that has a callback URL of its own or whose account has one. It commits
-/// with the status change, so no status goes unreported.
-// The tenants of the changed rows that have a webhook URL are looked up once, not once per
-// row: the planner expects `m` to hold one row and would scan `users` for each.
+/// with the status change, so no status goes unreported. The tenants with a webhook URL
+/// are looked up once per statement, not once per row: the planner expects `m` to hold one
+/// row and would scan `users` for each.
 constexpr const char* queue_webhooks =
     "hooked AS MATERIALIZED (SELECT u.id, u.webhook_url FROM users u WHERE u.webhook_url IS "
     "NOT NULL AND u.id IN (SELECT user_id FROM m)), "
