@@ -5,6 +5,7 @@
 #include "core/errc.hpp"
 #include "db/errc.hpp"
 #include "db/param.hpp"
+#include "store/billing.hpp"
 #include "store/errc.hpp"
 #include "text/message_template.hpp"
 #include "text/segments.hpp"
@@ -208,15 +209,29 @@ result<campaign> cancel_campaign(db::connection& c, const core::uuid& tenant,
     // Messages not claimed yet are cancelled; those in a node's hands finish normally. First
     // the batches no node holds (their messages that went to the send queue are left to the
     // statement after), then the send queue.
+    // A batch that was paid for by a node whose lease then ran out still holds messages
+    // that were charged and will now never go: they are refunded, in one ledger row.
     auto batches = c.exec_prepared(
         "WITH b AS (DELETE FROM campaign_batches WHERE campaign_id = $1 AND (lease_until IS NULL "
-        "OR lease_until < now()) RETURNING after_id, last_id, created_at) "
-        "UPDATE sms_delivery_logs d SET status = 'canceled', updated_at = now() FROM b "
+        "OR lease_until < now()) RETURNING after_id, last_id, created_at, charged), "
+        "x AS (UPDATE sms_delivery_logs d SET status = 'canceled', updated_at = now() FROM b "
         "WHERE d.campaign_id = $1 AND d.created_at = b.created_at AND d.recipient_id > b.after_id "
         "AND d.recipient_id <= b.last_id AND d.status = 'queued' "
-        "AND NOT EXISTS (SELECT 1 FROM send_queue q WHERE q.log_id = d.id)",
+        "AND NOT EXISTS (SELECT 1 FROM send_queue q WHERE q.log_id = d.id) "
+        "RETURNING b.charged, coalesce(d.cost, 0)::integer AS cost) "
+        "SELECT count(*) FILTER (WHERE charged AND cost > 0), "
+        "coalesce(sum(cost) FILTER (WHERE charged), 0)::integer FROM x",
         {id});
     if (!batches) return std::unexpected(batches.error());
+    if (const int paid = batches->front().get<int>(1); paid > 0) {
+        const auto n = batches->front().get<std::int64_t>(0);
+        auto refund = credit(c, {.tenant = tenant,
+                                 .credits = paid,
+                                 .description = "refund for " + std::to_string(n)
+                                                + " cancelled messages of campaign " + id.str(),
+                                 .transaction_type = "refund"});
+        if (!refund) return std::unexpected(refund.error());
+    }
     auto rs = c.exec_prepared(
         "WITH q AS (DELETE FROM send_queue s WHERE s.campaign_id = $1 AND (s.lease_until IS NULL "
         "OR s.lease_until < "

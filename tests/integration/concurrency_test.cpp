@@ -447,6 +447,39 @@ TEST(concurrency, cancelling_a_campaign_cancels_the_batches_no_node_holds) {
     EXPECT_EQ(more->batches, 0) << "a cancelled campaign's batches are not claimed";
 }
 
+TEST(concurrency, cancelling_refunds_the_paid_messages_of_a_batch_whose_node_went_away) {
+    std::string db = test::pg::instance().fresh_database();
+    auto c = test::pg::connect(db);
+    auto tenant = make_tenant(c, 10);
+    auto camp = make_batched_campaign(c, tenant, 6, 3);
+    auto a = store::claim_batches(c, "node-a", 1, std::chrono::seconds(30));
+    ASSERT_TRUE(a) << a.error().message;
+    ASSERT_EQ(a->messages.size(), 3u);
+    EXPECT_EQ(*store::balance(c, tenant), 7);
+    const auto& first = a->messages[0];
+    ASSERT_TRUE(store::record_outcomes(c, {{.log_id = first.log_id,
+                                            .created_at = first.created_at,
+                                            .tenant = tenant,
+                                            .connector = "sim",
+                                            .what = store::send_outcome::kind::sent,
+                                            .message_ids = {"m-1"},
+                                            .batch = first.batch}}));
+    ASSERT_TRUE(c.exec("UPDATE campaign_batches SET lease_until = now() - interval '1 second'"));
+    auto done = store::cancel_campaign(c, tenant, camp.id);
+    ASSERT_TRUE(done) << done.error().message;
+    auto by = c.exec(
+        "SELECT status, count(*) FROM sms_delivery_logs WHERE campaign_id = $1 GROUP BY 1 "
+        "ORDER BY 1",
+        {camp.id});
+    ASSERT_EQ(by->size(), 2u);
+    EXPECT_EQ(by->front().get<std::string>(0), "canceled");
+    EXPECT_EQ(by->front().get<std::int64_t>(1), 5);
+    EXPECT_EQ((*by)[1].get<std::string>(0), "sent");
+    EXPECT_EQ(*store::balance(c, tenant), 9) << "the two paid and never sent come back";
+    EXPECT_EQ(*store::ledger_sum(c, tenant), 9);
+    EXPECT_EQ(c.exec("SELECT count(*) FROM campaign_batches")->front().get<std::int64_t>(0), 0);
+}
+
 TEST(concurrency, deleting_a_contact_cancels_its_unsent_campaign_message_and_no_other) {
     // The log forgets a deleted contact (ON DELETE SET NULL), and a batch finds its messages
     // by recipient id: a message that lost its id must not be left `queued` for ever.
