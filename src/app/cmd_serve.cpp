@@ -223,6 +223,35 @@ int serve(const core::config& cfg) {
                                  return out;
                              },
                          .version = HERALD_VERSION});
+    api.metrics().add_collector([&dispatcher](std::string& out) {
+        if (!dispatcher) return;
+        const auto s = dispatcher->stats();
+        out +=
+            "# HELP herald_dispatch_messages_total Messages through this node's dispatcher, by "
+            "what happened.\n# TYPE herald_dispatch_messages_total counter\n";
+        for (auto [event, n] : {std::pair{"claimed", s.claimed},
+                                {"sent", s.sent},
+                                {"retried", s.retried},
+                                {"failed", s.failed},
+                                {"suppressed", s.suppressed},
+                                {"no_route", s.no_route},
+                                {"receipt", s.receipts},
+                                {"receipt_unmatched", s.receipts_unmatched}})
+            out += std::string("herald_dispatch_messages_total{event=\"") + event + "\"} "
+                   + std::to_string(n) + "\n";
+        out +=
+            "# HELP herald_dispatch_busy_seconds_total Time each dispatcher loop spent on its "
+            "work; wait_room is the claimer waiting for outcomes to commit.\n"
+            "# TYPE herald_dispatch_busy_seconds_total counter\n";
+        for (auto [loop, us] : {std::pair{"claim", s.claim_us},
+                                {"submit", s.submit_us},
+                                {"wait_room", s.room_wait_us},
+                                {"outcomes", s.outcome_write_us},
+                                {"receipts", s.receipt_write_us},
+                                {"expand", s.expand_us}})
+            out += std::string("herald_dispatch_busy_seconds_total{loop=\"") + loop + "\"} "
+                   + std::to_string(double(us) / 1e6) + "\n";
+    });
     http::router routes;
     http::add_health_routes(routes, pool, migrations->empty() ? 0 : migrations->back().version);
     api.register_routes(routes);

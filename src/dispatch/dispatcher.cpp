@@ -154,6 +154,15 @@ struct dispatcher::impl {
         counters.*field += n;
     }
 
+    /// Adds the time since `since` to a microsecond counter; returns now.
+    clock::time_point spent(std::uint64_t dispatcher_stats::*field, clock::time_point since) {
+        const auto now = clock::now();
+        count(field,
+              std::uint64_t(
+                  std::chrono::duration_cast<std::chrono::microseconds>(now - since).count()));
+        return now;
+    }
+
     void push(store::send_outcome o, bool submitted = false) {
         {
             std::lock_guard l(out_mutex);
@@ -315,8 +324,11 @@ struct dispatcher::impl {
             // other nodes.
             const std::int64_t max_in_flight = std::max<std::int64_t>(capacity, 1);
             const std::int64_t room = max_in_flight - in_flight;
-            if (room <= 0 || !any_bound() || receipt_backlog > 8 * max_in_flight) {
+            const bool full = room <= 0 || receipt_backlog > 8 * max_in_flight;
+            if (full || !any_bound()) {
+                const auto waited = clock::now();
                 wait_for_room();
+                if (full) spent(&dispatcher_stats::room_wait_us, waited);
                 continue;
             }
             const auto now = clock::now();
@@ -346,6 +358,7 @@ struct dispatcher::impl {
             auto defer = [this](const store::claimed_message& m) {
                 return gates.check(m, core::now());
             };
+            const auto claim_started = clock::now();
             auto got = pool.run([&](db::connection& c) -> result<void> {
                 // Everything goes to the fallback SMSC only while no connector exists. One
                 // added since the last refresh must not see messages go to the simulator
@@ -384,6 +397,7 @@ struct dispatcher::impl {
             if (queued)
                 next_queue =
                     int(queued->size()) < want ? clock::now() + options.idle_poll : clock::now();
+            const auto submit_started = spent(&dispatcher_stats::claim_us, claim_started);
             std::vector<store::claimed_message> none;
             const auto& from_queue = queued ? *queued : none;
             const auto& from_batches = batched ? batched->messages : none;
@@ -395,6 +409,7 @@ struct dispatcher::impl {
             }
             for (const auto& m : from_queue) handle(m);
             for (const auto& m : from_batches) handle(m);
+            spent(&dispatcher_stats::submit_us, submit_started);
             if (!got) wait(std::chrono::seconds(1));
         }
     }
@@ -403,10 +418,12 @@ struct dispatcher::impl {
     /// ones, on its own thread so that claiming never waits for it.
     void plan_loop() {
         while (running) {
+            const auto started = clock::now();
             auto n = pool.run([&](db::connection& c) {
                 return store::advance_campaigns(c, options.expand_chunk,
                                                 std::max(options.campaign_batch, 1));
             });
+            if (n && *n > 0) spent(&dispatcher_stats::expand_us, started);
             if (!n) spdlog::warn("dispatcher: advancing campaigns failed: {}", n.error().message);
             if (n && *n > 0) {
                 wake();  // new recipients to claim
@@ -479,10 +496,12 @@ struct dispatcher::impl {
                 if (stopping && in_flight == 0) break;
                 continue;
             }
+            const auto started = clock::now();
             if (!persist(batch, none, true)) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(500));  // try again
                 continue;
             }
+            spent(&dispatcher_stats::outcome_write_us, started);
             batch.clear();
             {
                 std::lock_guard l(room_mutex);
@@ -521,10 +540,12 @@ struct dispatcher::impl {
                 if (last) return;
                 continue;
             }
+            const auto started = clock::now();
             if (!persist(none, waiting, false)) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(500));  // try again
                 continue;
             }
+            spent(&dispatcher_stats::receipt_write_us, started);
             if (last && waiting.empty()) {
                 std::lock_guard l(out_mutex);
                 if (receipts.empty()) return;

@@ -54,6 +54,10 @@ struct dispatcher_stats {
     std::uint64_t claimed = 0, sent = 0, retried = 0, failed = 0, suppressed = 0;
     std::uint64_t receipts = 0, receipts_unmatched = 0;
     std::uint64_t no_route = 0, deferred_no_connector = 0;
+    /// Microseconds each loop spent on its work (or, for `room_wait_us`, waiting for
+    /// outcomes to commit before it could claim more): where a node's time goes.
+    std::uint64_t claim_us = 0, submit_us = 0, room_wait_us = 0, outcome_write_us = 0,
+                  receipt_write_us = 0, expand_us = 0;
 };
 
 class dispatcher {

@@ -225,6 +225,17 @@ TEST(connectors, a_route_fails_over_to_its_next_connector_when_the_first_dies) {
     EXPECT_NE(metrics.find("herald_connector_bound{connector=\"second\"} 1"), std::string::npos);
     EXPECT_NE(metrics.find("herald_connector_submitted_total{connector=\"second\"}"),
               std::string::npos);
+    // The dispatcher's own counters, and where its loops spent their time.
+    auto value = [&](const std::string& series) {
+        auto at = metrics.find(series + " ");
+        EXPECT_NE(at, std::string::npos) << series << " missing from\n" << metrics;
+        return at == std::string::npos ? -1.0 : std::stod(metrics.substr(at + series.size() + 1));
+    };
+    EXPECT_GE(value("herald_dispatch_messages_total{event=\"sent\"}"), 1.0);
+    EXPECT_GE(value("herald_dispatch_messages_total{event=\"no_route\"}"), 1.0);
+    EXPECT_GT(value("herald_dispatch_busy_seconds_total{loop=\"claim\"}"), 0.0);
+    EXPECT_GT(value("herald_dispatch_busy_seconds_total{loop=\"outcomes\"}"), 0.0);
+    EXPECT_GE(value("herald_dispatch_busy_seconds_total{loop=\"wait_room\"}"), 0.0);
 }
 
 }  // namespace
