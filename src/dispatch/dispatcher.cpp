@@ -423,9 +423,9 @@ struct dispatcher::impl {
                 return store::advance_campaigns(c, options.expand_chunk,
                                                 std::max(options.campaign_batch, 1));
             });
-            if (n && *n > 0) spent(&dispatcher_stats::expand_us, started);
             if (!n) spdlog::warn("dispatcher: advancing campaigns failed: {}", n.error().message);
             if (n && *n > 0) {
+                spent(&dispatcher_stats::expand_us, started);
                 wake();  // new recipients to claim
                 continue;
             }
