@@ -329,6 +329,18 @@ batched_campaign make_batched_campaign(db::connection& c, const core::uuid& tena
     return b;
 }
 
+/// The outcome of a campaign message the SMSC accepted with id `smsc_id`.
+store::send_outcome sent(const store::claimed_message& m, const core::uuid& tenant,
+                         std::string smsc_id) {
+    return {.log_id = m.log_id,
+            .created_at = m.created_at,
+            .tenant = tenant,
+            .connector = "sim",
+            .what = store::send_outcome::kind::sent,
+            .message_ids = {std::move(smsc_id)},
+            .batch = m.batch};
+}
+
 TEST(concurrency, a_campaign_batch_claimed_again_after_its_lease_is_not_charged_again) {
     // Node A claims a batch and dies after one outcome is stored; its lease runs out; node B
     // claims the batch: it gets the messages A left, charges nothing more, and a number that
@@ -352,13 +364,7 @@ TEST(concurrency, a_campaign_batch_claimed_again_after_its_lease_is_not_charged_
     ASSERT_TRUE(none);
     EXPECT_EQ(none->batches, 0);
     const auto& first = a->messages[0];
-    ASSERT_TRUE(store::record_outcomes(c, {{.log_id = first.log_id,
-                                            .created_at = first.created_at,
-                                            .tenant = tenant,
-                                            .connector = "sim",
-                                            .what = store::send_outcome::kind::sent,
-                                            .message_ids = {"m-1"},
-                                            .batch = first.batch}}));
+    ASSERT_TRUE(store::record_outcomes(c, {sent(first, tenant, "m-1")}));
     ASSERT_TRUE(
         c.exec("INSERT INTO opt_outs (user_id, phone_number, source) VALUES ($1, $2, 'api')",
                {tenant, a->messages[3].to}));
@@ -457,13 +463,7 @@ TEST(concurrency, cancelling_refunds_the_paid_messages_of_a_batch_whose_node_wen
     ASSERT_EQ(a->messages.size(), 3u);
     EXPECT_EQ(*store::balance(c, tenant), 7);
     const auto& first = a->messages[0];
-    ASSERT_TRUE(store::record_outcomes(c, {{.log_id = first.log_id,
-                                            .created_at = first.created_at,
-                                            .tenant = tenant,
-                                            .connector = "sim",
-                                            .what = store::send_outcome::kind::sent,
-                                            .message_ids = {"m-1"},
-                                            .batch = first.batch}}));
+    ASSERT_TRUE(store::record_outcomes(c, {sent(first, tenant, "m-1")}));
     ASSERT_TRUE(c.exec("UPDATE campaign_batches SET lease_until = now() - interval '1 second'"));
     auto done = store::cancel_campaign(c, tenant, camp.id);
     ASSERT_TRUE(done) << done.error().message;
@@ -526,13 +526,7 @@ TEST(concurrency, deleting_a_contact_cancels_its_unsent_campaign_message_and_no_
     EXPECT_EQ(by_phone(0), "queued::null");
     const auto& first = a->messages[0];
     ASSERT_EQ(first.to, phone_of(0));
-    ASSERT_TRUE(store::record_outcomes(c, {{.log_id = first.log_id,
-                                            .created_at = first.created_at,
-                                            .tenant = tenant,
-                                            .connector = "sim",
-                                            .what = store::send_outcome::kind::sent,
-                                            .message_ids = {"m-0"},
-                                            .batch = first.batch}}));
+    ASSERT_TRUE(store::record_outcomes(c, {sent(first, tenant, "m-0")}));
     EXPECT_EQ(by_phone(0), "sent::null");
 
     // In a batch no node holds and nobody paid for yet: cancelled, nothing to refund.
@@ -559,14 +553,7 @@ TEST(concurrency, deleting_a_contact_cancels_its_unsent_campaign_message_and_no_
     EXPECT_EQ(*store::balance(c, tenant), 6);
     EXPECT_EQ(*store::ledger_sum(c, tenant), 6);
     std::vector<store::send_outcome> outs;
-    for (const auto& m : b->messages)
-        outs.push_back({.log_id = m.log_id,
-                        .created_at = m.created_at,
-                        .tenant = tenant,
-                        .connector = "sim",
-                        .what = store::send_outcome::kind::sent,
-                        .message_ids = {"m-" + m.to},
-                        .batch = m.batch});
+    for (const auto& m : b->messages) outs.push_back(sent(m, tenant, "m-" + m.to));
     ASSERT_TRUE(store::record_outcomes(c, outs));
     ASSERT_TRUE(
         store::finish_batches(c, "node-b", {{camp.id, camp.lasts[0]}, {camp.id, camp.lasts[1]}}));
