@@ -277,10 +277,10 @@ result<void> delete_contact(db::connection& c, const core::uuid& tenant, const c
     // running campaign finds its unsent messages by recipient id, in ranges (decision 0015):
     // one that lost its id would stay `queued` for ever. So the contact's messages that no
     // node holds are cancelled first, their batch locked so that no node claims it
-    // meanwhile, and refunded if that batch was paid for. A message already in a node's
-    // hands, or waiting in the send queue, goes out as it would have.
+    // meanwhile, and those whose batch was paid for are refunded in one ledger row. A message
+    // already in a node's hands, or waiting in the send queue, goes out as it would have.
     auto unsent = c.exec_prepared(
-        "SELECT d.id, d.created_at, coalesce(d.cost, 0)::integer, b.charged "
+        "WITH x AS (SELECT d.id, d.created_at, b.charged "
         "FROM sms_campaigns k JOIN sms_delivery_logs d ON d.campaign_id = k.id "
         "AND d.recipient_id = $1 "
         "CROSS JOIN LATERAL (SELECT cb.after_id, cb.charged, cb.lease_until FROM "
@@ -288,24 +288,22 @@ result<void> delete_contact(db::connection& c, const core::uuid& tenant, const c
         "d.recipient_id ORDER BY cb.last_id LIMIT 1 FOR UPDATE) b "
         "WHERE k.user_id = $2 AND k.status IN ('running', 'paused') AND d.status = 'queued' "
         "AND b.after_id < d.recipient_id AND (b.lease_until IS NULL OR b.lease_until < now()) "
-        "AND NOT EXISTS (SELECT 1 FROM send_queue q WHERE q.log_id = d.id)",
+        "AND NOT EXISTS (SELECT 1 FROM send_queue q WHERE q.log_id = d.id)), "
+        "u AS (UPDATE sms_delivery_logs d SET status = 'canceled', error_code = "
+        "'contact_deleted', error_message = 'the contact was deleted before the message was "
+        "sent', updated_at = now() FROM x WHERE d.id = x.id AND d.created_at = x.created_at "
+        "AND d.status = 'queued' RETURNING x.charged, coalesce(d.cost, 0)::integer AS cost) "
+        "SELECT count(*) FILTER (WHERE charged AND cost > 0), "
+        "coalesce(sum(cost) FILTER (WHERE charged), 0)::integer FROM u",
         {id, tenant});
     if (!unsent) return std::unexpected(unsent.error());
-    for (auto r : *unsent) {
-        auto log_id = r.get<core::uuid>(0);
-        auto cancel = c.exec_prepared(
-            "UPDATE sms_delivery_logs SET status = 'canceled', error_code = 'contact_deleted', "
-            "error_message = 'the contact was deleted before the message was sent', "
-            "updated_at = now() WHERE id = $1 AND created_at = $2 AND status = 'queued'",
-            {log_id, r.get<std::chrono::system_clock::time_point>(1)});
-        if (!cancel) return std::unexpected(cancel.error());
-        const int cost = r.get<int>(2);
-        if (cancel->affected() == 0 || !r.get<bool>(3) || cost <= 0) continue;
-        auto refund =
-            credit(c, {.tenant = tenant,
-                       .credits = cost,
-                       .description = "refund for message " + log_id.str() + " (contact_deleted)",
-                       .transaction_type = "refund"});
+    if (const int paid = unsent->front().get<int>(1); paid > 0) {
+        const auto n = unsent->front().get<std::int64_t>(0);
+        auto refund = credit(
+            c, {.tenant = tenant,
+                .credits = paid,
+                .description = "refund for " + std::to_string(n) + " messages to a deleted contact",
+                .transaction_type = "refund"});
         if (!refund) return std::unexpected(refund.error());
     }
     auto rs = c.exec("DELETE FROM contacts WHERE id = $1 AND user_id = $2", {id, tenant});
