@@ -5,6 +5,7 @@
 #include "core/errc.hpp"
 #include "db/errc.hpp"
 #include "db/param.hpp"
+#include "db/transaction.hpp"
 #include "store/billing.hpp"
 #include "store/errc.hpp"
 #include "text/message_template.hpp"
@@ -197,6 +198,55 @@ result<campaign> resume_campaign(db::connection& c, const core::uuid& tenant,
         {id, tenant}, "resume");
 }
 
+namespace {
+
+/// Deletes the campaign batches `which` selects (a condition on `cb`) that no node holds,
+/// and cancels their messages not sent yet: those of their recipient range still queued
+/// without a send queue row, and those whose contact was deleted while a node held the
+/// batch (`orphans`, migration 0014). The messages of batches that were paid for are
+/// refunded, one ledger row per campaign.
+result<void> cancel_unheld_batches(db::connection& c, const std::string& which,
+                                   const db::params& params) {
+    auto rs = c.exec_prepared(
+        "WITH b AS (DELETE FROM campaign_batches cb WHERE " + which
+            + " AND (cb.lease_until IS NULL OR cb.lease_until < now()) RETURNING cb.campaign_id, "
+              "cb.user_id, cb.after_id, cb.last_id, cb.created_at, cb.charged, cb.orphans), "
+              "x AS (UPDATE sms_delivery_logs d SET status = 'canceled', updated_at = now() "
+              "FROM b WHERE d.campaign_id = b.campaign_id AND d.created_at = b.created_at "
+              "AND d.recipient_id > b.after_id AND d.recipient_id <= b.last_id "
+              "AND d.status = 'queued' "
+              "AND NOT EXISTS (SELECT 1 FROM send_queue q WHERE q.log_id = d.id) "
+              "RETURNING b.campaign_id, b.user_id, b.charged, coalesce(d.cost, 0)::integer AS "
+              "cost), "
+              "o AS (UPDATE sms_delivery_logs d SET status = 'canceled', error_code = "
+              "'contact_deleted', error_message = 'the contact was deleted before the message "
+              "was sent', updated_at = now() FROM b WHERE d.id = ANY (b.orphans) "
+              "AND d.created_at = b.created_at AND d.status = 'queued' "
+              "AND NOT EXISTS (SELECT 1 FROM send_queue q WHERE q.log_id = d.id) "
+              "RETURNING b.campaign_id, b.user_id, b.charged, coalesce(d.cost, 0)::integer AS "
+              "cost), "
+              "a AS (SELECT * FROM x UNION ALL SELECT * FROM o) "
+              "SELECT campaign_id, user_id, count(*) FILTER (WHERE charged AND cost > 0), "
+              "coalesce(sum(cost) FILTER (WHERE charged), 0)::integer FROM a GROUP BY 1, 2",
+        params);
+    if (!rs) return std::unexpected(rs.error());
+    for (auto r : *rs) {
+        const int paid = r.get<int>(3);
+        if (paid <= 0) continue;
+        const auto n = r.get<std::int64_t>(2);
+        auto refund = credit(
+            c, {.tenant = r.get<core::uuid>(1),
+                .credits = paid,
+                .description = "refund for " + std::to_string(n)
+                               + " cancelled messages of campaign " + r.get<core::uuid>(0).str(),
+                .transaction_type = "refund"});
+        if (!refund) return std::unexpected(refund.error());
+    }
+    return {};
+}
+
+}  // namespace
+
 result<campaign> cancel_campaign(db::connection& c, const core::uuid& tenant,
                                  const core::uuid& id) {
     auto done = transition(
@@ -209,29 +259,8 @@ result<campaign> cancel_campaign(db::connection& c, const core::uuid& tenant,
     // Messages not claimed yet are cancelled; those in a node's hands finish normally. First
     // the batches no node holds (their messages that went to the send queue are left to the
     // statement after), then the send queue.
-    // A batch that was paid for by a node whose lease then ran out still holds messages
-    // that were charged and will now never go: they are refunded, in one ledger row.
-    auto batches = c.exec_prepared(
-        "WITH b AS (DELETE FROM campaign_batches WHERE campaign_id = $1 AND (lease_until IS NULL "
-        "OR lease_until < now()) RETURNING after_id, last_id, created_at, charged), "
-        "x AS (UPDATE sms_delivery_logs d SET status = 'canceled', updated_at = now() FROM b "
-        "WHERE d.campaign_id = $1 AND d.created_at = b.created_at AND d.recipient_id > b.after_id "
-        "AND d.recipient_id <= b.last_id AND d.status = 'queued' "
-        "AND NOT EXISTS (SELECT 1 FROM send_queue q WHERE q.log_id = d.id) "
-        "RETURNING b.charged, coalesce(d.cost, 0)::integer AS cost) "
-        "SELECT count(*) FILTER (WHERE charged AND cost > 0), "
-        "coalesce(sum(cost) FILTER (WHERE charged), 0)::integer FROM x",
-        {id});
-    if (!batches) return std::unexpected(batches.error());
-    if (const int paid = batches->front().get<int>(1); paid > 0) {
-        const auto n = batches->front().get<std::int64_t>(0);
-        auto refund = credit(c, {.tenant = tenant,
-                                 .credits = paid,
-                                 .description = "refund for " + std::to_string(n)
-                                                + " cancelled messages of campaign " + id.str(),
-                                 .transaction_type = "refund"});
-        if (!refund) return std::unexpected(refund.error());
-    }
+    if (auto b = cancel_unheld_batches(c, "cb.campaign_id = $1", {id}); !b)
+        return std::unexpected(b.error());
     auto rs = c.exec_prepared(
         "WITH q AS (DELETE FROM send_queue s WHERE s.campaign_id = $1 AND (s.lease_until IS NULL "
         "OR s.lease_until < "
@@ -531,6 +560,22 @@ result<int> advance_campaigns(db::connection& c, int chunk, int batch) {
         }
     }
     if (auto cm = c.exec("COMMIT"); !cm) return fail_tx(cm.error());
+
+    // A cancelled campaign's batches that a node held when it was cancelled are finished by
+    // that node; those whose node went away since (lease over) are cancelled here, or their
+    // messages would stay queued, and paid for, for ever.
+    {
+        auto tx = db::transaction::begin(c);
+        if (!tx) return std::unexpected(tx.error());
+        if (auto b = cancel_unheld_batches(
+                c,
+                "cb.campaign_id IN (SELECT id FROM sms_campaigns WHERE status = 'cancelled') "
+                "AND cb.lease_until < now()",
+                {});
+            !b)
+            return std::unexpected(b.error());
+        if (auto cm = tx->commit(); !cm) return std::unexpected(cm.error());
+    }
 
     auto done = c.exec_prepared(
         "UPDATE sms_campaigns s SET status = 'completed', completed_at = now(), updated_at = now() "

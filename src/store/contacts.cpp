@@ -275,24 +275,32 @@ result<contact> update_contact(db::connection& c, const core::uuid& tenant, cons
 result<void> delete_contact(db::connection& c, const core::uuid& tenant, const core::uuid& id) {
     // The delivery log forgets a deleted contact (the seed's ON DELETE SET NULL), but a
     // running campaign finds its unsent messages by recipient id, in ranges (decision 0015):
-    // one that lost its id would stay `queued` for ever. So the contact's messages that no
-    // node holds are cancelled first, their batch locked so that no node claims it
-    // meanwhile, and those whose batch was paid for are refunded in one ledger row. A message
-    // already in a node's hands, or waiting in the send queue, goes out as it would have.
+    // one that lost its id would stay `queued` for ever. So, for each campaign that still has
+    // batches, the contact's message not sent yet is looked at with its batch locked (no node
+    // claims it meanwhile):
+    // - in a batch no node holds, it is cancelled, and refunded if the batch was paid for;
+    // - in a batch a node holds, it is in that node's hands and goes out as it would have;
+    //   its log id is kept with the batch, so that if the node dies whoever takes the batch
+    //   over cancels and refunds it (migration 0014).
+    // A message waiting in the send queue goes out as it would have.
     auto unsent = c.exec_prepared(
-        "WITH x AS (SELECT d.id, d.created_at, b.charged "
-        "FROM sms_campaigns k JOIN sms_delivery_logs d ON d.campaign_id = k.id "
+        "WITH k AS (SELECT DISTINCT campaign_id FROM campaign_batches WHERE user_id = $2), "
+        "x AS (SELECT d.id, d.created_at, k.campaign_id, b.last_id, b.charged, "
+        "coalesce(b.lease_until >= now(), false) AS held "
+        "FROM k JOIN sms_delivery_logs d ON d.campaign_id = k.campaign_id "
         "AND d.recipient_id = $1 "
-        "CROSS JOIN LATERAL (SELECT cb.after_id, cb.charged, cb.lease_until FROM "
+        "CROSS JOIN LATERAL (SELECT cb.after_id, cb.last_id, cb.charged, cb.lease_until FROM "
         "campaign_batches cb WHERE cb.campaign_id = d.campaign_id AND cb.last_id >= "
         "d.recipient_id ORDER BY cb.last_id LIMIT 1 FOR UPDATE) b "
-        "WHERE k.user_id = $2 AND k.status IN ('running', 'paused') AND d.status = 'queued' "
-        "AND b.after_id < d.recipient_id AND (b.lease_until IS NULL OR b.lease_until < now()) "
+        "WHERE d.user_id = $2 AND d.status = 'queued' AND b.after_id < d.recipient_id "
         "AND NOT EXISTS (SELECT 1 FROM send_queue q WHERE q.log_id = d.id)), "
+        "kept AS (UPDATE campaign_batches cb SET orphans = cb.orphans || x.id FROM x "
+        "WHERE x.held AND cb.campaign_id = x.campaign_id AND cb.last_id = x.last_id), "
         "u AS (UPDATE sms_delivery_logs d SET status = 'canceled', error_code = "
         "'contact_deleted', error_message = 'the contact was deleted before the message was "
-        "sent', updated_at = now() FROM x WHERE d.id = x.id AND d.created_at = x.created_at "
-        "AND d.status = 'queued' RETURNING x.charged, coalesce(d.cost, 0)::integer AS cost) "
+        "sent', updated_at = now() FROM x WHERE NOT x.held AND d.id = x.id "
+        "AND d.created_at = x.created_at AND d.status = 'queued' "
+        "RETURNING x.charged, coalesce(d.cost, 0)::integer AS cost) "
         "SELECT count(*) FILTER (WHERE charged AND cost > 0), "
         "coalesce(sum(cost) FILTER (WHERE charged), 0)::integer FROM u",
         {id, tenant});

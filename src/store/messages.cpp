@@ -524,20 +524,53 @@ result<batch_claim> claim_batches(db::connection& c, const std::string& owner, i
         "UPDATE campaign_batches x SET lease_owner = $1, lease_until = now() + "
         "make_interval(secs => $2), attempts = x.attempts + 1, charged = true "
         "FROM b WHERE x.campaign_id = b.campaign_id AND x.last_id = b.last_id "
-        "RETURNING x.campaign_id, x.last_id, x.after_id, x.created_at, b.charged",
+        "RETURNING x.campaign_id, x.last_id, x.after_id, x.created_at, b.charged, "
+        "cardinality(x.orphans)",
         {owner, int(lease.count()), max_batches});
     if (!leased) return abort(leased.error());
     if (leased->empty()) {
         if (auto cm = c.exec("COMMIT"); !cm) return abort(cm.error());
         return batch_claim{};
     }
-    columns batches(5);
+    columns batches(5), orphaned(2);
     std::map<batch_key, bool> was_charged;
     for (auto r : *leased) {
         batch_key k{r.get<core::uuid>(0), r.get<core::uuid>(1)};
         was_charged[k] = r.get<bool>(4);
         batches.add({k.campaign_id.str(), k.last_id.str(), r.get<std::string>(2),
                      db::format_timestamp(r.get<time_point>(3)), r.get<bool>(4) ? "t" : "f"});
+        if (r.get<bool>(4) && r.get<int>(5) > 0)
+            orphaned.add({k.campaign_id.str(), k.last_id.str()});
+    }
+    // A batch taken over from a node that went away may hold messages whose contact was
+    // deleted while that node had them (migration 0014): without a recipient id they are not
+    // in the batch's range below. They were paid for with the batch; they are cancelled and
+    // refunded (whether the node had handed them to the SMSC is not known).
+    if (orphaned.size() > 0) {
+        auto o = c.exec_prepared(
+            "WITH o AS (SELECT x.created_at, unnest(x.orphans) AS id FROM campaign_batches x "
+            "JOIN unnest($1::uuid[], $2::uuid[]) AS v(campaign_id, last_id) "
+            "ON x.campaign_id = v.campaign_id AND x.last_id = v.last_id), "
+            "u AS (UPDATE sms_delivery_logs d SET status = 'canceled', error_code = "
+            "'contact_deleted', error_message = 'the contact was deleted before the message was "
+            "sent', updated_at = now() FROM o WHERE d.id = o.id AND d.created_at = o.created_at "
+            "AND d.status = 'queued' "
+            "AND NOT EXISTS (SELECT 1 FROM send_queue q WHERE q.log_id = d.id) "
+            "RETURNING d.user_id, coalesce(d.cost, 0)::integer AS cost) "
+            "SELECT user_id, count(*) FILTER (WHERE cost > 0), coalesce(sum(cost), 0)::integer "
+            "FROM u GROUP BY 1",
+            {orphaned[0], orphaned[1]});
+        if (!o) return abort(o.error());
+        for (auto r : *o) {
+            if (r.get<int>(2) <= 0) continue;
+            auto refund =
+                credit(c, {.tenant = r.get<core::uuid>(0),
+                           .credits = r.get<int>(2),
+                           .description = "refund for " + std::to_string(r.get<std::int64_t>(1))
+                                          + " messages to a deleted contact",
+                           .transaction_type = "refund"});
+            if (!refund) return abort(refund.error());
+        }
     }
     // The batches' messages still queued. A batch claimed before may have sent some of its
     // messages to the send queue (held back, or a retry): those are the queue's now. (Each

@@ -480,6 +480,25 @@ TEST(concurrency, cancelling_refunds_the_paid_messages_of_a_batch_whose_node_wen
     EXPECT_EQ(c.exec("SELECT count(*) FROM campaign_batches")->front().get<std::int64_t>(0), 0);
 }
 
+/// The status, error code and recipient of the campaign message to `phone`.
+std::string log_of(db::connection& c, const std::string& phone) {
+    return c
+        .exec(
+            "SELECT status || ':' || coalesce(error_code, '') || ':' || "
+            "coalesce(recipient_id::text, 'null') FROM sms_delivery_logs WHERE phone_number = $1",
+            {phone})
+        ->front()
+        .get<std::string>(0);
+}
+
+void delete_contact_now(db::connection& c, const core::uuid& tenant, const core::uuid& contact) {
+    auto tx = db::transaction::begin(c);
+    ASSERT_TRUE(tx);
+    auto d = store::delete_contact(c, tenant, contact);
+    ASSERT_TRUE(d) << d.error().message;
+    ASSERT_TRUE(tx->commit());
+}
+
 TEST(concurrency, deleting_a_contact_cancels_its_unsent_campaign_message_and_no_other) {
     // The log forgets a deleted contact (ON DELETE SET NULL), and a batch finds its messages
     // by recipient id: a message that lost its id must not be left `queued` for ever.
@@ -501,24 +520,9 @@ TEST(concurrency, deleting_a_contact_cancels_its_unsent_campaign_message_and_no_
             ->front()
             .get<std::string>(0);
     };
-    auto remove = [&](const core::uuid& contact) {
-        auto tx = db::transaction::begin(c);
-        EXPECT_TRUE(tx);
-        auto d = store::delete_contact(c, tenant, contact);
-        EXPECT_TRUE(d) << (d ? "" : d.error().message);
-        EXPECT_TRUE(tx->commit());
-    };
+    auto remove = [&](const core::uuid& contact) { delete_contact_now(c, tenant, contact); };
     const auto phone_of = [&](int i) { return camp.numbers[std::size_t(i)]; };
-    auto by_phone = [&](int i) {
-        return c
-            .exec(
-                "SELECT status || ':' || coalesce(error_code, '') || ':' || "
-                "coalesce(recipient_id::text, 'null') FROM sms_delivery_logs WHERE "
-                "phone_number = $1",
-                {phone_of(i)})
-            ->front()
-            .get<std::string>(0);
-    };
+    auto by_phone = [&](int i) { return log_of(c, phone_of(i)); };
     EXPECT_EQ(status_of(camp.recipients[3]), "queued:");
 
     // Held by node A (live lease): it goes out as it would have, and only loses its contact.
@@ -565,6 +569,77 @@ TEST(concurrency, deleting_a_contact_cancels_its_unsent_campaign_message_and_no_
     EXPECT_EQ(left->front().get<std::int64_t>(0), 0) << "nothing left queued";
     EXPECT_EQ(left->front().get<std::int64_t>(1), 4);
     EXPECT_EQ(left->front().get<std::int64_t>(2), 2);
+}
+
+TEST(concurrency, a_message_whose_contact_went_while_its_node_held_it_is_refunded_at_takeover) {
+    // Node A holds the batch when the contact is deleted, so the message is in A's hands and
+    // keeps going. A dies without an outcome for it. The batch, claimed again, cannot find
+    // the message by recipient id any more: it must still not be left queued and paid for.
+    std::string db = test::pg::instance().fresh_database();
+    auto c = test::pg::connect(db);
+    auto tenant = make_tenant(c, 10);
+    auto camp = make_batched_campaign(c, tenant, 3, 3);
+    auto a = store::claim_batches(c, "node-a", 1, std::chrono::seconds(30));
+    ASSERT_TRUE(a) << a.error().message;
+    ASSERT_EQ(a->messages.size(), 3u);
+    EXPECT_EQ(*store::balance(c, tenant), 7);
+    delete_contact_now(c, tenant, camp.recipients[1]);
+    EXPECT_EQ(log_of(c, camp.numbers[1]), "queued::null") << "in node A's hands";
+    ASSERT_TRUE(store::record_outcomes(c, {sent(a->messages[0], tenant, "m-0")}));
+    ASSERT_TRUE(c.exec("UPDATE campaign_batches SET lease_until = now() - interval '1 second'"));
+
+    auto b = store::claim_batches(c, "node-b", 1, std::chrono::seconds(30));
+    ASSERT_TRUE(b) << b.error().message;
+    ASSERT_EQ(b->messages.size(), 1u);
+    EXPECT_EQ(b->messages[0].to, camp.numbers[2]);
+    EXPECT_EQ(log_of(c, camp.numbers[1]), "canceled:contact_deleted:null");
+    EXPECT_EQ(*store::balance(c, tenant), 8) << "the deleted contact's message is refunded";
+    EXPECT_EQ(*store::ledger_sum(c, tenant), 8);
+    ASSERT_TRUE(store::record_outcomes(c, {sent(b->messages[0], tenant, "m-2")}));
+    ASSERT_TRUE(store::finish_batches(c, "node-b", {{camp.id, camp.lasts[0]}}));
+
+    // A third claim would find nothing more to refund.
+    auto queued = c.exec(
+        "SELECT count(*) FROM sms_delivery_logs WHERE campaign_id = $1 AND status = 'queued'",
+        {camp.id});
+    EXPECT_EQ(queued->front().get<std::int64_t>(0), 0);
+    EXPECT_EQ(*store::balance(c, tenant), 8);
+}
+
+TEST(concurrency, a_cancelled_campaigns_batch_whose_node_went_away_is_cancelled_and_refunded) {
+    // Cancelling leaves a held batch to its node. If the node dies, nobody claims a cancelled
+    // campaign's batch: the planner cancels it once its lease is over, with the message of a
+    // contact deleted meanwhile, and gives back what was paid.
+    std::string db = test::pg::instance().fresh_database();
+    auto c = test::pg::connect(db);
+    auto tenant = make_tenant(c, 10);
+    auto camp = make_batched_campaign(c, tenant, 6, 3);
+    auto a = store::claim_batches(c, "node-a", 1, std::chrono::seconds(30));
+    ASSERT_TRUE(a) << a.error().message;
+    ASSERT_EQ(a->messages.size(), 3u);
+    auto done = store::cancel_campaign(c, tenant, camp.id);
+    ASSERT_TRUE(done) << done.error().message;
+    delete_contact_now(c, tenant, camp.recipients[1]);
+    ASSERT_TRUE(store::record_outcomes(c, {sent(a->messages[0], tenant, "m-0")}));
+    EXPECT_EQ(*store::balance(c, tenant), 7);
+
+    // While node A's lease lasts, its batch is its own.
+    ASSERT_TRUE(store::advance_campaigns(c, 100, 3));
+    EXPECT_EQ(c.exec("SELECT count(*) FROM campaign_batches")->front().get<std::int64_t>(0), 1);
+    EXPECT_EQ(log_of(c, camp.numbers[2]), "queued::" + camp.recipients[2].str());
+
+    ASSERT_TRUE(c.exec("UPDATE campaign_batches SET lease_until = now() - interval '1 second'"));
+    ASSERT_TRUE(store::advance_campaigns(c, 100, 3));
+    EXPECT_EQ(c.exec("SELECT count(*) FROM campaign_batches")->front().get<std::int64_t>(0), 0);
+    EXPECT_EQ(log_of(c, camp.numbers[0]), "sent::" + camp.recipients[0].str());
+    EXPECT_EQ(log_of(c, camp.numbers[1]), "canceled:contact_deleted:null");
+    EXPECT_EQ(log_of(c, camp.numbers[2]), "canceled::" + camp.recipients[2].str());
+    EXPECT_EQ(*store::balance(c, tenant), 9) << "the two paid and never sent come back";
+    EXPECT_EQ(*store::ledger_sum(c, tenant), 9);
+    auto queued = c.exec(
+        "SELECT count(*) FROM sms_delivery_logs WHERE campaign_id = $1 AND status = 'queued'",
+        {camp.id});
+    EXPECT_EQ(queued->front().get<std::int64_t>(0), 0);
 }
 
 TEST(concurrency, fifty_parallel_sends_against_twenty_credits_accept_exactly_twenty) {
