@@ -174,6 +174,26 @@ TEST_F(schema, seed_indexes_exist_under_their_names) {
     EXPECT_EQ(partial->front().get<std::string>(0), "(group_id IS NOT NULL)");
 }
 
+TEST_F(schema, deleting_a_referenced_row_finds_the_rows_that_refer_to_it_by_index) {
+    // A foreign key's action on delete (CASCADE, SET NULL, or the check of NO ACTION) looks
+    // up the referring rows by the key's column: without an index leading with it, deleting
+    // one contact read the whole delivery log (220 ms at 400,000 messages; migration 0015).
+    // Checked for the rows Herald deletes (tenants, users and campaigns are kept).
+    auto rs = conn.exec(
+        "SELECT c.conrelid::regclass::text || '.' || a.attname FROM pg_constraint c "
+        "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
+        "WHERE c.contype = 'f' AND c.conparentid = 0 AND c.confrelid::regclass::text IN "
+        "('contacts', 'contact_groups', 'opt_outs', 'sender_ids', 'smpp_connectors', "
+        "'sms_routes', 'prices', 'user_roles', 'contact_group_members', 'sms_campaign_groups', "
+        "'dispatch_nodes', 'connector_binds', 'send_queue', 'campaign_batches') "
+        "AND NOT EXISTS (SELECT 1 FROM pg_index i "
+        "WHERE i.indrelid = c.conrelid AND i.indkey[0] = c.conkey[1]) ORDER BY 1");
+    ASSERT_TRUE(rs) << rs.error().message;
+    std::vector<std::string> unindexed;
+    for (auto r : *rs) unindexed.push_back(r.get<std::string>(0));
+    EXPECT_EQ(unindexed, std::vector<std::string>{});
+}
+
 TEST_F(schema, status_and_role_columns_are_checked) {
     // Every varchar column named status/role/*_status/*_type/*_channel/action carries a CHECK.
     auto rs = conn.exec(R"(
