@@ -8,6 +8,7 @@
 #include "db/transaction.hpp"
 #include "store/billing.hpp"
 #include "store/errc.hpp"
+#include "store/fence.hpp"
 #include "text/message_template.hpp"
 #include "text/segments.hpp"
 
@@ -554,6 +555,14 @@ result<int> advance_campaigns(db::connection& c, int chunk, int batch) {
                                r.get<std::string>(2), r.get<std::string>(3),
                                r.get<time_point>(4),  r.get<std::optional<core::uuid>>(5),
                                r.get<int>(6)};
+            // A contact of this tenant being deleted: its campaigns wait for the next round
+            // (the audience fence, decision 0018).
+            auto fence = c.exec_prepared(
+                "SELECT pg_try_advisory_xact_lock_shared($1, "
+                "hashtext($2::text))",
+                {audience_fence_class, t.tenant});
+            if (!fence) return fail_tx(fence.error());
+            if (!fence->front().get<bool>(0)) continue;
             auto n = expand_chunk(c, t, chunk, std::max(batch, 1), prices, default_price);
             if (!n) return fail_tx(n.error());
             written += *n;

@@ -6,6 +6,7 @@
 #include "db/param.hpp"
 #include "store/billing.hpp"
 #include "store/errc.hpp"
+#include "store/fence.hpp"
 
 namespace herald::store {
 namespace {
@@ -283,6 +284,12 @@ result<void> delete_contact(db::connection& c, const core::uuid& tenant, const c
     //   its log id is kept with the batch, so that if the node dies whoever takes the batch
     //   over cancels and refunds it (migration 0014).
     // A message waiting in the send queue goes out as it would have.
+    // No expansion of the tenant's campaigns writes a message for this contact from here on
+    // (the audience fence; the log's recipient_id has no foreign key, decision 0018).
+    if (auto f = c.exec_prepared("SELECT pg_advisory_xact_lock($1, hashtext($2::text))",
+                                 {audience_fence_class, tenant});
+        !f)
+        return std::unexpected(f.error());
     auto unsent = c.exec_prepared(
         "WITH k AS (SELECT DISTINCT campaign_id FROM campaign_batches WHERE user_id = $2), "
         "x AS (SELECT d.id, d.created_at, k.campaign_id, b.last_id, b.charged, "
@@ -314,6 +321,11 @@ result<void> delete_contact(db::connection& c, const core::uuid& tenant, const c
                 .transaction_type = "refund"});
         if (!refund) return std::unexpected(refund.error());
     }
+    // What ON DELETE SET NULL did: the log keeps the number, not the link.
+    if (auto n = c.exec_prepared(
+            "UPDATE sms_delivery_logs SET recipient_id = NULL WHERE recipient_id = $1", {id});
+        !n)
+        return std::unexpected(n.error());
     auto rs = c.exec("DELETE FROM contacts WHERE id = $1 AND user_id = $2", {id, tenant});
     if (!rs) return std::unexpected(rs.error());
     if (rs->affected() == 0) return fail(errc::not_found, "contact not found");

@@ -9,6 +9,7 @@
 
 #include "core/clock.hpp"
 #include "core/errc.hpp"
+#include "db/errc.hpp"
 #include "db/param.hpp"
 #include "store/billing.hpp"
 #include "store/campaigns.hpp"
@@ -816,13 +817,28 @@ result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>&
         if (!u) return std::unexpected(u.error());
     }
     if (parts.size() > 0) {
-        auto p = c.exec_prepared(
-            "INSERT INTO sms_message_parts (external_message_id, connector, log_id, "
-            "log_created_at, part_number, parts) "
-            "SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::timestamptz[], "
-            "$5::smallint[], $6::smallint[]) "
-            "ON CONFLICT DO NOTHING",
-            {parts[0], parts[1], parts[2], parts[3], parts[4], parts[5]});
+        // A plain insert: ON CONFLICT costs a speculative insertion per part (a quarter of
+        // the statement). A part already recorded (an SMSC that reuses a message id, or this
+        // batch written again after a commit whose answer was lost) sends the batch's parts in
+        // again, from a savepoint, skipping those.
+        const auto insert = [&](bool on_conflict) {
+            return c.exec_prepared(
+                std::string("INSERT INTO sms_message_parts (external_message_id, connector, "
+                            "log_id, log_created_at, part_number, parts) "
+                            "SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], "
+                            "$4::timestamptz[], $5::smallint[], $6::smallint[])")
+                    + (on_conflict ? " ON CONFLICT DO NOTHING" : ""),
+                {parts[0], parts[1], parts[2], parts[3], parts[4], parts[5]});
+        };
+        const bool in_tx = c.in_transaction();
+        if (in_tx)
+            if (auto sp = c.exec("SAVEPOINT parts"); !sp) return std::unexpected(sp.error());
+        auto p = in_tx ? insert(false) : insert(true);
+        if (!p && p.error().code == db::errc::unique_violation) {
+            if (auto rb = c.exec("ROLLBACK TO SAVEPOINT parts"); !rb)
+                return std::unexpected(rb.error());
+            p = insert(true);
+        }
         if (!p) return std::unexpected(p.error());
     }
     if (retry.size() > 0) {

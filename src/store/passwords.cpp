@@ -1,8 +1,8 @@
 #include "store/passwords.hpp"
 
-#include <sodium.h>
-
 #include <stdexcept>
+
+#include <sodium.h>
 
 #include "store/errc.hpp"
 
@@ -19,8 +19,10 @@ void ensure_sodium() {
 std::string hash_password(std::string_view password) {
     ensure_sodium();
     char out[crypto_pwhash_argon2id_STRBYTES];
-    if (crypto_pwhash_argon2id_str(out, password.data(), password.size(), crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE,
-                                   crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE) != 0)
+    if (crypto_pwhash_argon2id_str(out, password.data(), password.size(),
+                                   crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE,
+                                   crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE)
+        != 0)
         throw std::runtime_error("out of memory while hashing a password");
     return out;
 }
@@ -38,8 +40,12 @@ void verify_dummy_password(std::string_view password) {
 }
 
 result<void> check_password(std::string_view password) {
-    if (password.size() < 10) return fail(errc::weak_password, "the password must have at least 10 characters", "password");
-    if (password.size() > 256) return fail(errc::weak_password, "the password must have at most 256 characters", "password");
+    if (password.size() < 10)
+        return fail(errc::weak_password, "the password must have at least 10 characters",
+                    "password");
+    if (password.size() > 256)
+        return fail(errc::weak_password, "the password must have at most 256 characters",
+                    "password");
     return {};
 }
 

@@ -10,7 +10,8 @@ namespace herald::store {
 namespace {
 
 constexpr const char* token_columns =
-    "id, user_id, tenant_id, coalesce(name, ''), token_prefix, permissions::text, status, last_used, expires_at, "
+    "id, user_id, tenant_id, coalesce(name, ''), token_prefix, permissions::text, status, "
+    "last_used, expires_at, "
     "created_at";
 
 std::vector<std::string> read_array(std::string_view j) {
@@ -42,39 +43,45 @@ api_token read_token(const db::row& r) {
 
 }  // namespace
 
-result<created_token> create_token(db::connection& c, const core::uuid& user_id, const std::optional<core::uuid>& tenant,
-                                   std::string_view name, const std::vector<std::string>& permissions,
-                                   std::optional<std::chrono::system_clock::time_point> expires_at) {
+result<created_token> create_token(
+    db::connection& c, const core::uuid& user_id, const std::optional<core::uuid>& tenant,
+    std::string_view name, const std::vector<std::string>& permissions,
+    std::optional<std::chrono::system_clock::time_point> expires_at) {
     if (name.empty() || name.size() > 100)
         return fail(core::errc::invalid_value, "name must be 1 to 100 characters", "name");
     std::string perms = "[";
     for (std::size_t i = 0; i < permissions.size(); ++i) {
         if (!is_permission(permissions[i]) && permissions[i] != "admin")
-            return fail(core::errc::invalid_value, "unknown permission \"" + permissions[i] + "\"", "permissions");
+            return fail(core::errc::invalid_value, "unknown permission \"" + permissions[i] + "\"",
+                        "permissions");
         perms += (i ? ",\"" : "\"") + permissions[i] + "\"";
     }
     perms += "]";
     if (expires_at && *expires_at <= std::chrono::system_clock::now())
         return fail(core::errc::invalid_value, "expires_at must be in the future", "expires_at");
     std::string secret = "hld_" + core::random_token(30);
-    auto rs = c.exec(std::string("INSERT INTO api_tokens (user_id, tenant_id, token, token_prefix, name, permissions, "
-                                 "expires_at) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7) RETURNING ") +
-                         token_columns,
-                     {user_id, tenant, core::sha256_hex(secret), secret.substr(0, 12), std::string(name), perms,
-                      expires_at});
+    auto rs = c.exec(
+        std::string(
+            "INSERT INTO api_tokens (user_id, tenant_id, token, token_prefix, name, permissions, "
+            "expires_at) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7) RETURNING ")
+            + token_columns,
+        {user_id, tenant, core::sha256_hex(secret), secret.substr(0, 12), std::string(name), perms,
+         expires_at});
     if (!rs) return std::unexpected(rs.error());
     return created_token{read_token(rs->front()), std::move(secret)};
 }
 
 result<api_token> find_token(db::connection& c, std::string_view secret) {
-    auto rs = c.exec_prepared(std::string("SELECT ") + token_columns + " FROM api_tokens WHERE token = $1",
-                              {core::sha256_hex(secret)});
+    auto rs = c.exec_prepared(
+        std::string("SELECT ") + token_columns + " FROM api_tokens WHERE token = $1",
+        {core::sha256_hex(secret)});
     if (!rs) return std::unexpected(rs.error());
     if (rs->empty()) return fail(errc::invalid_credentials, "the API token is not valid");
     return read_token(rs->front());
 }
 
-result<page<api_token>> list_tokens(db::connection& c, const std::optional<core::uuid>& tenant, const page_request& p) {
+result<page<api_token>> list_tokens(db::connection& c, const std::optional<core::uuid>& tenant,
+                                    const page_request& p) {
     auto rs = c.exec_prepared(std::string("SELECT ") + token_columns +
                                   " FROM api_tokens WHERE ($1::uuid IS NULL OR tenant_id = $1) AND ($2::uuid IS NULL OR "
                                   "id < $2) ORDER BY id DESC LIMIT $3",
@@ -89,27 +96,32 @@ result<page<api_token>> list_tokens(db::connection& c, const std::optional<core:
     return out;
 }
 
-result<api_token> get_token(db::connection& c, const std::optional<core::uuid>& tenant, const core::uuid& id) {
-    auto rs = c.exec_prepared(std::string("SELECT ") + token_columns +
-                                  " FROM api_tokens WHERE id = $1 AND ($2::uuid IS NULL OR tenant_id = $2)",
-                              {id, tenant});
+result<api_token> get_token(db::connection& c, const std::optional<core::uuid>& tenant,
+                            const core::uuid& id) {
+    auto rs = c.exec_prepared(
+        std::string("SELECT ") + token_columns
+            + " FROM api_tokens WHERE id = $1 AND ($2::uuid IS NULL OR tenant_id = $2)",
+        {id, tenant});
     if (!rs) return std::unexpected(rs.error());
     if (rs->empty()) return fail(errc::not_found, "token not found");
     return read_token(rs->front());
 }
 
-result<api_token> revoke_token(db::connection& c, const std::optional<core::uuid>& tenant, const core::uuid& id) {
-    auto rs = c.exec(std::string("UPDATE api_tokens SET status = 'revoked', revoked_at = now() "
-                                 "WHERE id = $1 AND ($2::uuid IS NULL OR tenant_id = $2) RETURNING ") +
-                         token_columns,
-                     {id, tenant});
+result<api_token> revoke_token(db::connection& c, const std::optional<core::uuid>& tenant,
+                               const core::uuid& id) {
+    auto rs =
+        c.exec(std::string("UPDATE api_tokens SET status = 'revoked', revoked_at = now() "
+                           "WHERE id = $1 AND ($2::uuid IS NULL OR tenant_id = $2) RETURNING ")
+                   + token_columns,
+               {id, tenant});
     if (!rs) return std::unexpected(rs.error());
     if (rs->empty()) return fail(errc::not_found, "token not found");
     return read_token(rs->front());
 }
 
-result<void> touch_tokens(db::connection& c,
-                          const std::vector<std::pair<core::uuid, std::chrono::system_clock::time_point>>& uses) {
+result<void> touch_tokens(
+    db::connection& c,
+    const std::vector<std::pair<core::uuid, std::chrono::system_clock::time_point>>& uses) {
     if (uses.empty()) return {};
     std::vector<std::string> ids, times;
     for (auto& [id, t] : uses) {

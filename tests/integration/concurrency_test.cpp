@@ -16,6 +16,7 @@
 #include "store/billing.hpp"
 #include "store/campaigns.hpp"
 #include "store/contacts.hpp"
+#include "store/fence.hpp"
 #include "store/imports.hpp"
 #include "store/messages.hpp"
 #include "support/api_server.hpp"
@@ -395,6 +396,35 @@ TEST(concurrency, a_campaign_batch_claimed_again_after_its_lease_is_not_charged_
     EXPECT_EQ(c.exec("SELECT count(*) FROM campaign_batches")->front().get<std::int64_t>(0), 0);
 }
 
+TEST(concurrency, outcomes_written_again_record_each_part_once_and_lose_none) {
+    // The outcome writer inserts parts without ON CONFLICT. A batch written again (its first
+    // commit went through, but the answer was lost with the connection) collides with its
+    // own parts: it must still go in, with the parts that are new.
+    std::string db = test::pg::instance().fresh_database();
+    auto c = test::pg::connect(db);
+    auto tenant = make_tenant(c, 10);
+    make_batched_campaign(c, tenant, 3, 3);
+    auto a = store::claim_batches(c, "node-a", 1, std::chrono::seconds(30));
+    ASSERT_TRUE(a) << a.error().message;
+    ASSERT_EQ(a->messages.size(), 3u);
+    const auto& m = a->messages;
+    auto write = [&](const std::vector<store::send_outcome>& outs) {
+        auto tx = db::transaction::begin(c);
+        ASSERT_TRUE(tx);
+        auto r = store::record_outcomes(c, outs);
+        ASSERT_TRUE(r) << r.error().message;
+        ASSERT_TRUE(tx->commit());
+    };
+    write({sent(m[0], tenant, "m-0"), sent(m[1], tenant, "m-1")});
+    write({sent(m[1], tenant, "m-1"), sent(m[2], tenant, "m-2")});
+    auto parts = c.exec(
+        "SELECT string_agg(external_message_id, ',' ORDER BY external_message_id) FROM "
+        "sms_message_parts");
+    EXPECT_EQ(parts->front().get<std::string>(0), "m-0,m-1,m-2");
+    auto by = c.exec("SELECT count(*) FROM sms_delivery_logs WHERE status = 'sent'");
+    EXPECT_EQ(by->front().get<std::int64_t>(0), 3);
+}
+
 TEST(concurrency, a_batch_message_that_must_retry_moves_to_the_send_queue_already_paid) {
     std::string db = test::pg::instance().fresh_database();
     auto c = test::pg::connect(db);
@@ -640,6 +670,86 @@ TEST(concurrency, a_cancelled_campaigns_batch_whose_node_went_away_is_cancelled_
         "SELECT count(*) FROM sms_delivery_logs WHERE campaign_id = $1 AND status = 'queued'",
         {camp.id});
     EXPECT_EQ(queued->front().get<std::int64_t>(0), 0);
+}
+
+TEST(concurrency, a_contact_deleted_during_an_expansion_leaves_no_message_pointing_at_it) {
+    // The log's recipient_id has no foreign key (decision 0018): the audience fence keeps a
+    // deletion and an expansion of the same tenant apart.
+    std::string db = test::pg::instance().fresh_database();
+    auto c = test::pg::connect(db);
+    auto other = test::pg::connect(db);
+    auto tenant = make_tenant(c, 10);
+    const auto group = core::uuid_v4(), camp = core::uuid_v4();
+    std::vector<core::uuid> people{core::uuid_v7(), core::uuid_v7(), core::uuid_v7()};
+    ASSERT_TRUE(c.exec("INSERT INTO contact_groups (id, user_id, name) VALUES ($1, $2, 'g')",
+                       {group, tenant}));
+    for (std::size_t i = 0; i < people.size(); ++i) {
+        ASSERT_TRUE(c.exec("INSERT INTO contacts (id, user_id, phone_number) VALUES ($1, $2, $3)",
+                           {people[i], tenant, "+121255501" + std::to_string(10 + i)}));
+        ASSERT_TRUE(
+            c.exec("INSERT INTO contact_group_members (group_id, contact_id, user_id, created_at) "
+                   "VALUES ($1, $2, $3, now() - interval '1 minute')",
+                   {group, people[i], tenant}));
+    }
+    ASSERT_TRUE(
+        c.exec("INSERT INTO sms_campaigns (id, user_id, name, message_template, status, "
+               "started_at) VALUES ($1, $2, 'c', 'Hi', 'running', now())",
+               {camp, tenant}));
+    ASSERT_TRUE(c.exec("INSERT INTO sms_campaign_groups (campaign_id, group_id) VALUES ($1, $2)",
+                       {camp, group}));
+    auto rows = [&] {  // messages, and those whose recipient is gone
+        auto rs = c.exec(
+            "SELECT count(*), count(*) FILTER (WHERE recipient_id IS NOT NULL AND NOT "
+            "EXISTS (SELECT 1 FROM contacts k WHERE k.id = recipient_id)) FROM "
+            "sms_delivery_logs WHERE campaign_id = $1",
+            {camp});
+        return std::pair(rs->front().get<std::int64_t>(0), rs->front().get<std::int64_t>(1));
+    };
+
+    // A deletion in progress holds the campaign's expansion back until it commits; the
+    // expansion then does not find the contact.
+    {
+        auto tx = db::transaction::begin(other);
+        ASSERT_TRUE(tx);
+        ASSERT_TRUE(store::delete_contact(other, tenant, people[0]));
+        auto held = store::advance_campaigns(c, 1, 128);
+        ASSERT_TRUE(held) << held.error().message;
+        EXPECT_EQ(*held, 0) << "the expansion waits for the deletion";
+        ASSERT_TRUE(tx->commit());
+    }
+    auto first = store::advance_campaigns(c, 1, 128);
+    ASSERT_TRUE(first) << first.error().message;
+    EXPECT_EQ(*first, 1);
+    EXPECT_EQ(rows().first, 1);
+
+    // An expansion in progress (its chunk's fence, taken here by hand) makes a deletion wait
+    // for its commit; the deletion then finds the message the chunk wrote and clears its
+    // contact, as ON DELETE SET NULL did.
+    ASSERT_TRUE(other.exec("BEGIN"));
+    ASSERT_TRUE(other.exec("SELECT pg_advisory_xact_lock_shared($1, hashtext($2::text))",
+                           {store::audience_fence_class, tenant}));
+    std::atomic<bool> deleted = false;
+    std::thread deleter([&] {
+        auto d = test::pg::connect(db);
+        auto tx = db::transaction::begin(d);
+        ASSERT_TRUE(tx);
+        ASSERT_TRUE(store::delete_contact(d, tenant, people[2]));
+        ASSERT_TRUE(tx->commit());
+        deleted = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_FALSE(deleted) << "the deletion waits for the expansion's chunk";
+    ASSERT_TRUE(
+        other.exec("INSERT INTO sms_delivery_logs (id, created_at, campaign_id, recipient_id, "
+                   "user_id, phone_number, body, cost, status) VALUES ($1, now(), $2, $3, $4, "
+                   "'+12125550112', 'Hi', 1, 'queued')",
+                   {core::uuid_v7(), camp, people[2], tenant}));
+    ASSERT_TRUE(other.exec("COMMIT"));
+    deleter.join();
+    EXPECT_TRUE(deleted);
+    const auto [messages, dangling] = rows();
+    EXPECT_EQ(messages, 2);
+    EXPECT_EQ(dangling, 0) << "no message points at a deleted contact";
 }
 
 TEST(concurrency, fifty_parallel_sends_against_twenty_credits_accept_exactly_twenty) {
