@@ -219,9 +219,9 @@ result<void> cancel_unheld_batches(db::connection& c, const std::string& which,
               "AND NOT EXISTS (SELECT 1 FROM send_queue q WHERE q.log_id = d.id) "
               "RETURNING b.campaign_id, b.user_id, b.charged, coalesce(d.cost, 0)::integer AS "
               "cost), "
-              "o AS (UPDATE sms_delivery_logs d SET status = 'canceled', error_code = "
-              "'contact_deleted', error_message = 'the contact was deleted before the message "
-              "was sent', updated_at = now() FROM b WHERE d.id = ANY (b.orphans) "
+              "o AS (UPDATE sms_delivery_logs d SET "
+            + cancel_for_deleted_contact
+            + " FROM b WHERE d.id = ANY (b.orphans) "
               "AND d.created_at = b.created_at AND d.status = 'queued' "
               "AND NOT EXISTS (SELECT 1 FROM send_queue q WHERE q.log_id = d.id) "
               "RETURNING b.campaign_id, b.user_id, b.charged, coalesce(d.cost, 0)::integer AS "

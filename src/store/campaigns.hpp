@@ -16,6 +16,12 @@
 
 namespace herald::store {
 
+/// The SET list that cancels a campaign message whose contact was deleted before it went
+/// (with `updated_at`), shared by the statements that do it.
+inline constexpr const char* cancel_for_deleted_contact =
+    "status = 'canceled', error_code = 'contact_deleted', error_message = 'the contact was "
+    "deleted before the message was sent', updated_at = now()";
+
 struct campaign {
     core::uuid id;
     std::string name, message_template;

@@ -5,6 +5,7 @@
 #include "core/errc.hpp"
 #include "db/param.hpp"
 #include "store/billing.hpp"
+#include "store/campaigns.hpp"
 #include "store/errc.hpp"
 #include "store/fence.hpp"
 
@@ -303,9 +304,9 @@ result<void> delete_contact(db::connection& c, const core::uuid& tenant, const c
         "AND NOT EXISTS (SELECT 1 FROM send_queue q WHERE q.log_id = d.id)), "
         "kept AS (UPDATE campaign_batches cb SET orphans = cb.orphans || x.id FROM x "
         "WHERE x.held AND cb.campaign_id = x.campaign_id AND cb.last_id = x.last_id), "
-        "u AS (UPDATE sms_delivery_logs d SET status = 'canceled', error_code = "
-        "'contact_deleted', error_message = 'the contact was deleted before the message was "
-        "sent', updated_at = now() FROM x WHERE NOT x.held AND d.id = x.id "
+        "u AS (UPDATE sms_delivery_logs d SET "
+            + std::string(cancel_for_deleted_contact)
+            + " FROM x WHERE NOT x.held AND d.id = x.id "
         "AND d.created_at = x.created_at AND d.status = 'queued' "
         "RETURNING x.charged, coalesce(d.cost, 0)::integer AS cost) "
         "SELECT count(*) FILTER (WHERE charged AND cost > 0), "

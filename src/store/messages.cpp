@@ -552,9 +552,9 @@ result<batch_claim> claim_batches(db::connection& c, const std::string& owner, i
             "WITH o AS (SELECT x.created_at, unnest(x.orphans) AS id FROM campaign_batches x "
             "JOIN unnest($1::uuid[], $2::uuid[]) AS v(campaign_id, last_id) "
             "ON x.campaign_id = v.campaign_id AND x.last_id = v.last_id), "
-            "u AS (UPDATE sms_delivery_logs d SET status = 'canceled', error_code = "
-            "'contact_deleted', error_message = 'the contact was deleted before the message was "
-            "sent', updated_at = now() FROM o WHERE d.id = o.id AND d.created_at = o.created_at "
+            "u AS (UPDATE sms_delivery_logs d SET "
+                + std::string(cancel_for_deleted_contact)
+                + " FROM o WHERE d.id = o.id AND d.created_at = o.created_at "
             "AND d.status = 'queued' "
             "AND NOT EXISTS (SELECT 1 FROM send_queue q WHERE q.log_id = d.id) "
             "RETURNING d.user_id, coalesce(d.cost, 0)::integer AS cost) "
