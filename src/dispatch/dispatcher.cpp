@@ -239,6 +239,7 @@ struct dispatcher::impl {
                 case smpp::submit_outcome::accepted:
                     o.what = kind::sent;
                     o.message_ids = std::move(r.message_ids);
+                    o.part_keys = std::move(r.id_keys);
                     count(&dispatcher_stats::sent);
                     break;
                 case smpp::submit_outcome::rejected:

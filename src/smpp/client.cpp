@@ -434,10 +434,12 @@ struct client::impl : std::enable_shared_from_this<impl> {
         r.data_coding = j.built.data_coding;
         bool all = true;
         for (auto& id : j.ids) {
-            if (id)
+            if (id) {
+                r.id_keys.push_back(submit_id_key(*id, cfg.receipt_ids));
                 r.message_ids.push_back(*id);
-            else
+            } else {
                 all = false;
+            }
         }
         r.outcome = all                 ? submit_outcome::accepted
                     : j.permanent_error ? submit_outcome::rejected
@@ -613,8 +615,7 @@ struct client::impl : std::enable_shared_from_this<impl> {
                     std::lock_guard lock(stats_mutex);
                     ++counters.receipts;
                 }
-                delivery_report rep{cfg.name, receipt_id_key(r->message_id, cfg.receipt_ids),
-                                    std::move(*r)};
+                delivery_report rep{cfg.name, receipt_key(*r, cfg.receipt_ids), std::move(*r)};
                 auto ack = make_ack(s, seq, deliver_sm_resp{});
                 if (handlers.on_receipt)
                     handlers.on_receipt(std::move(rep), std::move(ack));

@@ -65,7 +65,10 @@ std::string_view to_string(submit_outcome o) noexcept;
 struct submit_result {
     submit_outcome outcome = submit_outcome::failed;
     std::vector<std::string> message_ids;  ///< one per part the SMSC accepted
-    std::uint32_t command_status = 0;      ///< the first error status, if any
+    /// message_ids as the connector's receipts name them (submit_id_key): how parts are
+    /// stored, so that a receipt's delivery_report::id_key finds its part.
+    std::vector<std::string> id_keys;
+    std::uint32_t command_status = 0;  ///< the first error status, if any
     std::string error;
     /// failed: no part was ever written to the SMSC, so sending it elsewhere cannot
     /// duplicate it.

@@ -159,8 +159,10 @@ std::optional<receipt> parse_receipt(const deliver_sm& d) {
         if (auto p = d.tlvs.octets(tag::message_payload)) body = payload = *p;
     std::optional<receipt> r = parse_receipt_text(body);
     if (!r) r.emplace();
-    if (auto id = d.tlvs.cstring(tag::receipted_message_id); id && !id->empty())
+    if (auto id = d.tlvs.cstring(tag::receipted_message_id); id && !id->empty()) {
         r->message_id = *id;
+        r->id_from_tlv = true;
+    }
     if (auto st = d.tlvs.u8(tag::message_state)) {
         if (auto o = outcome_of_state(*st)) {
             r->outcome = *o;
@@ -212,6 +214,10 @@ std::string submit_id_key(std::string_view id, id_format f) {
             return to_lower(id);
     }
     return std::string(id);
+}
+
+std::string receipt_key(const receipt& r, id_format f) {
+    return r.id_from_tlv ? submit_id_key(r.message_id, f) : receipt_id_key(r.message_id, f);
 }
 
 std::string receipt_id_key(std::string_view id, id_format f) {

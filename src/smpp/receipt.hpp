@@ -28,7 +28,10 @@ std::string_view to_string(receipt_outcome o) noexcept;
 
 struct receipt {
     std::string message_id;  ///< as the SMSC wrote it
-    std::string stat;        ///< DELIVRD, UNDELIV, ... (upper case)
+    /// message_id came from receipted_message_id, which SMPP 3.4 defines as the id the
+    /// submit_sm_resp gave (so it is spelled that way), not from the text's "id:".
+    bool id_from_tlv = false;
+    std::string stat;  ///< DELIVRD, UNDELIV, ... (upper case)
     receipt_outcome outcome = receipt_outcome::in_progress;
     std::optional<std::string> error;  ///< "err:" field, or network_error_code as "type:code"
     std::optional<int> submitted, delivered;  ///< sub: and dlvrd:
@@ -67,5 +70,8 @@ std::string_view to_string(id_format f) noexcept;
 /// by. For one connector, both give the same key for the same message.
 std::string submit_id_key(std::string_view id, id_format f);
 std::string receipt_id_key(std::string_view id, id_format f);
+/// The key of a parsed receipt: its receipted_message_id is spelled as the submit_sm_resp
+/// spelled it, its text's "id:" as the connector's format says.
+std::string receipt_key(const receipt& r, id_format f);
 
 }  // namespace herald::smpp

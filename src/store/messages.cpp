@@ -800,8 +800,12 @@ result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>&
                               ? std::string()
                               : storable(o.message_ids.front(), external_id_chars)});
                 for (std::size_t i = 0; i < o.message_ids.size(); ++i)
-                    parts.add({storable(o.message_ids[i], external_id_chars), o.connector, id, at,
-                               std::to_string(i + 1), std::to_string(o.message_ids.size())});
+                    parts.add(
+                        {storable(o.part_keys.size() == o.message_ids.size() ? o.part_keys[i]
+                                                                             : o.message_ids[i],
+                                  external_id_chars),
+                         o.connector, id, at, std::to_string(i + 1),
+                         std::to_string(o.message_ids.size())});
                 if (!o.batch) done.push_back(id);
                 break;
             case kind::retry:
@@ -932,36 +936,62 @@ result<std::vector<bool>> record_receipts(db::connection& c,
                                           const std::vector<part_receipt>& receipts) {
     std::vector<bool> matched(receipts.size(), false);
     if (receipts.empty()) return matched;
-    columns v(5);
-    for (const auto& r : receipts)
-        v.add(
-            {r.connector, storable(r.message_id, external_id_chars), r.status,
-             r.error_code ? std::optional(storable(*r.error_code, error_code_chars)) : std::nullopt,
-             r.done_at ? std::optional<std::string>(db::format_timestamp(*r.done_at))
-                       : std::nullopt});
-    // A one-part message takes its receipt's status at once: its part is only looked up.
-    // Receipts give minutes at best; delivered_at is never before the submit.
+    // A one-part message takes its receipt's status at once. Receipts give minutes at best;
+    // delivered_at is never before the submit.
+    static const std::string take_status =
+        "m AS (UPDATE sms_delivery_logs d SET status = s.status, delivered_at = CASE WHEN "
+        "s.status = 'delivered' THEN greatest(coalesce(s.done, now()), d.sent_at) ELSE "
+        "d.delivered_at END, error_code = CASE WHEN s.status = 'delivered' THEN NULL ELSE "
+        "s.code END, updated_at = now() FROM s WHERE d.id = s.log_id AND d.created_at = "
+        "s.log_created_at AND d.status = 'sent' RETURNING d.*), ";
+    const auto stamp = [](const part_receipt& r) {
+        return r.done_at ? std::optional<std::string>(db::format_timestamp(*r.done_at))
+                         : std::nullopt;
+    };
+    const auto code = [](const part_receipt& r) {
+        return r.error_code ? std::optional(storable(*r.error_code, error_code_chars))
+                            : std::nullopt;
+    };
+    // Those whose message the sending node named: straight to the message.
+    columns known(5), v(5);
+    for (std::size_t i = 0; i < receipts.size(); ++i) {
+        const auto& r = receipts[i];
+        if (r.message) {
+            known.add({r.message->first.str(), db::format_timestamp(r.message->second), r.status,
+                       code(r), stamp(r)});
+            matched[i] = true;
+        } else {
+            v.add({r.connector, storable(r.message_id, external_id_chars), r.status, code(r),
+                   stamp(r)});
+        }
+    }
+    if (known.size() > 0) {
+        auto k = c.exec_prepared(
+            "WITH s AS (SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], "
+            "$4::text[], $5::timestamptz[]) AS s(log_id, log_created_at, status, code, done)), "
+                + take_status + queue_webhooks + "SELECT count(*) FROM m",
+            {known[0], known[1], known[2], known[3], known[4]});
+        if (!k) return std::unexpected(k.error());
+    }
+    if (v.size() == 0) return matched;
+    // The others: a one-part message's part is only looked up.
     auto single = c.exec_prepared(
-        std::string(
-            "WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
-            "$5::timestamptz[]) AS v(conn, mid, status, code, done)), "
-            "s AS (SELECT v.*, sp.log_id, sp.log_created_at FROM v JOIN sms_message_parts sp ON "
-            "sp.connector = v.conn AND sp.external_message_id = v.mid WHERE sp.parts = 1), "
-            "m AS (UPDATE sms_delivery_logs d SET status = s.status, delivered_at = CASE WHEN "
-            "s.status = 'delivered' THEN greatest(coalesce(s.done, now()), d.sent_at) ELSE "
-            "d.delivered_at END, error_code = CASE WHEN s.status = 'delivered' THEN NULL ELSE "
-            "s.code END, updated_at = now() FROM s WHERE d.id = s.log_id AND d.created_at = "
-            "s.log_created_at AND d.status = 'sent' RETURNING d.*), ")
-            + queue_webhooks + "SELECT s.conn, s.mid FROM s",
+        "WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+        "$5::timestamptz[]) AS v(conn, mid, status, code, done)), "
+        "s AS (SELECT v.*, sp.log_id, sp.log_created_at FROM v JOIN sms_message_parts sp ON "
+        "sp.connector = v.conn AND sp.external_message_id = v.mid WHERE sp.parts = 1), "
+            + take_status + queue_webhooks + "SELECT s.conn, s.mid FROM s",
         {v[0], v[1], v[2], v[3], v[4]});
     if (!single) return std::unexpected(single.error());
     std::set<std::pair<std::string, std::string>> hit;
     for (auto r : *single) hit.emplace(r.get<std::string>(0), r.get<std::string>(1));
     columns rest(5);
-    for (std::size_t i = 0; i < receipts.size(); ++i) {
+    for (std::size_t i = 0, at = 0; i < receipts.size(); ++i) {
+        if (receipts[i].message) continue;
+        const std::size_t j = at++;  // its row in v
         matched[i] = hit.contains({receipts[i].connector, receipts[i].message_id});
         if (matched[i]) continue;
-        rest.add({v.data[0][i], v.data[1][i], v.data[2][i], v.data[3][i], v.data[4][i]});
+        rest.add({v.data[0][j], v.data[1][j], v.data[2][j], v.data[3][j], v.data[4][j]});
     }
     if (rest.size() == 0) return matched;
     // The others: their part takes the receipt, and the message its final status once every
@@ -988,7 +1018,8 @@ result<std::vector<bool>> record_receipts(db::connection& c,
              done ? std::optional<std::string>(db::format_timestamp(*done)) : std::nullopt});
     }
     for (std::size_t i = 0; i < receipts.size(); ++i)
-        matched[i] = hit.contains({receipts[i].connector, receipts[i].message_id});
+        if (!receipts[i].message)
+            matched[i] = hit.contains({receipts[i].connector, receipts[i].message_id});
     if (touched.size() == 0) return matched;
     // A message is final once every part has a receipt: delivered if all were, else the first
     // failure. Receipts give minutes at best; delivered_at is never before the submit.

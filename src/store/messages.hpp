@@ -172,7 +172,10 @@ struct send_outcome {
     core::uuid tenant;
     std::string connector;
     enum class kind { sent, retry, failed, rejected, suppressed } what = kind::sent;
-    std::vector<std::string> message_ids;  ///< kind::sent: one per part
+    std::vector<std::string> message_ids;  ///< kind::sent: one per part, as the SMSC gave them
+    /// kind::sent: the same ids as the connector's receipts name them (the parts' keys);
+    /// message_ids when empty.
+    std::vector<std::string> part_keys;
     std::string error_code, error_message;
     std::chrono::seconds retry_after{0};  ///< kind::retry
     /// kind::retry: counts against the attempts (false when nothing was tried, e.g. every
@@ -192,9 +195,14 @@ struct part_receipt {
     std::string status;                 ///< delivered, undelivered, expired or rejected
     std::optional<std::string> error_code;
     std::optional<time_point> done_at;
+    /// The one-part message it is for, when the node that sent it still knows (its outcome
+    /// committed): the part row is then not looked up.
+    std::optional<std::pair<core::uuid, time_point>> message;
 };
 /// Applies a batch of receipts; says for each whether it matched a stored part. A message takes
-/// the receipt's status once all its parts have one (delivered only if every part was).
+/// the receipt's status once all its parts have one (delivered only if every part was). A
+/// receipt that names its message always matches; if the message is no longer `sent` (a
+/// receipt given twice), nothing changes.
 result<std::vector<bool>> record_receipts(db::connection& c,
                                           const std::vector<part_receipt>& receipts);
 

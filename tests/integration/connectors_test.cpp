@@ -238,5 +238,61 @@ TEST(connectors, a_route_fails_over_to_its_next_connector_when_the_first_dies) {
     EXPECT_GE(value("herald_dispatch_busy_seconds_total{loop=\"wait_room\"}"), 0.0);
 }
 
+// Carriers spell the id in their receipts' text differently from the one they answered the
+// submit with (decimal against hexadecimal, upper against lower case); a connector's
+// dlr_id_format says how. The receipted_message_id parameter, when there is one, is spelled
+// as the submit's answer was. Either way every message, of one part or several, must reach
+// its final status.
+TEST(connectors, receipts_find_their_messages_whatever_spelling_the_carrier_uses_for_ids) {
+    struct carrier {
+        std::string format;
+        std::vector<std::string> sim;
+    };
+    const std::vector<carrier> carriers = {
+        {"decimal_in_receipt", {"--receipt-ids", "decimal"}},
+        {"hex_in_receipt", {"--decimal-ids", "--receipt-ids", "hex"}},
+        {"case_insensitive", {"--receipt-ids", "upper"}},
+        {"decimal_in_receipt", {"--receipt-ids", "decimal", "--receipt-form", "text"}},
+        {"hex_in_receipt", {"--decimal-ids", "--receipt-ids", "hex", "--receipt-form", "text"}},
+        {"case_insensitive", {"--receipt-ids", "upper", "--receipt-form", "text"}},
+    };
+    std::vector<std::unique_ptr<smsc>> sims;
+    api_server s;
+    auto& admin = s.admin();
+    for (std::size_t i = 0; i < carriers.size(); ++i) {
+        sims.push_back(std::make_unique<smsc>(carriers[i].sim));
+        const std::string name = "carrier" + std::to_string(i);
+        auto k = connector(name, sims.back()->port);
+        k["dlr_id_format"] = carriers[i].format;
+        ASSERT_EQ(s.call("POST", "/v1/admin/connectors", admin, k).status, 201);
+        // +1212 goes to the first, +1213 to the second, and so on.
+        ASSERT_EQ(s.call("PUT", "/v1/admin/routes/%2B121" + std::to_string(2 + i), admin,
+                         {{"connectors", {name}}})
+                      .status,
+                  200);
+    }
+    auto t = s.make_tenant("spelling", 1000);
+    s.call("PUT", "/v1/admin/tenants/" + t.id + "/sender-ids/Acme", admin, {{"is_default", true}});
+    std::vector<std::pair<std::string, std::string>> sent;  // (format, message id)
+    const std::string long_text(200, 'x');                  // two parts
+    for (std::size_t i = 0; i < carriers.size(); ++i)
+        for (const auto& body : {std::string("short"), long_text}) {
+            const std::string to = "+121" + std::to_string(2 + i) + "5550100";
+            auto r = s.call("POST", "/v1/messages", t.token, {{"to", to}, {"body", body}});
+            ASSERT_EQ(r.status, 202) << r.body.dump();
+            sent.emplace_back(carriers[i].format + " " + carriers[i].sim.back(),
+                              r.body["id"].get<std::string>());
+        }
+    for (const auto& [format, id] : sent) {
+        json m;
+        for (int i = 0; i < 300; ++i) {
+            m = s.call("GET", "/v1/messages/" + id, t.token).body;
+            if (m["status"] == "delivered") break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        EXPECT_EQ(m["status"], "delivered") << format << ": " << m.dump();
+    }
+}
+
 }  // namespace
 }  // namespace herald

@@ -8,10 +8,20 @@
 
 namespace herald::test {
 
-smsc_process::smsc_process() {
-    process = std::make_unique<background_process>(
-        std::vector<std::string>{herald_binary(), "smsc-sim", "--port", "0", "--control-port", "0",
-                                 "--record-numbers", "--latency", "20ms", "--log-level", "warn"});
+smsc_process::smsc_process(const std::vector<std::string>& extra) {
+    std::vector<std::string> argv{herald_binary(),
+                                  "smsc-sim",
+                                  "--port",
+                                  "0",
+                                  "--control-port",
+                                  "0",
+                                  "--record-numbers",
+                                  "--latency",
+                                  "20ms",
+                                  "--log-level",
+                                  "warn"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    process = std::make_unique<background_process>(argv);
     if (!process->wait_for_output("control: http://127.0.0.1:", std::chrono::seconds(20)))
         std::abort();
     port = *process->number_after("listening on 127.0.0.1:");

@@ -5,6 +5,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -16,7 +17,8 @@ struct smsc_process {
     std::unique_ptr<background_process> process;
     int port = 0, control = 0;
 
-    smsc_process();
+    /// `extra`: more `herald smsc-sim` options (such as "--receipt-ids", "decimal").
+    explicit smsc_process(const std::vector<std::string>& extra = {});
     nlohmann::json get(const std::string& path) const;
     void post(const std::string& path, const nlohmann::json& body) const;
     /// Every number it was sent.

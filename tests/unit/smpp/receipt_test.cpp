@@ -121,5 +121,24 @@ TEST(receipt_ids, hex_decimal_and_case_normalise_to_one_key) {
     EXPECT_FALSE(parse_id_format("hexadecimal"));
 }
 
+TEST(receipt_ids, receipted_message_id_is_spelled_as_the_submit_answer_and_the_text_as_configured) {
+    // A carrier answering submits in decimal and writing receipts' text in hex.
+    deliver_sm d;
+    d.esm_class = esm::delivery_receipt;
+    d.short_message = "id:3039 stat:DELIVRD err:000";
+    auto text_only = parse_receipt(d);
+    ASSERT_TRUE(text_only);
+    EXPECT_FALSE(text_only->id_from_tlv);
+    EXPECT_EQ(receipt_key(*text_only, id_format::hex_in_receipt),
+              submit_id_key("12345", id_format::hex_in_receipt));
+    // The same receipt with receipted_message_id: that one is the submit's own spelling.
+    d.tlvs.set_cstring(tag::receipted_message_id, "12345");
+    auto with_tlv = parse_receipt(d);
+    ASSERT_TRUE(with_tlv);
+    EXPECT_TRUE(with_tlv->id_from_tlv);
+    EXPECT_EQ(receipt_key(*with_tlv, id_format::hex_in_receipt),
+              submit_id_key("12345", id_format::hex_in_receipt));
+}
+
 }  // namespace
 }  // namespace herald::smpp
