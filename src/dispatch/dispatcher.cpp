@@ -11,6 +11,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -145,6 +146,14 @@ struct dispatcher::impl {
     // Receipts received and not yet persisted. Sending pauses while there are many, so
     // receipts are stored at the pace messages go out and memory stays bounded.
     std::atomic<std::int64_t> receipt_backlog{0};
+    // One-part messages whose `sent` this node committed, by connector and receipt key
+    // (recent_key): their receipts name the message (store::part_receipt::message) instead
+    // of having their part looked up. Forgotten all at once when full; a receipt not found
+    // here (another node sent it, or it was forgotten) is matched through its part row.
+    using message_ref = std::pair<core::uuid, decltype(store::send_outcome::created_at)>;
+    static constexpr std::size_t max_recent = 100'000;
+    std::mutex recent_mutex;
+    std::unordered_map<std::string, message_ref> recent;
 
     mutable std::mutex stats_mutex;
     dispatcher_stats counters;
@@ -503,6 +512,7 @@ struct dispatcher::impl {
                 continue;
             }
             spent(&dispatcher_stats::outcome_write_us, started);
+            remember_sent(batch);  // what persist wrote one by one is not in `batch` any more
             batch.clear();
             {
                 std::lock_guard l(room_mutex);
@@ -551,6 +561,22 @@ struct dispatcher::impl {
                 std::lock_guard l(out_mutex);
                 if (receipts.empty()) return;
             }
+        }
+    }
+
+    static std::string recent_key(const std::string& connector, const std::string& id_key) {
+        return connector + '\n' + id_key;
+    }
+
+    /// Remembers the one-part messages of committed outcomes (see `recent`).
+    void remember_sent(const std::vector<store::send_outcome>& batch) {
+        std::lock_guard l(recent_mutex);
+        for (const auto& o : batch) {
+            if (o.what != kind::sent || o.message_ids.size() != 1) continue;
+            if (recent.size() >= max_recent) recent.clear();
+            const auto& key = o.part_keys.size() == 1 ? o.part_keys[0] : o.message_ids[0];
+            recent.insert_or_assign(recent_key(o.connector, key),
+                                    message_ref(o.log_id, o.created_at));
         }
     }
 
@@ -628,6 +654,17 @@ struct dispatcher::impl {
         std::vector<store::part_receipt> rs;
         rs.reserve(waiting.size());
         for (const auto& w : waiting) rs.push_back(w.receipt);
+        std::vector<std::string> named;  // keys of receipts that name their message
+        if (!rs.empty()) {
+            std::lock_guard l(recent_mutex);
+            for (auto& r : rs) {
+                auto key = recent_key(r.connector, r.message_id);
+                if (auto it = recent.find(key); it != recent.end()) {
+                    r.message = it->second;
+                    named.push_back(std::move(key));
+                }
+            }
+        }
         std::vector<bool> matched, set_aside(waiting.size(), false);
         std::vector<store::batch_key> done;
         if (finish_batches) {
@@ -637,6 +674,10 @@ struct dispatcher::impl {
         auto r = write_together(batch, rs, done);
         if (r) {
             matched = std::move(*r);
+            {
+                std::lock_guard l(recent_mutex);
+                for (const auto& key : named) recent.erase(key);
+            }
             {
                 std::lock_guard l(batches_mutex);
                 finished_batches.erase(finished_batches.begin(),
