@@ -123,7 +123,6 @@ void send_batcher::write(std::vector<pending>& batch) {
             int total = 0;
             for (auto i : list) total += rows[i].cost;
             if (total == 0) continue;
-            if (auto sp = c.exec("SAVEPOINT debit"); !sp) return std::unexpected(sp.error());
             const auto& first = batch[list.front()].job;
             auto d = store::debit(
                 c, {.tenant = tenant,
@@ -132,15 +131,9 @@ void send_batcher::write(std::vector<pending>& batch) {
                     .description = list.size() == 1 ? "message to " + first.message.to
                                                     : std::to_string(list.size()) + " messages",
                     .by = first.by});
-            if (d) {
-                if (auto rl = c.exec("RELEASE SAVEPOINT debit"); !rl)
-                    return std::unexpected(rl.error());
-                continue;
-            }
+            if (d) continue;
             if (d.error().code != store::errc::insufficient_credits)
                 return std::unexpected(d.error());
-            if (auto rb = c.exec("ROLLBACK TO SAVEPOINT debit"); !rb)
-                return std::unexpected(rb.error());
             for (auto i : list) {
                 if (rows[i].cost == 0) continue;
                 auto one = store::debit(c, {.tenant = tenant,

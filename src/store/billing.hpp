@@ -30,17 +30,17 @@ struct ledger_row {
 
 struct credit_request {
     core::uuid tenant;
-    int credits = 0;                  ///< > 0
-    std::string amount = "0";         ///< money paid, decimal text ("49.99")
+    int credits = 0;           ///< > 0
+    std::string amount = "0";  ///< money paid, decimal text ("49.99")
     std::string payment_method;
     std::string description;
-    std::optional<core::uuid> by;     ///< the admin who credited
+    std::optional<core::uuid> by;                      ///< the admin who credited
     std::string transaction_type = "credit_purchase";  ///< or "refund", "adjustment"
 };
 
 struct debit_request {
     core::uuid tenant;
-    int credits = 0;  ///< > 0
+    int credits = 0;                                ///< > 0
     std::string transaction_type = "message_cost";  ///< or "campaign_cost", "adjustment"
     std::string description;
     std::optional<core::uuid> by;
@@ -49,10 +49,12 @@ struct debit_request {
 
 /// Adds credits. Fails with not_found for an unknown tenant.
 result<ledger_row> credit(db::connection& c, const credit_request& r);
-/// Takes credits, or refuses with insufficient_credits, atomically.
+/// Takes credits, or refuses with insufficient_credits, atomically. A refusal writes nothing
+/// and is not an SQL error: the caller's transaction goes on (no savepoint is needed).
 result<ledger_row> debit(db::connection& c, const debit_request& r);
 result<int> balance(db::connection& c, const core::uuid& tenant);
-result<page<ledger_row>> list_ledger(db::connection& c, const core::uuid& tenant, const page_request& p);
+result<page<ledger_row>> list_ledger(db::connection& c, const core::uuid& tenant,
+                                     const page_request& p);
 /// Sum of the tenant's ledger (for checks: it equals the balance).
 result<long long> ledger_sum(db::connection& c, const core::uuid& tenant);
 

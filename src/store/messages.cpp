@@ -318,25 +318,20 @@ claimed_message read_claimed(const db::row& r) {
     return m;
 }
 
-/// One debit per (tenant, campaign), each from a savepoint. A tenant who cannot pay has the
-/// campaign paused with the reason insufficient_credits; returns those campaigns.
+/// One debit per (tenant, campaign). A tenant who cannot pay has the campaign paused with the
+/// reason insufficient_credits; returns those campaigns.
 result<std::set<core::uuid>> charge_campaigns(
     db::connection& c, const std::map<std::pair<core::uuid, core::uuid>, int>& due) {
     std::set<core::uuid> unpaid;
     for (const auto& [key, credits] : due) {
-        if (auto sp = c.exec("SAVEPOINT charge"); !sp) return std::unexpected(sp.error());
         auto d = debit(c, {.tenant = key.first,
                            .credits = credits,
                            .transaction_type = "campaign_cost",
                            .description = "campaign batch",
                            .by = std::nullopt,
                            .campaign_id = key.second});
-        if (d) {
-            if (auto r = c.exec("RELEASE SAVEPOINT charge"); !r) return std::unexpected(r.error());
-            continue;
-        }
+        if (d) continue;
         if (d.error().code != errc::insufficient_credits) return std::unexpected(d.error());
-        if (auto r = c.exec("ROLLBACK TO SAVEPOINT charge"); !r) return std::unexpected(r.error());
         if (auto p = pause_for_credits(c, key.first, key.second); !p)
             return std::unexpected(p.error());
         unpaid.insert(key.second);
