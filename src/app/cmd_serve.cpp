@@ -190,6 +190,12 @@ int serve(const core::config& cfg) {
     }
 
     const auto spool = cfg.data_dir / "spool";
+    // Single sends go straight to this node's dispatcher (decision 0021).
+    std::optional<http::send_handoff> handoff;
+    if (dispatcher)
+        handoff = http::send_handoff{
+            .lease = {.owner = dispatcher->node_id(), .lease = dispatcher->lease()},
+            .take = [d = dispatcher.get()](auto messages) { d->hand_over(std::move(messages)); }};
     http::api api(pool, {.session_ttl =
                              std::chrono::duration_cast<std::chrono::seconds>(cfg.auth.session_ttl),
                          .secure_cookies = cfg.auth.secure_cookies,
@@ -205,6 +211,7 @@ int serve(const core::config& cfg) {
                              [&dispatcher] {
                                  if (dispatcher) dispatcher->wake();
                              },
+                         .handoff = std::move(handoff),
                          .connector_health =
                              [&dispatcher] {
                                  std::vector<http::connector_status> out;
@@ -230,6 +237,7 @@ int serve(const core::config& cfg) {
             "# HELP herald_dispatch_messages_total Messages through this node's dispatcher, by "
             "what happened.\n# TYPE herald_dispatch_messages_total counter\n";
         for (auto [event, n] : {std::pair{"claimed", s.claimed},
+                                {"handed", s.handed},
                                 {"sent", s.sent},
                                 {"retried", s.retried},
                                 {"failed", s.failed},

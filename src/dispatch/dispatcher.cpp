@@ -155,6 +155,15 @@ struct dispatcher::impl {
     std::mutex recent_mutex;
     std::unordered_map<std::string, message_ref> recent;
 
+    // Messages the API leased to this node as it accepted them (hand_over), oldest first,
+    // with the time each came: sent before anything is claimed. Closed when the node stops;
+    // what comes after that has its lease given back at once.
+    using handed_message = std::pair<clock::time_point, store::claimed_message>;
+    std::mutex handed_mutex;
+    std::deque<handed_message> handed;
+    bool handed_closed = false;
+    std::atomic<std::size_t> handed_waiting{0};
+
     mutable std::mutex stats_mutex;
     dispatcher_stats counters;
 
@@ -341,14 +350,18 @@ struct dispatcher::impl {
                 if (full) spent(&dispatcher_stats::room_wait_us, waited);
                 continue;
             }
+            // What the API handed over first: it is leased to this node already.
+            auto mine = take_handed(room);
+            const std::int64_t room_left = room - std::int64_t(mine.size());
             const auto now = clock::now();
             // Campaign batches that fit in the room (one whenever nothing is in flight, so a
             // window smaller than a batch still moves).
             const int batch = std::max(options.campaign_batch, 1);
-            int fit = int(std::min<std::int64_t>(room / batch, 8));
-            if (fit == 0 && in_flight == 0) fit = 1;
-            const bool try_queue = now >= next_queue, try_batches = fit > 0 && now >= next_batches;
-            if (!try_queue && !try_batches) {
+            int fit = int(std::min<std::int64_t>(room_left / batch, 8));
+            if (fit == 0 && in_flight == 0 && mine.empty()) fit = 1;
+            const bool try_queue = room_left > 0 && now >= next_queue,
+                       try_batches = fit > 0 && now >= next_batches;
+            if (!try_queue && !try_batches && mine.empty()) {
                 if (fit == 0 && now >= next_batches)
                     wait_for_room();
                 else if (wait(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -358,8 +371,8 @@ struct dispatcher::impl {
             }
             gates.set_live_nodes(live_nodes);
             // A power of two: the claim statement comes in those sizes (see claim_due).
-            const int want = int(
-                std::bit_floor(std::uint64_t(std::min<std::int64_t>(options.claim_batch, room))));
+            const int want = int(std::bit_floor(std::uint64_t(std::max<std::int64_t>(
+                std::min<std::int64_t>(options.claim_batch, room_left), 0))));
             // Two claims, each its own transaction. They are kept out here, so that a retry
             // of the second (after a lost connection) does not claim the first again.
             std::optional<std::vector<store::claimed_message>> queued;
@@ -369,7 +382,9 @@ struct dispatcher::impl {
                 return gates.check(m, core::now());
             };
             const auto claim_started = clock::now();
-            auto got = pool.run([&](db::connection& c) -> result<void> {
+            // Handed messages alone need the database only for the fallback check below.
+            const bool ask = try_queue || try_batches || fallback_mode_now();
+            auto got = !ask ? result<void>{} : pool.run([&](db::connection& c) -> result<void> {
                 // Everything goes to the fallback SMSC only while no connector exists. One
                 // added since the last refresh must not see messages go to the simulator
                 // meanwhile: look before each claim (a read of an almost empty table).
@@ -399,6 +414,7 @@ struct dispatcher::impl {
                 }
                 return {};
             });
+            if (connectors_appeared || !got) put_back(mine);  // sent once that is settled
             if (connectors_appeared) {
                 refresh();
                 continue;
@@ -412,16 +428,99 @@ struct dispatcher::impl {
             const auto& from_queue = queued ? *queued : none;
             const auto& from_batches = batched ? batched->messages : none;
             count(&dispatcher_stats::claimed, from_queue.size() + from_batches.size());
+            count(&dispatcher_stats::handed, mine.size());
             if (!from_batches.empty()) {
                 // Counted before any of them can have an outcome (see settle()).
                 std::lock_guard l(batches_mutex);
                 for (const auto& m : from_batches) ++outstanding[*m.batch];
             }
+            for (const auto& [at, m] : mine) handle(m);
             for (const auto& m : from_queue) handle(m);
             for (const auto& m : from_batches) handle(m);
             spent(&dispatcher_stats::submit_us, submit_started);
             if (!got) wait(std::chrono::seconds(1));
         }
+    }
+
+    void hand_over(std::vector<store::claimed_message> ms) {
+        if (ms.empty()) return;
+        {
+            std::lock_guard l(handed_mutex);
+            if (!handed_closed) {
+                const auto now = clock::now();
+                for (auto& m : ms) handed.emplace_back(now, std::move(m));
+                handed_waiting = handed.size();
+                ms.clear();
+            }
+        }
+        if (!ms.empty()) {
+            release(ms);
+            return;
+        }
+        {
+            std::lock_guard l(wake_mutex);  // so that wait() cannot miss it
+        }
+        wake_cv.notify_one();
+    }
+
+    /// Up to `max` handed messages, oldest first. One that waited half its lease is left
+    /// for a claim to find once the lease runs out, so that it cannot go out twice.
+    std::vector<handed_message> take_handed(std::int64_t max) {
+        std::vector<handed_message> out;
+        if (handed_waiting == 0 || max <= 0) return out;
+        const auto stale = clock::now() - options.lease / 2;
+        std::size_t dropped = 0;
+        {
+            std::lock_guard l(handed_mutex);
+            while (!handed.empty() && std::int64_t(out.size()) < max) {
+                if (handed.front().first < stale)
+                    ++dropped;
+                else
+                    out.push_back(std::move(handed.front()));
+                handed.pop_front();
+            }
+            handed_waiting = handed.size();
+        }
+        if (dropped > 0)
+            spdlog::warn(
+                "dispatcher: {} accepted messages waited too long for room; they are sent once "
+                "their lease runs out",
+                dropped);
+        return out;
+    }
+
+    /// Puts messages taken with take_handed back in front, in their order, with the time
+    /// they first came (their lease runs from then).
+    void put_back(std::vector<handed_message>& ms) {
+        std::lock_guard l(handed_mutex);
+        for (auto it = ms.rbegin(); it != ms.rend(); ++it) handed.push_front(std::move(*it));
+        handed_waiting = handed.size();
+        ms.clear();
+    }
+
+    /// Gives back the leases of handed messages this node will not send.
+    void release(const std::vector<store::claimed_message>& ms) {
+        std::vector<core::uuid> ids;
+        for (const auto& m : ms) ids.push_back(m.log_id);
+        auto r = pool.run(
+            [&](db::connection& c) { return store::release_leases(c, options.node_id, ids); });
+        if (!r)
+            spdlog::warn(
+                "dispatcher: giving back {} leases failed ({}); they run out by themselves",
+                ids.size(), r.error().message);
+    }
+
+    /// Closes the hand-over and gives back the leases of what is still waiting in it.
+    void close_handover() {
+        std::vector<store::claimed_message> left;
+        {
+            std::lock_guard l(handed_mutex);
+            handed_closed = true;
+            for (auto& [at, m] : handed) left.push_back(std::move(m));
+            handed.clear();
+            handed_waiting = 0;
+        }
+        if (!left.empty()) release(left);
     }
 
     /// Starts due campaigns, writes the next part of their audiences and closes finished
@@ -461,7 +560,7 @@ struct dispatcher::impl {
     /// Waits up to `d` for wake(); says whether it came.
     bool wait(std::chrono::milliseconds d) {
         std::unique_lock l(wake_mutex);
-        wake_cv.wait_for(l, d, [this] { return woken || !running; });
+        wake_cv.wait_for(l, d, [this] { return woken || !running || handed_waiting > 0; });
         return std::exchange(woken, false);
     }
 
@@ -879,6 +978,7 @@ void dispatcher::stop(std::chrono::milliseconds grace) {
     i->plan_cv.notify_all();
     if (i->planner.joinable()) i->planner.join();
     if (i->claimer.joinable()) i->claimer.join();
+    i->close_handover();
     // Let answers in flight arrive, then unbind (which fails whatever is left: retried later).
     const auto deadline = clock::now() + grace;
     while (i->in_flight > 0 && clock::now() < deadline)
@@ -901,6 +1001,18 @@ void dispatcher::stop(std::chrono::milliseconds grace) {
 
 void dispatcher::wake() {
     impl_->wake();
+}
+
+void dispatcher::hand_over(std::vector<store::claimed_message> messages) {
+    impl_->hand_over(std::move(messages));
+}
+
+const std::string& dispatcher::node_id() const noexcept {
+    return impl_->options.node_id;
+}
+
+std::chrono::seconds dispatcher::lease() const noexcept {
+    return impl_->options.lease;
 }
 
 dispatcher_stats dispatcher::stats() const {

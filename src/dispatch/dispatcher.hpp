@@ -15,6 +15,7 @@
 
 #include "db/pool.hpp"
 #include "smpp/client.hpp"
+#include "store/messages.hpp"
 
 namespace herald::dispatch {
 
@@ -51,7 +52,7 @@ struct connector_health {
 };
 
 struct dispatcher_stats {
-    std::uint64_t claimed = 0, sent = 0, retried = 0, failed = 0, suppressed = 0;
+    std::uint64_t claimed = 0, handed = 0, sent = 0, retried = 0, failed = 0, suppressed = 0;
     std::uint64_t receipts = 0, receipts_unmatched = 0;
     std::uint64_t no_route = 0, deferred_no_connector = 0;
     /// Microseconds each loop spent on its work (or, for `room_wait_us`, waiting for
@@ -73,6 +74,12 @@ class dispatcher {
     void stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
     /// New work was queued: claim now instead of at the next poll.
     void wake();
+    /// Messages leased to this node when they were accepted (store::lease_offer with this
+    /// node's id): sent before anything is claimed. One still waiting for room when half its
+    /// lease has gone is left to the claim that finds it once the lease runs out.
+    void hand_over(std::vector<store::claimed_message> messages);
+    const std::string& node_id() const noexcept;
+    std::chrono::seconds lease() const noexcept;
     dispatcher_stats stats() const;
     /// Every connector this node uses (the fallback one while none is configured).
     std::vector<connector_health> health() const;

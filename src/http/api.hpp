@@ -7,11 +7,13 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "db/pool.hpp"
 #include "http/router.hpp"
+#include "store/messages.hpp"
 
 namespace herald::http {
 
@@ -25,6 +27,14 @@ struct connector_status {
     double tps_now = 0;
     std::uint64_t submitted = 0, errors = 0, reconnects = 0;
     std::string last_error;
+};
+
+/// Messages accepted by POST /v1/messages go straight to this node's dispatcher: leased to
+/// it in the accepting transaction and handed over once that commits, so that nothing has
+/// to claim them (decision 0021).
+struct send_handoff {
+    store::lease_offer lease;
+    std::function<void(std::vector<store::claimed_message>)> take;
 };
 
 struct api_options {
@@ -51,6 +61,8 @@ struct api_options {
     int max_segments = 10;
     /// Called after messages were queued (wakes the dispatcher).
     std::function<void()> on_queued;
+    /// Where single sends go once accepted, when this node runs a dispatcher.
+    std::optional<send_handoff> handoff;
     /// This node's view of its carrier connections, for the admin API and /metrics.
     std::function<std::vector<connector_status>()> connector_health;
     std::string version = "0.0.0";

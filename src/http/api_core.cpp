@@ -56,7 +56,7 @@ impl::impl(db::pool& p, api_options o)
       per_ip(options.rate_per_ip, options.rate_per_ip * 2),
       login_by_account(options.login_failures_per_account, options.login_window),
       login_by_ip(options.login_failures_per_ip, options.login_window),
-      sends(std::make_unique<send_batcher>(pool, options.on_queued)) {
+      sends(std::make_unique<send_batcher>(pool, options.on_queued, options.handoff)) {
     flusher = std::thread([this] {
         std::unique_lock lock(touch_mutex);
         while (!stopping) {

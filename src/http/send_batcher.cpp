@@ -13,8 +13,12 @@
 
 namespace herald::http::detail {
 
-send_batcher::send_batcher(db::pool& pool, std::function<void()> on_queued, std::size_t max_batch)
-    : pool_(pool), on_queued_(std::move(on_queued)), max_batch_(max_batch) {
+send_batcher::send_batcher(db::pool& pool, std::function<void()> on_queued,
+                           std::optional<send_handoff> handoff, std::size_t max_batch)
+    : pool_(pool),
+      on_queued_(std::move(on_queued)),
+      handoff_(std::move(handoff)),
+      max_batch_(max_batch) {
     thread_ = std::thread([this] { run(); });
 }
 
@@ -59,12 +63,17 @@ void send_batcher::run() {
 void send_batcher::write(std::vector<pending>& batch) {
     const std::size_t n = batch.size();
     std::vector<std::optional<send_result>> out(n);
-    bool accepted_any = false;
+    bool queued_any = false;  // accepted and left for a claim
+    std::vector<store::claimed_message> leased;
     auto r = pool_.run([&](db::connection& c) -> result<void> {
         out.assign(n, std::nullopt);  // run() may retry on a fresh connection
-        accepted_any = false;
+        queued_any = false;
+        leased.clear();
         auto tx = db::transaction::begin(c);
         if (!tx) return std::unexpected(tx.error());
+        // Leasing to this node is ordered against opt-outs as a claim is.
+        if (handoff_)
+            if (auto f = store::take_send_fence(c); !f) return std::unexpected(f.error());
         // Checks first, reading only: sender, opt-out, price.
         std::map<core::uuid, std::set<std::string>> opted;
         {
@@ -154,12 +163,19 @@ void send_batcher::write(std::vector<pending>& batch) {
                 accepted.push_back(std::move(rows[i]));
                 index.push_back(i);
             }
-        auto written = store::accept_messages(c, accepted);
+        result<store::accepted_messages> written;
+        if (handoff_) {
+            written = store::accept_messages(c, accepted, handoff_->lease);
+        } else if (auto w = store::accept_messages(c, accepted); w) {
+            written = store::accepted_messages{.messages = std::move(*w), .leased = {}};
+        } else {
+            written = std::unexpected(w.error());
+        }
         if (!written) return std::unexpected(written.error());
         std::vector<store::audit_entry> audits;
         audits.reserve(index.size());
         for (std::size_t k = 0; k < index.size(); ++k) {
-            const auto& m = (*written)[k];
+            const auto& m = written->messages[k];
             auto& a = audits.emplace_back(batch[index[k]].job.audit);
             a.target_type = "message";
             a.target_id = m.id.str();
@@ -169,10 +185,12 @@ void send_batcher::write(std::vector<pending>& batch) {
         }
         if (auto w = store::write_audits(c, audits); !w) return std::unexpected(w.error());
         if (auto cm = tx->commit(); !cm) return std::unexpected(cm.error());
-        accepted_any = !index.empty();
+        queued_any = index.size() > written->leased.size();
+        leased = std::move(written->leased);
         return {};
     });
-    if (r && accepted_any && on_queued_) on_queued_();
+    if (r && !leased.empty()) handoff_->take(std::move(leased));
+    if (r && queued_any && on_queued_) on_queued_();
     for (std::size_t i = 0; i < n; ++i)
         batch[i].done(r ? std::move(*out[i]) : send_result(error_response(r.error())));
 }

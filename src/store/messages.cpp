@@ -741,9 +741,13 @@ result<void> finish_batches(db::connection& c, const std::string& owner,
     return {};
 }
 
-result<std::vector<message>> accept_messages(db::connection& c,
-                                             const std::vector<new_message>& batch) {
-    if (batch.empty()) return std::vector<message>{};
+namespace {
+
+/// accept_messages, leasing to `lease->owner` what it can when `lease` is given.
+result<accepted_messages> accept(db::connection& c, const std::vector<new_message>& batch,
+                                 const lease_offer* lease) {
+    accepted_messages out;
+    if (batch.empty()) return out;
     const auto now = std::chrono::system_clock::now();
     columns v(13);
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -757,6 +761,9 @@ result<std::vector<message>> accept_messages(db::connection& c,
                m.validity_seconds ? std::optional(std::to_string(*m.validity_seconds))
                                   : std::nullopt});
     }
+    // The accounts are read once per statement. A message is leased when an owner is given,
+    // it is due now, and its account is active with no quiet hours (the gate the claim would
+    // apply); the claim reads the same settings.
     auto rs = c.exec_prepared(
         std::string(
             "WITH v AS (SELECT * FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::text[], "
@@ -768,17 +775,77 @@ result<std::vector<message>> accept_messages(db::connection& c,
             "callback_url, validity_seconds) SELECT id, now(), user_id, phone, sender, "
             "body, enc, segs, cost, status, sched, cb, validity FROM v ORDER BY n "
             "RETURNING *), "
-            "q AS (INSERT INTO send_queue (log_id, created_at, user_id, due_at) "
-            "SELECT id, created_at, user_id, greatest(coalesce(scheduled_at, created_at), "
-            "created_at) FROM m) SELECT ")
-            + message_columns + " FROM m ORDER BY id",
-        {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12]});
+            "u AS MATERIALIZED (SELECT id, $14::text IS NOT NULL AND account_status = 'active' "
+            "AND settings -> 'quiet_hours' IS NULL AS takes, "
+            "coalesce((settings ->> 'refund_failed_messages')::boolean, false) AS refund "
+            "FROM users WHERE id IN (SELECT user_id FROM v)), "
+            "x AS MATERIALIZED (SELECT m.*, u.takes AND m.status = 'queued' AS leased, u.refund "
+            "FROM m JOIN u ON u.id = m.user_id), "
+            "q AS (INSERT INTO send_queue (log_id, created_at, user_id, due_at, lease_owner, "
+            "lease_until, attempts) SELECT id, created_at, user_id, "
+            "greatest(coalesce(scheduled_at, created_at), created_at), "
+            "CASE WHEN leased THEN $14 END, "
+            "CASE WHEN leased THEN now() + make_interval(secs => $15) END, "
+            "CASE WHEN leased THEN 1 ELSE 0 END FROM x) SELECT ")
+            + message_columns + ", leased, refund, user_id, validity_seconds FROM x ORDER BY id",
+        {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12],
+         lease ? std::optional(lease->owner) : std::nullopt,
+         lease ? int(lease->lease.count()) : 0});
     if (!rs) return std::unexpected(rs.error());
     // uuid v7 ids were made in order, so sorting by id gives the batch order back.
-    std::vector<message> out;
-    out.reserve(batch.size());
-    for (auto r : *rs) out.push_back(read_message(r));
+    out.messages.reserve(batch.size());
+    for (auto r : *rs) {
+        auto& m = out.messages.emplace_back(read_message(r));
+        if (!r.get<bool>(18)) continue;
+        // As claim_due would have returned it: checked, paid for, first attempt.
+        out.leased.push_back({.log_id = m.id,
+                              .created_at = m.created_at,
+                              .tenant = r.get<core::uuid>(20),
+                              .to = m.to,
+                              .from = m.from,
+                              .body = m.body,
+                              .account_status = "active",
+                              .attempts = 1,
+                              .cost = m.cost,
+                              .refund_failed = r.get<bool>(19),
+                              .charged = true,
+                              .validity_seconds = r.get<std::optional<int>>(21)});
+    }
     return out;
+}
+
+}  // namespace
+
+result<std::vector<message>> accept_messages(db::connection& c,
+                                             const std::vector<new_message>& batch) {
+    auto a = accept(c, batch, nullptr);
+    if (!a) return std::unexpected(a.error());
+    return std::move(a->messages);
+}
+
+result<accepted_messages> accept_messages(db::connection& c, const std::vector<new_message>& batch,
+                                          const lease_offer& lease) {
+    return accept(c, batch, &lease);
+}
+
+result<void> take_send_fence(db::connection& c) {
+    auto r = c.exec_prepared("SELECT pg_advisory_xact_lock_shared($1)", {send_fence_key});
+    if (!r) return std::unexpected(r.error());
+    return {};
+}
+
+result<void> release_leases(db::connection& c, const std::string& owner,
+                            const std::vector<core::uuid>& log_ids) {
+    if (log_ids.empty()) return {};
+    std::vector<std::string> ids;
+    ids.reserve(log_ids.size());
+    for (const auto& id : log_ids) ids.push_back(id.str());
+    auto r = c.exec_prepared(
+        "UPDATE send_queue SET lease_owner = NULL, lease_until = NULL, "
+        "attempts = greatest(attempts - 1, 0) WHERE log_id = ANY($1::uuid[]) AND lease_owner = $2",
+        {db::array_literal(ids), owner});
+    if (!r) return std::unexpected(r.error());
+    return {};
 }
 
 result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>& outcomes) {
@@ -871,8 +938,8 @@ result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>&
             "lease_until = NULL FROM v WHERE s.log_id = v.id) "
             "UPDATE sms_delivery_logs d SET status = 'queued', error_code = v.code, error_message "
             "= v.msg, "
-            "updated_at = now() FROM v WHERE d.id = v.id AND d.created_at = v.at AND d.status = "
-            "'sending'",
+            "updated_at = now() FROM v WHERE d.id = v.id AND d.created_at = v.at AND d.status IN "
+            "('sending', 'queued')",
             {retry[0], retry[1], retry[2], retry[3], retry[4], retry[5]});
         if (!q) return std::unexpected(q.error());
     }

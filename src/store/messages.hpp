@@ -165,6 +165,30 @@ result<batch_claim> claim_batches(db::connection& c, const std::string& owner, i
 result<void> finish_batches(db::connection& c, const std::string& owner,
                             const std::vector<batch_key>& done);
 
+/// The node that accepts messages can take them for sending in the accepting transaction,
+/// so that nothing has to claim them (decision 0021): their queue rows are written leased
+/// to `owner`, as claim_due would have leased them. Only messages due now, of accounts that
+/// are active and have no quiet hours of their own, are taken; the others wait in the
+/// queue for a claim. The transaction must hold the send fence (take_send_fence) from
+/// before it reads the opt-out list, so that opt-outs are ordered against an acceptance as
+/// against a claim.
+struct lease_offer {
+    std::string owner;
+    std::chrono::seconds lease{120};
+};
+struct accepted_messages {
+    std::vector<message> messages;        ///< all of them, in the batch's order
+    std::vector<claimed_message> leased;  ///< those taken, ready for the dispatcher
+};
+result<accepted_messages> accept_messages(db::connection& c, const std::vector<new_message>& batch,
+                                          const lease_offer& lease);
+/// Takes the send fence (store/fence.hpp) shared until the transaction ends.
+result<void> take_send_fence(db::connection& c);
+/// Gives back leases `owner` holds on queue rows it will not send after all (a node
+/// stopping with messages it was handed): they are claimable at once, the attempt uncounted.
+result<void> release_leases(db::connection& c, const std::string& owner,
+                            const std::vector<core::uuid>& log_ids);
+
 /// What the SMSC said about one claimed message.
 struct send_outcome {
     core::uuid log_id;

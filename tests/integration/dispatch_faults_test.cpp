@@ -4,6 +4,7 @@
 // one dies. In each case every recipient ends with exactly one delivery log row, the ledger
 // sums to the balance, and numbers sent twice stay within one SMPP window.
 
+#include <array>
 #include <chrono>
 #include <signal.h>
 #include <thread>
@@ -78,6 +79,17 @@ void wait_for_submits(const smsc& sim, int at_least) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
 }
 
+/// The tenant's ledger sums to its balance, and that is `balance` (each message charged once).
+void check_ledger(db::connection& db, const std::string& tenant, std::int64_t balance) {
+    auto ledger = db.exec(
+        "SELECT coalesce(sum(credits), 0)::bigint, (SELECT sms_credits FROM users WHERE id = $1) "
+        "FROM billing_transactions WHERE user_id = $1",
+        {tenant});
+    EXPECT_EQ(ledger->front().get<std::int64_t>(0), ledger->front().get<std::int64_t>(1))
+        << "ledger = balance";
+    EXPECT_EQ(ledger->front().get<std::int64_t>(1), balance) << "each message charged once";
+}
+
 /// Waits until the campaign completed and nothing waits for a receipt, then checks the
 /// invariants and returns how many numbers the SMSC saw more than once.
 int check_finished(api_server& s, const campaign_run& r, const smsc& sim) {
@@ -102,13 +114,7 @@ int check_finished(api_server& s, const campaign_run& r, const smsc& sim) {
     EXPECT_EQ(rows->front().get<std::int64_t>(0), r.recipients)
         << "one delivery log row per recipient";
     EXPECT_EQ(rows->front().get<std::int64_t>(1), r.recipients);
-    auto ledger = db.exec(
-        "SELECT coalesce(sum(credits), 0)::bigint, (SELECT sms_credits FROM users WHERE id = $1) "
-        "FROM billing_transactions WHERE user_id = $1",
-        {r.account.id});
-    EXPECT_EQ(ledger->front().get<std::int64_t>(0), ledger->front().get<std::int64_t>(1))
-        << "ledger = balance";
-    EXPECT_EQ(ledger->front().get<std::int64_t>(1), 100) << "each recipient charged exactly once";
+    check_ledger(db, r.account.id, 100);
     auto numbers = sim.get("/numbers");
     EXPECT_EQ(numbers["distinct"].get<int>(), r.recipients) << "the SMSC saw every number";
     return int(numbers["duplicates"].size());
@@ -169,6 +175,81 @@ TEST(dispatch_faults, two_nodes_share_a_campaign_and_one_finishes_when_the_other
     EXPECT_LE(dups, window);
     // Both nodes took part: the SMSC saw two binds.
     EXPECT_GE(sim.get("/stats")["binds_total"].get<int>(), 2);
+}
+
+/// A tenant that sent `n` single messages through POST /v1/messages (all accepted) to a
+/// server whose SMSC cannot be reached, so that they wait in the node's hands.
+struct handed_run {
+    test::tenant_account account;
+    int messages = 0;
+};
+
+handed_run send_messages_nowhere(api_server& s, int n) {
+    handed_run r{.account = s.make_tenant(unique("handed"), n + 50), .messages = n};
+    s.call("PUT", "/v1/admin/tenants/" + r.account.id + "/sender-ids/Acme", s.admin(),
+           {{"is_default", true}});
+    for (int i = 0; i < n; ++i) {
+        auto a = s.call("POST", "/v1/messages", r.account.token,
+                        {{"to", "+1212" + std::to_string(5550000 + i)}, {"body", "Your code"}});
+        EXPECT_EQ(a.status, 202) << a.raw;
+    }
+    return r;
+}
+
+/// Counts of the tenant's messages: all, delivered, and those whose queue row is leased.
+std::array<std::int64_t, 3> message_counts(api_server& s, const handed_run& r) {
+    auto db = test::pg::connect(s.database());
+    auto rows = db.exec(
+        "SELECT count(*), count(*) FILTER (WHERE status = 'delivered'), (SELECT count(*) FROM "
+        "send_queue q WHERE q.user_id = $1 AND q.lease_owner IS NOT NULL) FROM "
+        "sms_delivery_logs WHERE user_id = $1",
+        {r.account.id});
+    return {rows->front().get<std::int64_t>(0), rows->front().get<std::int64_t>(1),
+            rows->front().get<std::int64_t>(2)};
+}
+
+/// Waits until every message is delivered, then checks the ledger and the SMSC's count.
+void check_delivered_once(api_server& s, const handed_run& r, const smsc& sim) {
+    for (int i = 0; i < 600 && message_counts(s, r)[1] < r.messages; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const auto counts = message_counts(s, r);
+    EXPECT_EQ(counts[0], r.messages) << "one delivery log row per message";
+    EXPECT_EQ(counts[1], r.messages) << "every message delivered";
+    auto db = test::pg::connect(s.database());
+    check_ledger(db, r.account.id, 50);
+    auto numbers = sim.get("/numbers");
+    EXPECT_EQ(numbers["distinct"].get<int>(), r.messages) << "the SMSC saw every number";
+    EXPECT_EQ(numbers["duplicates"].size(), 0u) << "none was in flight, so none went twice";
+}
+
+// Accepted messages are leased to the accepting node at once (decision 0021), so no claim
+// looks at them while that node lives. When it dies before sending them, the lease runs out
+// and another node sends each of them once.
+TEST(dispatch_faults, messages_handed_to_a_node_that_dies_are_sent_once_by_another) {
+    smsc sim;
+    api_server s({"HERALD_DISPATCH_SMSC=127.0.0.1:1", "HERALD_DISPATCH_LEASE=3s"});
+    auto r = send_messages_nowhere(s, 60);
+    EXPECT_EQ(message_counts(s, r)[2], r.messages) << "leased to the node that accepted them";
+    s.process().signal(SIGKILL);
+    s.process().wait(std::chrono::seconds(20));
+    auto other = s.start_node(sim.env());
+    check_delivered_once(s, r, sim);
+}
+
+// A node that stops with handed messages it could not send gives their leases back, so
+// another node sends them at once rather than after the lease (two minutes here).
+TEST(dispatch_faults, a_node_that_stops_gives_back_the_messages_it_was_handed) {
+    smsc sim;
+    api_server s({"HERALD_DISPATCH_SMSC=127.0.0.1:1", "HERALD_DISPATCH_LEASE=120s"});
+    auto r = send_messages_nowhere(s, 40);
+    EXPECT_EQ(message_counts(s, r)[2], r.messages);
+    s.process().signal(SIGTERM);
+    ASSERT_EQ(s.process().wait(std::chrono::seconds(30)), 0) << s.process().output();
+    EXPECT_EQ(message_counts(s, r)[2], 0) << "no lease left behind";
+    const auto started = std::chrono::steady_clock::now();
+    auto other = s.start_node(sim.env());
+    check_delivered_once(s, r, sim);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(60));
 }
 
 }  // namespace

@@ -273,7 +273,13 @@ TEST(interop, an_outcome_that_cannot_be_stored_is_set_aside_and_the_rest_go_on) 
                         {{"to", "+1415555030" + std::to_string(i)}, {"body", "hello"}});
         ASSERT_EQ(r.status, 202) << r.raw;
         ids.push_back(r.body["id"]);
-        for (int k = 0; k < 200 && status_of(ids.back()) == "queued"; ++k)
+        // Handed to the dispatcher as it is accepted, it goes from queued to sent (decision
+        // 0021); the one set aside stays queued.
+        const auto set_aside = [&] {
+            return s.process().output().find("is set aside") != std::string::npos;
+        };
+        for (int k = 0; k < 200 && status_of(ids.back()) == "queued" && !(i == 2 && set_aside());
+             ++k)
             std::this_thread::sleep_for(20ms);
     }
     std::vector<std::string> final(ids.size());
@@ -286,7 +292,7 @@ TEST(interop, an_outcome_that_cannot_be_stored_is_set_aside_and_the_rest_go_on) 
         if (done == 5) break;
         std::this_thread::sleep_for(50ms);
     }
-    EXPECT_EQ(final[2], "sending") << "set aside until its lease ends";
+    EXPECT_EQ(final[2], "queued") << "set aside until its lease ends";
     for (std::size_t i = 0; i < ids.size(); ++i) {
         if (i == 2) continue;
         EXPECT_TRUE(final[i] == "delivered" || final[i] == "undelivered") << final[i];

@@ -65,7 +65,8 @@ class api_server {
     credentials login(const std::string& login, const std::string& password);
     /// kill -9 the server, then start it again on the same database and data folder.
     void crash_and_restart();
-    /// Another `herald serve` on the same database (a second node); `env` adds settings.
+    /// Another `herald serve` on the same database (a second node); `env` adds settings or
+    /// replaces this server's.
     std::unique_ptr<background_process> start_node(std::vector<std::string> env = {});
     /// Runs the herald CLI against this server's database.
     core::process_result cli(std::vector<std::string> args, std::string stdin_text = {});

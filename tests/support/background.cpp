@@ -37,7 +37,12 @@ background_process::background_process(std::vector<std::string> argv,
 
     std::vector<std::string> envs;
     for (char** e = environ; e && *e; ++e) envs.emplace_back(*e);
-    for (auto& kv : env) envs.push_back(kv);
+    // A later NAME=VALUE replaces an earlier one of the same name (getenv finds the first).
+    for (auto& kv : env) {
+        const auto name = kv.substr(0, kv.find('=') + 1);
+        std::erase_if(envs, [&](const std::string& e) { return e.starts_with(name); });
+        envs.push_back(kv);
+    }
     std::vector<char*> cargv, cenv;
     for (auto& a : argv) cargv.push_back(a.data());
     cargv.push_back(nullptr);

@@ -11,7 +11,8 @@ namespace herald::test {
 
 class background_process {
   public:
-    /// Starts argv with extra NAME=VALUE env; stdout and stderr go to a log file.
+    /// Starts argv with extra NAME=VALUE env (a later one replaces an earlier or inherited
+    /// one of the same name); stdout and stderr go to a log file.
     background_process(std::vector<std::string> argv, std::vector<std::string> env = {});
     ~background_process();  ///< SIGKILLs the child if it still runs
     background_process(const background_process&) = delete;

@@ -4,7 +4,8 @@
 /// reaches the disk: one transaction per message serialises a busy tenant on that flush.
 /// The batcher gathers the sends that arrive while the previous batch commits and writes
 /// them together: per tenant one debit (or, when the balance does not cover them all, one
-/// per message in arrival order), one insert, one audit row each, one commit.
+/// per message in arrival order), one insert, one audit row each, one commit. With a
+/// handoff, what it accepted goes to this node's dispatcher as the commit returns.
 
 #include <condition_variable>
 #include <deque>
@@ -16,6 +17,7 @@
 #include <variant>
 
 #include "db/pool.hpp"
+#include "http/api.hpp"
 #include "http/message.hpp"
 #include "store/audit.hpp"
 #include "store/messages.hpp"
@@ -35,7 +37,8 @@ using send_result = std::variant<store::message, response>;
 
 class send_batcher {
   public:
-    send_batcher(db::pool& pool, std::function<void()> on_queued, std::size_t max_batch = 256);
+    send_batcher(db::pool& pool, std::function<void()> on_queued,
+                 std::optional<send_handoff> handoff = std::nullopt, std::size_t max_batch = 256);
     ~send_batcher();
     send_batcher(const send_batcher&) = delete;
     send_batcher& operator=(const send_batcher&) = delete;
@@ -54,6 +57,7 @@ class send_batcher {
 
     db::pool& pool_;
     std::function<void()> on_queued_;
+    std::optional<send_handoff> handoff_;
     std::size_t max_batch_;
     std::mutex mutex_;
     std::condition_variable wake_;
