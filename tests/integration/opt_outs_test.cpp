@@ -3,8 +3,12 @@
 // And the promise behind it: once the API has answered, the number gets nothing more, even
 // from a campaign that is sending to it at that moment.
 
+#include <atomic>
 #include <chrono>
+#include <mutex>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -261,6 +265,91 @@ TEST(opt_outs, a_number_opted_out_mid_campaign_receives_nothing_after_the_answer
         {t.id});
     EXPECT_EQ(ledger->front().get<std::int64_t>(0), ledger->front().get<std::int64_t>(1));
     EXPECT_EQ(ledger->front().get<std::int64_t>(1), 30000 - (recipients - never));
+}
+
+// The same promise for single messages, which the accepting node sends without a claim
+// (decision 0021): senders keep posting to a set of numbers while each is opted out in
+// turn. Once an opt-out is answered, its number reaches the SMSC no more, and every later
+// send to it is refused.
+TEST(opt_outs, a_number_opted_out_while_messages_to_it_are_posted_receives_nothing_after) {
+    test::smsc_process sim;
+    api_server s({"HERALD_DISPATCH_SMSC=127.0.0.1:" + std::to_string(sim.port),
+                  "HERALD_AUTH_RATE_LIMIT_PER_TOKEN=0", "HERALD_AUTH_RATE_LIMIT_PER_IP=0"});
+    auto t = s.make_tenant(unique("racemsg"), 100000);
+    s.call("PUT", "/v1/admin/tenants/" + t.id + "/sender-ids/Acme", s.admin(),
+           {{"is_default", true}});
+    constexpr int numbers = 24;
+    auto number = [](int i) { return "+1212" + std::to_string(6000000 + i); };
+    using clock = std::chrono::system_clock;
+    std::vector<std::optional<clock::time_point>> answered(numbers);
+    std::mutex m;
+    std::atomic<bool> done{false};
+    std::atomic<int> accepted{0}, refused_after{0}, accepted_after{0};
+    std::vector<std::thread> senders;
+    for (int k = 0; k < 4; ++k)
+        senders.emplace_back([&, k] {
+            for (int i = k; !done; i = (i + 4) % numbers) {
+                auto r = s.call("POST", "/v1/messages", t.token,
+                                {{"to", number(i)}, {"body", "Your balance"}});
+                const auto at = clock::now();
+                std::optional<clock::time_point> opted;
+                {
+                    std::lock_guard l(m);
+                    opted = answered[std::size_t(i)];
+                }
+                const bool after = opted && *opted < at;  // answered before this send began
+                if (r.status == 202) {
+                    ++accepted;
+                    if (after) ++accepted_after;
+                } else {
+                    EXPECT_EQ(r.error_code(), "opted_out") << r.raw;
+                    if (after) ++refused_after;
+                }
+            }
+        });
+    for (int i = 0; i < numbers; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        auto r = s.call("POST", "/v1/opt-outs", t.token, {{"phone_number", number(i)}});
+        EXPECT_EQ(r.status, 201) << r.raw;
+        std::lock_guard l(m);
+        answered[std::size_t(i)] = clock::now();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    done = true;
+    for (auto& c : senders) c.join();
+    EXPECT_EQ(accepted_after, 0) << "a send that began after the answer was accepted";
+    EXPECT_GT(refused_after, 0) << "the senders stopped too early to test anything";
+
+    auto db = test::pg::connect(s.database());
+    for (int i = 0; i < 400; ++i) {
+        auto open = db.exec(
+            "SELECT count(*) FROM sms_delivery_logs WHERE user_id = $1 AND status IN ('queued', "
+            "'sending')",
+            {t.id});
+        if (open->front().get<std::int64_t>(0) == 0) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    int reached_after = 0;
+    for (int i = 0; i < numbers; ++i) {
+        auto seen = sim.get("/numbers?number=%2B" + number(i).substr(1));
+        ASSERT_FALSE(seen["last_seen_us"].is_null()) << number(i) << " was never sent to";
+        const clock::time_point last{
+            std::chrono::microseconds(seen["last_seen_us"].get<std::int64_t>())};
+        if (last >= *answered[std::size_t(i)]) ++reached_after;
+        EXPECT_LT(last, *answered[std::size_t(i)])
+            << number(i) << " reached the SMSC "
+            << std::chrono::duration_cast<std::chrono::microseconds>(last
+                                                                     - *answered[std::size_t(i)])
+                   .count()
+            << " us after its opt-out was answered";
+    }
+    std::printf("%d messages accepted, %d refused after the opt-out, %d numbers reached after\n",
+                accepted.load(), refused_after.load(), reached_after);
+    auto sent = db.exec(
+        "SELECT count(*) FROM sms_delivery_logs WHERE user_id = $1 AND status IN ('sent', "
+        "'delivered')",
+        {t.id});
+    EXPECT_EQ(sent->front().get<std::int64_t>(0), accepted) << "every accepted message went";
 }
 
 }  // namespace
