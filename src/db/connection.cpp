@@ -1,11 +1,13 @@
 #include "db/connection.hpp"
 
 #include <bit>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstring>
 #include <deque>
 #include <limits>
+#include <poll.h>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -578,6 +580,41 @@ result<void> connection::pipeline_receive(const std::function<void(result<rows>)
 
 std::size_t connection::pipeline_pending() const noexcept {
     return state_->pipeline.size();
+}
+
+result<std::vector<result<rows>>> connection::exec_pipelined(
+    const std::vector<queued_statement>& batch) {
+    std::vector<result<rows>> out;
+    if (batch.empty()) return out;
+    const auto lost = [this](std::string_view why) {
+        return fail(errc::connection_lost,
+                    std::string(why) + ": " + trim_message(PQerrorMessage(state_->conn)));
+    };
+    if (auto e = enter_pipeline(); !e) return std::unexpected(e.error());
+    static const params none;
+    for (const auto& q : batch)
+        if (auto sent = pipeline_send(q.sql, q.args ? *q.args : none, q.binary_results); !sent)
+            return std::unexpected(sent.error());
+    const auto sink = [&out](result<rows> r) { out.push_back(std::move(r)); };
+    bool flushed = false;
+    out.reserve(batch.size());
+    while (!flushed || pipeline_pending() > 0) {
+        if (!flushed) {
+            auto f = pipeline_flush();
+            if (!f) return std::unexpected(f.error());
+            flushed = *f;
+        }
+        if (flushed && pipeline_pending() == 0) break;
+        // Answers are read while the rest is still going out: a server that cannot write
+        // its answers stops reading too.
+        pollfd p{.fd = socket(), .events = short(POLLIN | (flushed ? 0 : POLLOUT)), .revents = 0};
+        if (::poll(&p, 1, -1) < 0 && errno != EINTR) return lost("waiting for PostgreSQL");
+        if (p.revents & (POLLIN | POLLERR | POLLHUP))
+            if (auto r = pipeline_receive(sink); !r) return std::unexpected(r.error());
+    }
+    if (PQexitPipelineMode(state_->conn) != 1 || PQsetnonblocking(state_->conn, 0) != 0)
+        return lost("cannot leave pipeline mode");
+    return out;
 }
 
 bool connection::is_idle() const noexcept {

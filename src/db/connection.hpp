@@ -123,6 +123,17 @@ class connection {
     result<rows> exec_prepared(std::string_view sql, const params& args,
                                bool binary_results = false);
 
+    /// Several statements (each prepared once, as exec_prepared) in one round trip: all go
+    /// out, then every answer is read. Each has a sync point of its own, so one that fails
+    /// does not stop those after it, except that inside a transaction block they then fail
+    /// too (the transaction is aborted). The outer error is for a lost connection only.
+    struct queued_statement {
+        std::string_view sql;
+        const params* args = nullptr;
+        bool binary_results = false;
+    };
+    result<std::vector<result<rows>>> exec_pipelined(const std::vector<queued_statement>& batch);
+
     /// COPY ... FROM STDIN: begin, feed data in any chunks, then end (returns rows copied).
     result<void> copy_begin(std::string_view copy_sql);
     result<void> copy_put(std::string_view data);

@@ -277,6 +277,43 @@ TEST(connection, pipelined_statements_answer_in_order_and_fail_alone) {
     }
 }
 
+// Statements run together in one round trip inside a transaction block: every answer
+// comes back in order, a failure aborts the block so that the statements after it fail
+// too, and the connection is an ordinary one again afterwards.
+TEST(connection, statements_run_together_keep_their_transaction_and_order) {
+    auto c = test::pg::connect(test::pg::instance().empty_database());
+    ASSERT_TRUE(c.exec("CREATE TABLE t (n int PRIMARY KEY)"));
+    const db::params one{1}, two{2}, none;
+    auto got = c.exec_pipelined({{"BEGIN", &none},
+                                 {"INSERT INTO t VALUES ($1)", &one},
+                                 {"INSERT INTO t VALUES ($1) RETURNING n * 10", &two, true},
+                                 {"SELECT count(*)::int FROM t", &none}});
+    ASSERT_TRUE(got) << got.error().message;
+    ASSERT_EQ(got->size(), 4u);
+    for (const auto& r : *got) ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ((*got)[2]->front().get<int>(0), 20);
+    EXPECT_EQ((*got)[3]->front().get<int>(0), 2);
+    EXPECT_TRUE(c.in_transaction()) << "BEGIN holds across the sync points";
+    ASSERT_TRUE(c.exec("COMMIT"));
+
+    got = c.exec_pipelined({{"BEGIN", &none},
+                            {"INSERT INTO t VALUES ($1)", &one},  // a duplicate
+                            {"INSERT INTO t VALUES ($1)", &two}});
+    ASSERT_TRUE(got) << got.error().message;
+    ASSERT_EQ(got->size(), 3u);
+    EXPECT_TRUE((*got)[0]);
+    ASSERT_FALSE((*got)[1]);
+    EXPECT_EQ((*got)[1].error().code, db::errc::unique_violation);
+    EXPECT_FALSE((*got)[2]) << "the aborted block runs nothing more";
+    ASSERT_TRUE(c.exec("ROLLBACK"));
+    auto n = c.exec_prepared("SELECT count(*)::int FROM t", {});
+    ASSERT_TRUE(n) << n.error().message;
+    EXPECT_EQ(n->front().get<int>(0), 2) << "blocking calls work again";
+    auto empty = c.exec_pipelined({});
+    ASSERT_TRUE(empty);
+    EXPECT_TRUE(empty->empty());
+}
+
 // A connection that goes away mid-pipeline says so, rather than leaving its caller waiting.
 TEST(connection, a_pipelined_connection_that_is_lost_says_so) {
     const auto db = test::pg::instance().empty_database();
