@@ -5,7 +5,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "db/transaction.hpp"
 #include "http/router.hpp"
 #include "store/billing.hpp"
 #include "store/errc.hpp"
@@ -60,139 +59,172 @@ void send_batcher::run() {
     }
 }
 
-void send_batcher::write(std::vector<pending>& batch) {
+namespace {
+
+using results = std::vector<result<db::rows>>;
+
+/// Runs statements in one round trip; the first failure among them is the error.
+result<results> run_together(db::connection& c, const std::vector<store::statement>& sts) {
+    std::vector<db::connection::queued_statement> q;
+    q.reserve(sts.size());
+    for (const auto& st : sts) q.push_back({st.sql, &st.args});
+    auto rs = c.exec_pipelined(q);
+    if (!rs) return std::unexpected(rs.error());
+    for (auto& r : *rs)
+        if (!r) return std::unexpected(r.error());
+    return rs;
+}
+
+}  // namespace
+
+result<bool> send_batcher::attempt(db::connection& c, std::vector<pending>& batch, bool carefully,
+                                   written& w) {
     const std::size_t n = batch.size();
-    std::vector<std::optional<send_result>> out(n);
-    bool queued_any = false;  // accepted and left for a claim
-    std::vector<store::claimed_message> leased;
+    w.out.assign(n, std::nullopt);
+    w.leased.clear();
+    w.queued_any = false;
+    // One round trip: begin, the send fence (leasing to this node is ordered against
+    // opt-outs as a claim is), then the checks, reading only: opt-outs, senders, prices.
+    std::vector<store::statement> reads{{"BEGIN", {}}};
+    if (handoff_) reads.push_back(store::send_fence_statement());
+    std::map<core::uuid, std::vector<std::string>> numbers;
+    for (const auto& p : batch) numbers[p.job.message.tenant].push_back(p.job.message.to);
+    std::map<core::uuid, std::size_t> opted_at;
+    for (const auto& [tenant, list] : numbers) {
+        opted_at[tenant] = reads.size();
+        reads.push_back(store::opted_out_statement(tenant, list));
+    }
+    std::map<std::pair<core::uuid, std::optional<std::string>>, std::size_t> sender_at;
+    std::map<std::string, std::size_t> price_at;
+    for (const auto& p : batch) {
+        auto key = std::pair(p.job.message.tenant, p.job.requested_from);
+        if (sender_at.emplace(key, reads.size()).second)
+            reads.push_back(store::sender_statement(key.first, key.second));
+        if (price_at.emplace(p.job.region, reads.size()).second)
+            reads.push_back(store::price_statement(p.job.region));
+    }
+    auto got = run_together(c, reads);
+    if (!got) return std::unexpected(got.error());
+    std::map<core::uuid, std::set<std::string>> opted;
+    for (const auto& [tenant, at] : opted_at) {
+        auto list = store::opted_out_from(*(*got)[at]);
+        opted[tenant] = {list.begin(), list.end()};
+    }
+    std::vector<store::new_message> rows(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto& j = batch[i].job;
+        auto sender = store::sender_from(*(*got)[sender_at[{j.message.tenant, j.requested_from}]],
+                                         j.requested_from);
+        if (!sender) {
+            w.out[i] = error_response(sender.error());
+            continue;
+        }
+        if (opted[j.message.tenant].contains(j.message.to)) {
+            w.out[i] =
+                error_response(422, "opted_out",
+                               j.message.to + " has opted out of messages from this account", "to");
+            continue;
+        }
+        rows[i] = j.message;
+        rows[i].from = *sender;
+        rows[i].cost = store::price_from(*(*got)[price_at[j.region]]) * j.message.segments;
+    }
+    // One debit per tenant. Usually the balance covers them, and they go in one round trip
+    // with the inserts; if one does not, all of it is rolled back and the batch is written
+    // again carefully: one debit per message of that tenant in the order they came, until
+    // the balance runs out.
+    std::map<core::uuid, std::vector<std::size_t>> by_tenant;
+    for (std::size_t i = 0; i < n; ++i)
+        if (!w.out[i]) by_tenant[batch[i].job.message.tenant].push_back(i);
+    std::vector<store::statement> writes;
+    std::size_t debits = 0;
+    for (const auto& [tenant, list] : by_tenant) {
+        int total = 0;
+        for (auto i : list) total += rows[i].cost;
+        if (total == 0) continue;
+        const auto& first = batch[list.front()].job;
+        const store::debit_request whole{
+            .tenant = tenant,
+            .credits = total,
+            .transaction_type = "message_cost",
+            .description = list.size() == 1 ? "message to " + first.message.to
+                                            : std::to_string(list.size()) + " messages",
+            .by = first.by};
+        if (!carefully) {
+            writes.push_back(store::debit_statement(whole));
+            ++debits;
+            continue;
+        }
+        auto d = store::debit(c, whole);
+        if (d) continue;
+        if (d.error().code != store::errc::insufficient_credits) return std::unexpected(d.error());
+        for (auto i : list) {
+            if (rows[i].cost == 0) continue;
+            auto one = store::debit(c, {.tenant = tenant,
+                                        .credits = rows[i].cost,
+                                        .transaction_type = "message_cost",
+                                        .description = "message to " + rows[i].to,
+                                        .by = batch[i].job.by});
+            if (one) continue;
+            if (one.error().code != store::errc::insufficient_credits)
+                return std::unexpected(one.error());
+            w.out[i] = error_response(402, "insufficient_credits",
+                                      "the message costs " + std::to_string(rows[i].cost)
+                                          + " credits and the balance does not cover it");
+        }
+    }
+    // The messages' ids are made here, so that their audit rows go with their insert.
+    std::vector<store::new_message> accepted;
+    std::vector<std::size_t> index;
+    std::vector<core::uuid> ids;
+    std::vector<store::audit_entry> audits;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (w.out[i]) continue;
+        const auto& m = rows[i];
+        ids.push_back(core::uuid_v7());
+        auto& a = audits.emplace_back(batch[i].job.audit);
+        a.target_type = "message";
+        a.target_id = ids.back().str();
+        a.details = nlohmann::json{{"to", m.to}, {"segments", m.segments}, {"cost", m.cost}}.dump();
+        accepted.push_back(std::move(rows[i]));
+        index.push_back(i);
+    }
+    if (!accepted.empty()) {
+        writes.push_back(
+            store::accept_statement(accepted, ids, handoff_ ? &handoff_->lease : nullptr));
+        writes.push_back(store::audits_statement(audits));
+    }
+    auto done = run_together(c, writes);
+    if (!done) return std::unexpected(done.error());
+    for (std::size_t k = 0; k < debits; ++k)
+        if ((*done)[k]->empty()) {  // refused: nothing of this attempt stays
+            if (auto rb = c.exec("ROLLBACK"); !rb) return std::unexpected(rb.error());
+            return false;
+        }
+    if (auto cm = c.exec("COMMIT"); !cm) return std::unexpected(cm.error());
+    if (accepted.empty()) return true;
+    auto made = store::accepted_from(*(*done)[debits]);
+    for (std::size_t k = 0; k < index.size(); ++k) w.out[index[k]] = std::move(made.messages[k]);
+    w.queued_any = index.size() > made.leased.size();
+    w.leased = std::move(made.leased);
+    return true;
+}
+
+void send_batcher::write(std::vector<pending>& batch) {
+    written w;
     auto r = pool_.run([&](db::connection& c) -> result<void> {
-        out.assign(n, std::nullopt);  // run() may retry on a fresh connection
-        queued_any = false;
-        leased.clear();
-        auto tx = db::transaction::begin(c);
-        if (!tx) return std::unexpected(tx.error());
-        // Leasing to this node is ordered against opt-outs as a claim is.
-        if (handoff_)
-            if (auto f = store::take_send_fence(c); !f) return std::unexpected(f.error());
-        // Checks first, reading only: sender, opt-out, price.
-        std::map<core::uuid, std::set<std::string>> opted;
-        {
-            std::map<core::uuid, std::vector<std::string>> numbers;
-            for (const auto& p : batch) numbers[p.job.message.tenant].push_back(p.job.message.to);
-            for (auto& [tenant, list] : numbers) {
-                auto o = store::opted_out_among(c, tenant, list);
-                if (!o) return std::unexpected(o.error());
-                opted[tenant] = {o->begin(), o->end()};
-            }
+        auto a = attempt(c, batch, false, w);
+        if (a && !*a) a = attempt(c, batch, true, w);  // a debit was refused
+        if (!a) {
+            (void)c.exec("ROLLBACK");  // run() may try again on a fresh connection
+            return std::unexpected(a.error());
         }
-        std::map<std::pair<core::uuid, std::optional<std::string>>, result<std::string>> senders;
-        std::map<std::string, int> prices;
-        std::vector<store::new_message> rows(n);
-        for (std::size_t i = 0; i < n; ++i) {
-            const auto& j = batch[i].job;
-            auto key = std::pair(j.message.tenant, j.requested_from);
-            auto s = senders.find(key);
-            if (s == senders.end())
-                s = senders
-                        .emplace(key, store::resolve_sender(c, j.message.tenant, j.requested_from))
-                        .first;
-            if (!s->second) {
-                if (s->second.error().code.category() != store::store_category())
-                    return std::unexpected(s->second.error());
-                out[i] = error_response(s->second.error());
-                continue;
-            }
-            if (opted[j.message.tenant].contains(j.message.to)) {
-                out[i] = error_response(
-                    422, "opted_out", j.message.to + " has opted out of messages from this account",
-                    "to");
-                continue;
-            }
-            auto p = prices.find(j.region);
-            if (p == prices.end()) {
-                auto price = store::price_for(c, j.region);
-                if (!price) return std::unexpected(price.error());
-                p = prices.emplace(j.region, *price).first;
-            }
-            rows[i] = j.message;
-            rows[i].from = *s->second;
-            rows[i].cost = p->second * j.message.segments;
-        }
-        // One debit per tenant; if the balance does not cover them all, one per message in
-        // the order they came, until it runs out.
-        std::map<core::uuid, std::vector<std::size_t>> by_tenant;
-        for (std::size_t i = 0; i < n; ++i)
-            if (!out[i]) by_tenant[batch[i].job.message.tenant].push_back(i);
-        auto refuse = [&](std::size_t i) {
-            out[i] = error_response(402, "insufficient_credits",
-                                    "the message costs " + std::to_string(rows[i].cost)
-                                        + " credits and the balance does not cover it");
-        };
-        for (const auto& [tenant, list] : by_tenant) {
-            int total = 0;
-            for (auto i : list) total += rows[i].cost;
-            if (total == 0) continue;
-            const auto& first = batch[list.front()].job;
-            auto d = store::debit(
-                c, {.tenant = tenant,
-                    .credits = total,
-                    .transaction_type = "message_cost",
-                    .description = list.size() == 1 ? "message to " + first.message.to
-                                                    : std::to_string(list.size()) + " messages",
-                    .by = first.by});
-            if (d) continue;
-            if (d.error().code != store::errc::insufficient_credits)
-                return std::unexpected(d.error());
-            for (auto i : list) {
-                if (rows[i].cost == 0) continue;
-                auto one = store::debit(c, {.tenant = tenant,
-                                            .credits = rows[i].cost,
-                                            .transaction_type = "message_cost",
-                                            .description = "message to " + rows[i].to,
-                                            .by = batch[i].job.by});
-                if (one) continue;
-                if (one.error().code != store::errc::insufficient_credits)
-                    return std::unexpected(one.error());
-                refuse(i);
-            }
-        }
-        std::vector<store::new_message> accepted;
-        std::vector<std::size_t> index;
-        for (std::size_t i = 0; i < n; ++i)
-            if (!out[i]) {
-                accepted.push_back(std::move(rows[i]));
-                index.push_back(i);
-            }
-        result<store::accepted_messages> written;
-        if (handoff_) {
-            written = store::accept_messages(c, accepted, handoff_->lease);
-        } else if (auto w = store::accept_messages(c, accepted); w) {
-            written = store::accepted_messages{.messages = std::move(*w), .leased = {}};
-        } else {
-            written = std::unexpected(w.error());
-        }
-        if (!written) return std::unexpected(written.error());
-        std::vector<store::audit_entry> audits;
-        audits.reserve(index.size());
-        for (std::size_t k = 0; k < index.size(); ++k) {
-            const auto& m = written->messages[k];
-            auto& a = audits.emplace_back(batch[index[k]].job.audit);
-            a.target_type = "message";
-            a.target_id = m.id.str();
-            a.details =
-                nlohmann::json{{"to", m.to}, {"segments", m.segments}, {"cost", m.cost}}.dump();
-            out[index[k]] = m;
-        }
-        if (auto w = store::write_audits(c, audits); !w) return std::unexpected(w.error());
-        if (auto cm = tx->commit(); !cm) return std::unexpected(cm.error());
-        queued_any = index.size() > written->leased.size();
-        leased = std::move(written->leased);
         return {};
     });
-    if (r && !leased.empty()) handoff_->take(std::move(leased));
-    if (r && queued_any && on_queued_) on_queued_();
-    for (std::size_t i = 0; i < n; ++i)
-        batch[i].done(r ? std::move(*out[i]) : send_result(error_response(r.error())));
+    if (r && !w.leased.empty()) handoff_->take(std::move(w.leased));
+    if (r && w.queued_any && on_queued_) on_queued_();
+    for (std::size_t i = 0; i < batch.size(); ++i)
+        batch[i].done(r ? std::move(*w.out[i]) : send_result(error_response(r.error())));
 }
 
 }  // namespace herald::http::detail

@@ -4,8 +4,7 @@
 
 namespace herald::store {
 
-result<void> write_audits(db::connection& c, const std::vector<audit_entry>& entries) {
-    if (entries.empty()) return {};
+statement audits_statement(const std::vector<audit_entry>& entries) {
     std::vector<std::optional<std::string>> user, tenant, action, details, ip, agent, type, target;
     for (const auto& e : entries) {
         user.push_back(e.user_id ? std::optional(e.user_id->str()) : std::nullopt);
@@ -17,7 +16,7 @@ result<void> write_audits(db::connection& c, const std::vector<audit_entry>& ent
         type.push_back(e.target_type);
         target.push_back(e.target_id);
     }
-    auto rs = c.exec_prepared(
+    return {
         "INSERT INTO audit_logs (user_id, tenant_id, action, details, ip_address, user_agent, "
         "target_type, target_id) "
         "SELECT u, t, a, d::jsonb, i, g, nullif(y, ''), nullif(x, '') FROM unnest($1::uuid[], "
@@ -25,7 +24,13 @@ result<void> write_audits(db::connection& c, const std::vector<audit_entry>& ent
         "WITH ORDINALITY AS v(u, t, a, d, i, g, y, x, n) ORDER BY n",
         {db::array_literal(user), db::array_literal(tenant), db::array_literal(action),
          db::array_literal(details), db::array_literal(ip), db::array_literal(agent),
-         db::array_literal(type), db::array_literal(target)});
+         db::array_literal(type), db::array_literal(target)}};
+}
+
+result<void> write_audits(db::connection& c, const std::vector<audit_entry>& entries) {
+    if (entries.empty()) return {};
+    const auto st = audits_statement(entries);
+    auto rs = c.exec_prepared(st.sql, st.args);
     if (!rs) return std::unexpected(rs.error());
     return {};
 }

@@ -10,6 +10,7 @@
 #include "core/uuid.hpp"
 #include "db/connection.hpp"
 #include "store/page.hpp"
+#include "store/statement.hpp"
 
 namespace herald::store {
 
@@ -31,6 +32,8 @@ struct audit_row : audit_entry {
 result<void> write_audit(db::connection& c, const audit_entry& e);
 /// Writes many entries in one statement (one round trip), in order.
 result<void> write_audits(db::connection& c, const std::vector<audit_entry>& entries);
+/// The statement of write_audits (`entries` not empty), for callers that run several at once.
+statement audits_statement(const std::vector<audit_entry>& entries);
 
 struct audit_filter {
     std::optional<core::uuid> tenant_id;  ///< required for tenants; empty lists all (admins)

@@ -73,13 +73,10 @@ result<ledger_row> credit(db::connection& c, const credit_request& r) {
     return read_ledger(rs->front());
 }
 
-result<ledger_row> debit(db::connection& c, const debit_request& r) {
-    if (r.credits <= 0)
-        return fail(core::errc::invalid_value, "credits must be a positive whole number",
-                    "credits");
+statement debit_statement(const debit_request& r) {
     // One statement: the row lock on users serialises concurrent debits, and the WHERE clause
     // refuses a debit the balance does not cover (unless the account allows going negative).
-    auto rs = c.exec_prepared(std::string(R"(
+    return {std::string(R"(
         WITH u AS (
             UPDATE users SET sms_credits = sms_credits - $2, updated_at = now()
             WHERE id = $1 AND tenant_id = id
@@ -88,9 +85,17 @@ result<ledger_row> debit(db::connection& c, const debit_request& r) {
         INSERT INTO billing_transactions (user_id, transaction_type, amount, credits, credits_before, credits_after,
                                           description, created_by, campaign_id)
         SELECT $1, $3, -$2::numeric, -$2, after + $2, after, nullif($4, ''), $5, $6 FROM u
-        RETURNING )") + ledger_columns,
-                              {r.tenant, r.credits, r.transaction_type, r.description, r.by,
-                               r.campaign_id});
+        RETURNING )")
+                + ledger_columns,
+            {r.tenant, r.credits, r.transaction_type, r.description, r.by, r.campaign_id}};
+}
+
+result<ledger_row> debit(db::connection& c, const debit_request& r) {
+    if (r.credits <= 0)
+        return fail(core::errc::invalid_value, "credits must be a positive whole number",
+                    "credits");
+    const auto st = debit_statement(r);
+    auto rs = c.exec_prepared(st.sql, st.args);
     if (!rs) return std::unexpected(rs.error());
     if (rs->empty()) {
         auto b = balance(c, r.tenant);
@@ -175,14 +180,22 @@ result<void> delete_price(db::connection& c, std::string_view country_code) {
     return {};
 }
 
-result<int> price_for(db::connection& c, std::string_view country_code) {
-    auto rs = c.exec_prepared(
+statement price_statement(std::string_view country_code) {
+    return {
         "SELECT credits_per_segment FROM prices WHERE country_code IN ($1, '*') ORDER BY "
         "country_code = '*' LIMIT 1",
-        {std::string(country_code)});
+        {std::string(country_code)}};
+}
+
+int price_from(const db::rows& rs) {
+    return rs.empty() ? 1 : rs.front().get<int>(0);
+}
+
+result<int> price_for(db::connection& c, std::string_view country_code) {
+    const auto st = price_statement(country_code);
+    auto rs = c.exec_prepared(st.sql, st.args);
     if (!rs) return std::unexpected(rs.error());
-    if (rs->empty()) return 1;
-    return rs->front().get<int>(0);
+    return price_from(*rs);
 }
 
 }  // namespace herald::store

@@ -12,6 +12,7 @@
 #include "core/uuid.hpp"
 #include "db/connection.hpp"
 #include "store/page.hpp"
+#include "store/statement.hpp"
 
 namespace herald::store {
 
@@ -52,6 +53,10 @@ result<ledger_row> credit(db::connection& c, const credit_request& r);
 /// Takes credits, or refuses with insufficient_credits, atomically. A refusal writes nothing
 /// and is not an SQL error: the caller's transaction goes on (no savepoint is needed).
 result<ledger_row> debit(db::connection& c, const debit_request& r);
+/// The statement of debit, for callers that run several at once: it returns the ledger row,
+/// or no row when the balance does not cover it (then nothing was written). `r.credits`
+/// must be positive.
+statement debit_statement(const debit_request& r);
 result<int> balance(db::connection& c, const core::uuid& tenant);
 result<page<ledger_row>> list_ledger(db::connection& c, const core::uuid& tenant,
                                      const page_request& p);
@@ -71,5 +76,8 @@ result<price> set_price(db::connection& c, const price& p, const std::optional<c
 result<void> delete_price(db::connection& c, std::string_view country_code);
 /// Credits per segment for a destination country (falls back to "*").
 result<int> price_for(db::connection& c, std::string_view country_code);
+/// price_for in two halves.
+statement price_statement(std::string_view country_code);
+int price_from(const db::rows& rs);
 
 }  // namespace herald::store

@@ -165,26 +165,29 @@ result<void> delete_sender_id(db::connection& c, const core::uuid& tenant,
     return {};
 }
 
+statement sender_statement(const core::uuid& tenant, const std::optional<std::string>& requested) {
+    if (requested)
+        return {"SELECT sender_id FROM sender_ids WHERE user_id = $1 AND sender_id = $2",
+                {tenant, *requested}};
+    return {"SELECT sender_id FROM sender_ids WHERE user_id = $1 AND is_default", {tenant}};
+}
+
+result<std::string> sender_from(const db::rows& rs, const std::optional<std::string>& requested) {
+    if (!rs.empty()) return rs.front().get<std::string>(0);
+    if (requested)
+        return fail(errc::sender_not_allowed,
+                    "sender ID \"" + *requested
+                        + "\" is not allowed for this account; ask the operator to add it",
+                    "from");
+    return fail(errc::no_sender, "give \"from\": this account has no default sender ID", "from");
+}
+
 result<std::string> resolve_sender(db::connection& c, const core::uuid& tenant,
                                    const std::optional<std::string>& requested) {
-    if (requested) {
-        auto rs = c.exec_prepared("SELECT 1 FROM sender_ids WHERE user_id = $1 AND sender_id = $2",
-                                  {tenant, *requested});
-        if (!rs) return std::unexpected(rs.error());
-        if (rs->empty())
-            return fail(errc::sender_not_allowed,
-                        "sender ID \"" + *requested
-                            + "\" is not allowed for this account; ask the operator to add it",
-                        "from");
-        return *requested;
-    }
-    auto rs = c.exec_prepared("SELECT sender_id FROM sender_ids WHERE user_id = $1 AND is_default",
-                              {tenant});
+    const auto st = sender_statement(tenant, requested);
+    auto rs = c.exec_prepared(st.sql, st.args);
     if (!rs) return std::unexpected(rs.error());
-    if (rs->empty())
-        return fail(errc::no_sender, "give \"from\": this account has no default sender ID",
-                    "from");
-    return rs->front().get<std::string>(0);
+    return sender_from(*rs, requested);
 }
 
 // ---- messages ----
@@ -746,16 +749,27 @@ namespace {
 /// accept_messages, leasing to `lease->owner` what it can when `lease` is given.
 result<accepted_messages> accept(db::connection& c, const std::vector<new_message>& batch,
                                  const lease_offer* lease) {
-    accepted_messages out;
-    if (batch.empty()) return out;
+    if (batch.empty()) return accepted_messages{};
+    std::vector<core::uuid> ids;
+    ids.reserve(batch.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) ids.push_back(core::uuid_v7());
+    const auto st = accept_statement(batch, ids, lease);
+    auto rs = c.exec_prepared(st.sql, st.args);
+    if (!rs) return std::unexpected(rs.error());
+    return accepted_from(*rs);
+}
+
+}  // namespace
+
+statement accept_statement(const std::vector<new_message>& batch,
+                           const std::vector<core::uuid>& ids, const lease_offer* lease) {
     const auto now = std::chrono::system_clock::now();
     columns v(13);
     for (std::size_t i = 0; i < batch.size(); ++i) {
         const auto& m = batch[i];
         const bool later = m.scheduled_at && *m.scheduled_at > now;
-        v.add({core::uuid_v7().str(), std::to_string(i), m.tenant.str(), m.to, m.from, m.body,
-               m.encoding, std::to_string(m.segments), std::to_string(m.cost),
-               later ? "scheduled" : "queued",
+        v.add({ids[i].str(), std::to_string(i), m.tenant.str(), m.to, m.from, m.body, m.encoding,
+               std::to_string(m.segments), std::to_string(m.cost), later ? "scheduled" : "queued",
                m.scheduled_at ? std::optional(db::format_timestamp(*m.scheduled_at)) : std::nullopt,
                m.callback_url,
                m.validity_seconds ? std::optional(std::to_string(*m.validity_seconds))
@@ -764,7 +778,7 @@ result<accepted_messages> accept(db::connection& c, const std::vector<new_messag
     // The accounts are read once per statement. A message is leased when an owner is given,
     // it is due now, and its account is active with no quiet hours (the gate the claim would
     // apply); the claim reads the same settings.
-    auto rs = c.exec_prepared(
+    return {
         std::string(
             "WITH v AS (SELECT * FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::text[], "
             "$5::text[], $6::text[], $7::text[], $8::int[], $9::numeric[], $10::text[], "
@@ -790,11 +804,14 @@ result<accepted_messages> accept(db::connection& c, const std::vector<new_messag
             + message_columns + ", leased, refund, user_id, validity_seconds FROM x ORDER BY id",
         {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12],
          lease ? std::optional(lease->owner) : std::nullopt,
-         lease ? int(lease->lease.count()) : 0});
-    if (!rs) return std::unexpected(rs.error());
+         lease ? int(lease->lease.count()) : 0}};
+}
+
+accepted_messages accepted_from(const db::rows& rs) {
     // uuid v7 ids were made in order, so sorting by id gives the batch order back.
-    out.messages.reserve(batch.size());
-    for (auto r : *rs) {
+    accepted_messages out;
+    out.messages.reserve(std::size_t(rs.size()));
+    for (auto r : rs) {
         auto& m = out.messages.emplace_back(read_message(r));
         if (!r.get<bool>(18)) continue;
         // As claim_due would have returned it: checked, paid for, first attempt.
@@ -814,7 +831,9 @@ result<accepted_messages> accept(db::connection& c, const std::vector<new_messag
     return out;
 }
 
-}  // namespace
+statement send_fence_statement() {
+    return {"SELECT pg_advisory_xact_lock_shared($1)", {send_fence_key}};
+}
 
 result<std::vector<message>> accept_messages(db::connection& c,
                                              const std::vector<new_message>& batch) {
@@ -829,7 +848,8 @@ result<accepted_messages> accept_messages(db::connection& c, const std::vector<n
 }
 
 result<void> take_send_fence(db::connection& c) {
-    auto r = c.exec_prepared("SELECT pg_advisory_xact_lock_shared($1)", {send_fence_key});
+    const auto st = send_fence_statement();
+    auto r = c.exec_prepared(st.sql, st.args);
     if (!r) return std::unexpected(r.error());
     return {};
 }

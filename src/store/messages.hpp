@@ -39,6 +39,9 @@ result<void> delete_sender_id(db::connection& c, const core::uuid& tenant,
                               const std::string& sender);
 /// The sender to use: `requested` if the tenant may use it, else its default. Errors:
 /// sender_not_allowed (named), or no_sender when nothing was asked and there is no default.
+/// resolve_sender in two halves, for callers that run several statements at once.
+statement sender_statement(const core::uuid& tenant, const std::optional<std::string>& requested);
+result<std::string> sender_from(const db::rows& rs, const std::optional<std::string>& requested);
 result<std::string> resolve_sender(db::connection& c, const core::uuid& tenant,
                                    const std::optional<std::string>& requested);
 
@@ -182,8 +185,15 @@ struct accepted_messages {
 };
 result<accepted_messages> accept_messages(db::connection& c, const std::vector<new_message>& batch,
                                           const lease_offer& lease);
+/// accept_messages in two halves, for callers that run several statements at once: `ids`
+/// (time-ordered, one per message, made by core::uuid_v7 in order) become the messages'
+/// ids; `lease` may be null.
+statement accept_statement(const std::vector<new_message>& batch,
+                           const std::vector<core::uuid>& ids, const lease_offer* lease);
+accepted_messages accepted_from(const db::rows& rs);
 /// Takes the send fence (store/fence.hpp) shared until the transaction ends.
 result<void> take_send_fence(db::connection& c);
+statement send_fence_statement();
 /// Gives back leases `owner` holds on queue rows it will not send after all (a node
 /// stopping with messages it was handed): they are claimable at once, the attempt uncounted.
 result<void> release_leases(db::connection& c, const std::string& owner,

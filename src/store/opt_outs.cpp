@@ -149,15 +149,24 @@ result<opt_out_page> list_opt_outs(db::connection& c, const core::uuid& tenant, 
     return p;
 }
 
+statement opted_out_statement(const core::uuid& tenant, const std::vector<std::string>& numbers) {
+    return {
+        "SELECT phone_number FROM opt_outs WHERE user_id = $1 AND phone_number = ANY($2::text[])",
+        {tenant, db::array_literal(numbers)}};
+}
+
+std::vector<std::string> opted_out_from(const db::rows& rs) {
+    std::vector<std::string> out;
+    for (auto r : rs) out.push_back(r.get<std::string>(0));
+    return out;
+}
+
 result<std::vector<std::string>> opted_out_among(db::connection& c, const core::uuid& tenant,
                                                  const std::vector<std::string>& numbers) {
-    auto rs = c.exec_prepared(
-        "SELECT phone_number FROM opt_outs WHERE user_id = $1 AND phone_number = ANY($2::text[])",
-        {tenant, db::array_literal(numbers)});
+    const auto st = opted_out_statement(tenant, numbers);
+    auto rs = c.exec_prepared(st.sql, st.args);
     if (!rs) return std::unexpected(rs.error());
-    std::vector<std::string> out;
-    for (auto r : *rs) out.push_back(r.get<std::string>(0));
-    return out;
+    return opted_out_from(*rs);
 }
 
 }  // namespace herald::store

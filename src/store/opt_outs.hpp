@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "core/uuid.hpp"
 #include "db/connection.hpp"
+#include "store/statement.hpp"
 
 namespace herald::store {
 
@@ -74,6 +75,9 @@ result<opt_out_page> list_opt_outs(db::connection& c, const core::uuid& tenant, 
                                    const std::optional<std::string>& after_number);
 
 /// Of `numbers` (E.164), those the tenant must not text.
+/// opted_out_among in two halves, for callers that run several statements at once.
+statement opted_out_statement(const core::uuid& tenant, const std::vector<std::string>& numbers);
+std::vector<std::string> opted_out_from(const db::rows& rs);
 result<std::vector<std::string>> opted_out_among(db::connection& c, const core::uuid& tenant,
                                                  const std::vector<std::string>& numbers);
 

@@ -4,8 +4,11 @@
 /// reaches the disk: one transaction per message serialises a busy tenant on that flush.
 /// The batcher gathers the sends that arrive while the previous batch commits and writes
 /// them together: per tenant one debit (or, when the balance does not cover them all, one
-/// per message in arrival order), one insert, one audit row each, one commit. With a
-/// handoff, what it accepted goes to this node's dispatcher as the commit returns.
+/// per message in arrival order), one insert, one audit row each, one commit. That takes
+/// three round trips (decision 0022): the checks in one pipeline, the debits with the inserts
+/// in another, then the commit; a refused debit rolls it all back and the batch is written
+/// again the careful way. With a handoff, what it accepted goes to this node's dispatcher
+/// as the commit returns.
 
 #include <condition_variable>
 #include <deque>
@@ -53,7 +56,17 @@ class send_batcher {
         std::function<void(send_result)> done;
     };
     void run();
+    /// What a write gave: each send's answer, and the messages to hand to the dispatcher.
+    struct written {
+        std::vector<std::optional<send_result>> out;
+        std::vector<store::claimed_message> leased;
+        bool queued_any = false;  ///< some were accepted and left for a claim
+    };
     void write(std::vector<pending>& batch);
+    /// One transaction for the batch; false when, not `carefully`, a debit was refused (then
+    /// it was rolled back).
+    result<bool> attempt(db::connection& c, std::vector<pending>& batch, bool carefully,
+                         written& w);
 
     db::pool& pool_;
     std::function<void()> on_queued_;
