@@ -744,23 +744,6 @@ result<void> finish_batches(db::connection& c, const std::string& owner,
     return {};
 }
 
-namespace {
-
-/// accept_messages, leasing to `lease->owner` what it can when `lease` is given.
-result<accepted_messages> accept(db::connection& c, const std::vector<new_message>& batch,
-                                 const lease_offer* lease) {
-    if (batch.empty()) return accepted_messages{};
-    std::vector<core::uuid> ids;
-    ids.reserve(batch.size());
-    for (std::size_t i = 0; i < batch.size(); ++i) ids.push_back(core::uuid_v7());
-    const auto st = accept_statement(batch, ids, lease);
-    auto rs = c.exec_prepared(st.sql, st.args);
-    if (!rs) return std::unexpected(rs.error());
-    return accepted_from(*rs);
-}
-
-}  // namespace
-
 statement accept_statement(const std::vector<new_message>& batch,
                            const std::vector<core::uuid>& ids, const lease_offer* lease) {
     const auto now = std::chrono::system_clock::now();
@@ -837,21 +820,14 @@ statement send_fence_statement() {
 
 result<std::vector<message>> accept_messages(db::connection& c,
                                              const std::vector<new_message>& batch) {
-    auto a = accept(c, batch, nullptr);
-    if (!a) return std::unexpected(a.error());
-    return std::move(a->messages);
-}
-
-result<accepted_messages> accept_messages(db::connection& c, const std::vector<new_message>& batch,
-                                          const lease_offer& lease) {
-    return accept(c, batch, &lease);
-}
-
-result<void> take_send_fence(db::connection& c) {
-    const auto st = send_fence_statement();
-    auto r = c.exec_prepared(st.sql, st.args);
-    if (!r) return std::unexpected(r.error());
-    return {};
+    if (batch.empty()) return std::vector<message>{};
+    std::vector<core::uuid> ids;
+    ids.reserve(batch.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) ids.push_back(core::uuid_v7());
+    const auto st = accept_statement(batch, ids, nullptr);
+    auto rs = c.exec_prepared(st.sql, st.args);
+    if (!rs) return std::unexpected(rs.error());
+    return std::move(accepted_from(*rs).messages);
 }
 
 result<void> release_leases(db::connection& c, const std::string& owner,

@@ -172,7 +172,7 @@ result<void> finish_batches(db::connection& c, const std::string& owner,
 /// so that nothing has to claim them (decision 0021): their queue rows are written leased
 /// to `owner`, as claim_due would have leased them. Only messages due now, of accounts that
 /// are active and have no quiet hours of their own, are taken; the others wait in the
-/// queue for a claim. The transaction must hold the send fence (take_send_fence) from
+/// queue for a claim. The transaction must hold the send fence (send_fence_statement) from
 /// before it reads the opt-out list, so that opt-outs are ordered against an acceptance as
 /// against a claim.
 struct lease_offer {
@@ -183,16 +183,13 @@ struct accepted_messages {
     std::vector<message> messages;        ///< all of them, in the batch's order
     std::vector<claimed_message> leased;  ///< those taken, ready for the dispatcher
 };
-result<accepted_messages> accept_messages(db::connection& c, const std::vector<new_message>& batch,
-                                          const lease_offer& lease);
-/// accept_messages in two halves, for callers that run several statements at once: `ids`
-/// (time-ordered, one per message, made by core::uuid_v7 in order) become the messages'
-/// ids; `lease` may be null.
+/// accept_messages in two halves, for callers that run several statements at once, with
+/// leases when `lease` is given: `ids` (one per message, made by core::uuid_v7 in the
+/// batch's order) become the messages' ids.
 statement accept_statement(const std::vector<new_message>& batch,
                            const std::vector<core::uuid>& ids, const lease_offer* lease);
 accepted_messages accepted_from(const db::rows& rs);
 /// Takes the send fence (store/fence.hpp) shared until the transaction ends.
-result<void> take_send_fence(db::connection& c);
 statement send_fence_statement();
 /// Gives back leases `owner` holds on queue rows it will not send after all (a node
 /// stopping with messages it was handed): they are claimable at once, the attempt uncounted.
