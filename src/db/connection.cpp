@@ -591,6 +591,18 @@ result<std::vector<result<rows>>> connection::exec_pipelined(
                     std::string(why) + ": " + trim_message(PQerrorMessage(state_->conn)));
     };
     if (auto e = enter_pipeline(); !e) return std::unexpected(e.error());
+    // A connection left in pipeline mode must not go back to the pool as an ordinary one:
+    // on any failure below it is closed, so that is_ok() is false and the pool drops it.
+    struct closer {
+        PGconn*& conn;
+        bool armed = true;
+        ~closer() {
+            if (armed && conn) {
+                PQfinish(conn);
+                conn = nullptr;
+            }
+        }
+    } close_on_failure{state_->conn};
     static const params none;
     for (const auto& q : batch)
         if (auto sent = pipeline_send(q.sql, q.args ? *q.args : none, q.binary_results); !sent)
@@ -614,6 +626,7 @@ result<std::vector<result<rows>>> connection::exec_pipelined(
     }
     if (PQexitPipelineMode(state_->conn) != 1 || PQsetnonblocking(state_->conn, 0) != 0)
         return lost("cannot leave pipeline mode");
+    close_on_failure.armed = false;
     return out;
 }
 

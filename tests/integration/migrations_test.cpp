@@ -314,6 +314,23 @@ TEST(connection, statements_run_together_keep_their_transaction_and_order) {
     EXPECT_TRUE(empty->empty());
 }
 
+// A connection lost during statements run together says so and is left closed, so that the
+// pool does not take it back while it is still in pipeline mode.
+TEST(connection, statements_run_together_on_a_lost_connection_leave_it_closed) {
+    const auto db = test::pg::instance().empty_database();
+    auto c = test::pg::connect(db);
+    auto killer = test::pg::connect(db);
+    ASSERT_TRUE(
+        killer.exec("SELECT pg_terminate_backend(" + std::to_string(c.backend_pid()) + ")"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const db::params none;
+    auto got = c.exec_pipelined({{"SELECT 1", &none}, {"SELECT 2", &none}});
+    ASSERT_FALSE(got);
+    EXPECT_TRUE(got.error().code == db::errc::connection_lost) << got.error().message;
+    EXPECT_FALSE(c.is_ok());
+    EXPECT_FALSE(c.exec("SELECT 1")) << "a closed connection refuses, and does not crash";
+}
+
 // A connection that goes away mid-pipeline says so, rather than leaving its caller waiting.
 TEST(connection, a_pipelined_connection_that_is_lost_says_so) {
     const auto db = test::pg::instance().empty_database();
