@@ -113,11 +113,12 @@ struct dispatcher::impl {
     bool fallback_mode = true;         // no connector configured: everything to the fallback
     std::atomic<std::int64_t> capacity{0};
     std::atomic<int> live_nodes{1};
-    clock::time_point last_refresh{};
+    std::mutex refresh_mutex;  // refresh() runs on the claimer and the sender
+    std::atomic<clock::time_point> last_refresh{};
     send_gates gates;  // claim thread only
 
     std::atomic<bool> running{false};
-    std::thread claimer, writer, receipt_writer, planner;
+    std::thread claimer, sender, writer, receipt_writer, planner;
     std::mutex plan_mutex;
     std::condition_variable plan_cv;
 
@@ -129,8 +130,12 @@ struct dispatcher::impl {
     // Results waiting to be written.
     std::mutex out_mutex;
     std::condition_variable out_cv, receipt_cv;
-    std::mutex room_mutex;  // with room_cv: the writer tells the claimer it made room
-    std::condition_variable room_cv;
+    // With room_cv, the sender tells the claimer it took messages (or the writer that it
+    // made room); with send_cv, the claimer and the writer tell the sender there are
+    // messages to hand out, or room for them.
+    std::mutex room_mutex;
+    std::condition_variable room_cv, send_cv;
+    std::atomic<bool> handing_done{false};      // stopping: nothing more goes to the SMSC
     std::atomic<bool> outcomes_written{false};  // the writer has stopped, nothing left
     std::vector<store::send_outcome> outcomes;
     std::int64_t outcomes_submitted = 0;  // of `outcomes`, those that went to the SMSC
@@ -163,6 +168,13 @@ struct dispatcher::impl {
     std::deque<handed_message> handed;
     bool handed_closed = false;
     std::atomic<std::size_t> handed_waiting{0};
+
+    // Messages claimed (or taken from the hand-over) and not yet handed to the SMSC, oldest
+    // first, with the time each was leased: the claimer fills it up to a window ahead while
+    // the sender waits for room, so that a claim overlaps the wait for outcomes to commit.
+    std::mutex ahead_mutex;
+    std::deque<handed_message> ahead;
+    std::atomic<std::int64_t> ahead_size{0};
 
     mutable std::mutex stats_mutex;
     dispatcher_stats counters;
@@ -217,7 +229,7 @@ struct dispatcher::impl {
             return;
         }
         auto [routed, via] = route(m.to);
-        if (!routed && clock::now() - last_refresh > std::chrono::milliseconds(100)) {
+        if (!routed && clock::now() - last_refresh.load() > std::chrono::milliseconds(100)) {
             // Routes may have changed since they were read (up to dispatch.refresh ago):
             // read them again before failing a message for want of one.
             refresh();
@@ -337,13 +349,14 @@ struct dispatcher::impl {
         // for, after the poll interval once it gave less (or at a wake-up).
         auto next_queue = clock::now(), next_batches = clock::now();
         while (running) {
-            if (clock::now() - last_refresh >= options.refresh) refresh();
-            // At most one window per bind between "handed to the SMSC" and "outcome
-            // committed": the bound on duplicates after a crash. The rest stays claimable by
-            // other nodes.
-            const std::int64_t max_in_flight = std::max<std::int64_t>(capacity, 1);
-            const std::int64_t room = max_in_flight - in_flight;
-            const bool full = room <= 0 || receipt_backlog > 8 * max_in_flight;
+            if (clock::now() - last_refresh.load() >= options.refresh) refresh();
+            // The sender keeps at most one window per bind between "handed to the SMSC" and
+            // "outcome committed" (the bound on duplicates after a crash); the claimer keeps
+            // up to one more window claimed ahead of it, so that the sender finds messages
+            // waiting whenever room is made. The rest stays claimable by other nodes.
+            const std::int64_t window = std::max<std::int64_t>(capacity, 1);
+            const std::int64_t room = 2 * window - in_flight - ahead_size;
+            const bool full = room <= 0 || receipt_backlog > 8 * window;
             if (full || !any_bound()) {
                 const auto waited = clock::now();
                 wait_for_room();
@@ -358,7 +371,7 @@ struct dispatcher::impl {
             // window smaller than a batch still moves).
             const int batch = std::max(options.campaign_batch, 1);
             int fit = int(std::min<std::int64_t>(room_left / batch, 8));
-            if (fit == 0 && in_flight == 0 && mine.empty()) fit = 1;
+            if (fit == 0 && in_flight == 0 && ahead_size == 0 && mine.empty()) fit = 1;
             const bool try_queue = room_left > 0 && now >= next_queue,
                        try_batches = fit > 0 && now >= next_batches;
             if (!try_queue && !try_batches && mine.empty()) {
@@ -423,10 +436,10 @@ struct dispatcher::impl {
             if (queued)
                 next_queue =
                     int(queued->size()) < want ? clock::now() + options.idle_poll : clock::now();
-            const auto submit_started = spent(&dispatcher_stats::claim_us, claim_started);
+            spent(&dispatcher_stats::claim_us, claim_started);
             std::vector<store::claimed_message> none;
-            const auto& from_queue = queued ? *queued : none;
-            const auto& from_batches = batched ? batched->messages : none;
+            auto& from_queue = queued ? *queued : none;
+            auto& from_batches = batched ? batched->messages : none;
             count(&dispatcher_stats::claimed, from_queue.size() + from_batches.size());
             count(&dispatcher_stats::handed, mine.size());
             if (!from_batches.empty()) {
@@ -434,10 +447,18 @@ struct dispatcher::impl {
                 std::lock_guard l(batches_mutex);
                 for (const auto& m : from_batches) ++outstanding[*m.batch];
             }
-            for (const auto& [at, m] : mine) handle(m);
-            for (const auto& m : from_queue) handle(m);
-            for (const auto& m : from_batches) handle(m);
-            spent(&dispatcher_stats::submit_us, submit_started);
+            {
+                std::lock_guard l(ahead_mutex);
+                for (auto& hm : mine) ahead.push_back(std::move(hm));
+                const auto leased = clock::now();
+                for (auto& m : from_queue) ahead.emplace_back(leased, std::move(m));
+                for (auto& m : from_batches) ahead.emplace_back(leased, std::move(m));
+                ahead_size = std::int64_t(ahead.size());
+            }
+            {
+                std::lock_guard l(room_mutex);  // so that the sender cannot miss it
+            }
+            send_cv.notify_one();
             if (!got) wait(std::chrono::seconds(1));
         }
     }
@@ -510,6 +531,92 @@ struct dispatcher::impl {
                 ids.size(), r.error().message);
     }
 
+    /// Hands messages waiting in `ahead` to the SMSC, as many as the window has room for, on
+    /// the sender's thread (see `ahead`).
+    void send_loop() {
+        while (true) {
+            {
+                std::unique_lock l(room_mutex);
+                send_cv.wait_for(l, std::chrono::milliseconds(50), [this] {
+                    return !running
+                           || (ahead_size > 0 && in_flight < std::max<std::int64_t>(capacity, 1));
+                });
+            }
+            if (!running) return;
+            drain();
+        }
+    }
+
+    void drain() {
+        std::vector<handed_message> take;
+        {
+            std::lock_guard l(ahead_mutex);
+            std::int64_t room = std::max<std::int64_t>(capacity, 1) - in_flight;
+            while (!ahead.empty() && room-- > 0) {
+                take.push_back(std::move(ahead.front()));
+                ahead.pop_front();
+            }
+            ahead_size = std::int64_t(ahead.size());
+        }
+        if (take.empty()) return;
+        room_cv.notify_one();  // the claimer may claim again
+        const auto started = clock::now();
+        // One that waited half its lease is not sent: by the time it reached the SMSC,
+        // another node might have claimed it.
+        const auto stale = started - options.lease / 2;
+        std::vector<store::claimed_message> late;
+        for (auto& [at, m] : take)
+            if (at < stale)
+                late.push_back(std::move(m));
+            else
+                handle(m);
+        spent(&dispatcher_stats::submit_us, started);
+        if (!late.empty()) {
+            spdlog::warn(
+                "dispatcher: {} messages waited too long for room; they go back to the "
+                "queue",
+                late.size());
+            give_back(late, "it waited too long for room on its node");
+        }
+    }
+
+    /// Gives back claimed messages this node will not send: a campaign batch's message goes
+    /// to the send queue (paid for with its batch, no attempt used) through the writer, so
+    /// that its batch is finished as usual; a queued one has its lease given back.
+    void give_back(std::vector<store::claimed_message>& ms, const std::string& why) {
+        std::vector<store::claimed_message> leased;
+        for (auto& m : ms) {
+            if (!m.batch) {
+                leased.push_back(std::move(m));
+                continue;
+            }
+            push(store::send_outcome{.log_id = m.log_id,
+                                     .created_at = m.created_at,
+                                     .tenant = m.tenant,
+                                     .connector = {},
+                                     .what = kind::retry,
+                                     .error_code = "not_sent",
+                                     .error_message = why,
+                                     .retry_after = std::chrono::seconds(0),
+                                     .counted = false,
+                                     .batch = m.batch});
+        }
+        if (!leased.empty()) release(leased);
+        ms.clear();
+    }
+
+    /// What the claimer left waiting when the node stops (the sender has stopped).
+    void give_back_ahead() {
+        std::vector<store::claimed_message> left;
+        {
+            std::lock_guard l(ahead_mutex);
+            for (auto& [at, m] : ahead) left.push_back(std::move(m));
+            ahead.clear();
+            ahead_size = 0;
+        }
+        if (!left.empty()) give_back(left, "its node stopped before sending it");
+    }
+
     /// Closes the hand-over and gives back the leases of what is still waiting in it.
     void close_handover() {
         std::vector<store::claimed_message> left;
@@ -551,7 +658,8 @@ struct dispatcher::impl {
         wake_cv.notify_one();
     }
 
-    /// Waits (briefly) for the writer to commit outcomes, which makes room for more.
+    /// Waits (briefly) for the sender to take messages, or the writer to commit outcomes:
+    /// either makes room for more.
     void wait_for_room() {
         std::unique_lock l(room_mutex);
         room_cv.wait_for(l, std::chrono::milliseconds(2));
@@ -588,7 +696,8 @@ struct dispatcher::impl {
             {
                 std::unique_lock l(out_mutex);
                 out_cv.wait_for(l, std::chrono::milliseconds(20), [this, flush_at] {
-                    return std::int64_t(outcomes.size()) >= flush_at() || !running;
+                    return std::int64_t(outcomes.size()) >= flush_at()
+                           || (!running && handing_done);
                 });
                 if (batch.empty())
                     batch.swap(outcomes);
@@ -600,7 +709,9 @@ struct dispatcher::impl {
                 batch_submitted += outcomes_submitted;
                 outcomes_submitted = 0;
             }
-            const bool stopping = !running;
+            // Stopping: once nothing more can come (the claimer and the sender have given
+            // back what they held) and nothing is in flight.
+            const bool stopping = !running && handing_done;
             if (batch.empty() && !batches_to_finish()) {
                 if (stopping && in_flight == 0) break;
                 continue;
@@ -618,6 +729,7 @@ struct dispatcher::impl {
                 in_flight -= batch_submitted;
             }
             room_cv.notify_one();
+            send_cv.notify_one();
             batch_submitted = 0;
             if (stopping && in_flight == 0 && !batches_to_finish()) {
                 std::lock_guard l(out_mutex);
@@ -690,6 +802,16 @@ struct dispatcher::impl {
                                              const std::vector<store::part_receipt>& rs,
                                              const std::vector<store::batch_key>& done = {}) {
         return pool.run([&](db::connection& c) -> result<std::vector<bool>> {
+            // Outcomes that are all `sent` (nearly always) go in one round trip; the rest,
+            // or a batch that failed that way, go the careful way below.
+            if (rs.empty()) {
+                std::vector<store::statement> also;
+                if (!done.empty())
+                    also.push_back(store::finish_batches_statement(options.node_id, done));
+                auto at_once = store::record_sent_at_once(c, batch, std::move(also));
+                if (!at_once) return std::unexpected(at_once.error());
+                if (*at_once) return std::vector<bool>{};
+            }
             auto tx = db::transaction::begin(c);
             if (!tx) return std::unexpected(tx.error());
             if (auto o = store::record_outcomes(c, batch); !o) return std::unexpected(o.error());
@@ -856,6 +978,7 @@ struct dispatcher::impl {
     /// Reads connectors and routes, renews this node's bind leases, and opens, reopens or
     /// closes connections to match.
     void refresh() {
+        std::lock_guard serial(refresh_mutex);
         last_refresh = clock::now();
         struct snapshot {
             std::vector<store::connector> connectors;
@@ -962,9 +1085,11 @@ void dispatcher::start() {
     auto* i = impl_.get();
     i->refresh();
     i->outcomes_written = false;
+    i->handing_done = false;
     i->writer = std::thread([i] { i->write_loop(); });
     i->receipt_writer = std::thread([i] { i->receipt_loop(); });
     i->claimer = std::thread([i] { i->claim_loop(); });
+    i->sender = std::thread([i] { i->send_loop(); });
     i->planner = std::thread([i] { i->plan_loop(); });
 }
 
@@ -978,7 +1103,18 @@ void dispatcher::stop(std::chrono::milliseconds grace) {
     i->plan_cv.notify_all();
     if (i->planner.joinable()) i->planner.join();
     if (i->claimer.joinable()) i->claimer.join();
+    {
+        std::lock_guard l(i->room_mutex);  // so that the sender cannot miss it
+    }
+    i->send_cv.notify_all();
+    if (i->sender.joinable()) i->sender.join();
+    i->give_back_ahead();
     i->close_handover();
+    {
+        std::lock_guard l(i->out_mutex);  // so that the writer cannot miss it
+        i->handing_done = true;
+    }
+    i->out_cv.notify_all();
     // Let answers in flight arrive, then unbind (which fails whatever is left: retried later).
     const auto deadline = clock::now() + grace;
     while (i->in_flight > 0 && clock::now() < deadline)

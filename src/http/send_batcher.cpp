@@ -62,18 +62,7 @@ void send_batcher::run() {
 namespace {
 
 using results = std::vector<result<db::rows>>;
-
-/// Runs statements in one round trip; the first failure among them is the error.
-result<results> run_together(db::connection& c, const std::vector<store::statement>& sts) {
-    std::vector<db::connection::queued_statement> q;
-    q.reserve(sts.size());
-    for (const auto& st : sts) q.push_back({st.sql, &st.args});
-    auto rs = c.exec_pipelined(q);
-    if (!rs) return std::unexpected(rs.error());
-    for (auto& r : *rs)
-        if (!r) return std::unexpected(r.error());
-    return rs;
-}
+using store::run_together;
 
 }  // namespace
 

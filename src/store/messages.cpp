@@ -730,17 +730,21 @@ ORDER BY d.campaign_id, d.recipient_id
     return batch_claim{std::move(out), int(was_charged.size())};
 }
 
+statement finish_batches_statement(const std::string& owner, const std::vector<batch_key>& done) {
+    columns v(2);
+    for (const auto& k : done) v.add({k.campaign_id.str(), k.last_id.str()});
+    return {
+        "DELETE FROM campaign_batches x USING unnest($1::uuid[], $2::uuid[]) AS "
+        "v(campaign_id, last_id) WHERE x.campaign_id = v.campaign_id AND x.last_id = "
+        "v.last_id AND x.lease_owner = $3",
+        {v[0], v[1], owner}};
+}
+
 result<void> finish_batches(db::connection& c, const std::string& owner,
                             const std::vector<batch_key>& done) {
     if (done.empty()) return {};
-    columns v(2);
-    for (const auto& k : done) v.add({k.campaign_id.str(), k.last_id.str()});
-    auto q = c.exec_prepared(
-        "DELETE FROM campaign_batches x USING unnest($1::uuid[], $2::uuid[]) AS v(campaign_id, "
-        "last_id) WHERE x.campaign_id = v.campaign_id AND x.last_id = v.last_id AND "
-        "x.lease_owner = $3",
-        {v[0], v[1], owner});
-    if (!q) return std::unexpected(q.error());
+    auto st = finish_batches_statement(owner, done);
+    if (auto q = c.exec_prepared(st.sql, st.args); !q) return std::unexpected(q.error());
     return {};
 }
 
@@ -844,26 +848,89 @@ result<void> release_leases(db::connection& c, const std::string& owner,
     return {};
 }
 
+namespace {
+
+/// The columns of `sent` outcomes: the log rows (id, created_at, the first SMSC id) and their
+/// part rows.
+struct sent_columns {
+    columns sent{3}, parts{6};
+    void add(const send_outcome& o, const std::string& id, const std::string& at) {
+        sent.add({id, at,
+                  o.message_ids.empty() ? std::string()
+                                        : storable(o.message_ids.front(), external_id_chars)});
+        for (std::size_t i = 0; i < o.message_ids.size(); ++i)
+            parts.add({storable(o.part_keys.size() == o.message_ids.size() ? o.part_keys[i]
+                                                                           : o.message_ids[i],
+                                external_id_chars),
+                       o.connector, id, at, std::to_string(i + 1),
+                       std::to_string(o.message_ids.size())});
+    }
+    statement log_update() const {
+        return {std::string("WITH m AS (UPDATE sms_delivery_logs d SET status = 'sent', "
+                            "external_message_id = v.mid, sent_at = now(), updated_at = now(), "
+                            "error_code = NULL, error_message = NULL "
+                            "FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) AS v(id, at, "
+                            "mid) WHERE d.id = v.id AND d.created_at = v.at AND d.status IN "
+                            "('sending', 'queued') RETURNING d.*), ")
+                    + queue_webhooks + "SELECT count(*) FROM m",
+                {sent[0], sent[1], sent[2]}};
+    }
+    /// A plain insert: ON CONFLICT costs a speculative insertion per part (a quarter of the
+    /// statement). See record_outcomes for a part recorded already.
+    statement part_insert(bool on_conflict) const {
+        return {std::string("INSERT INTO sms_message_parts (external_message_id, connector, "
+                            "log_id, log_created_at, part_number, parts) "
+                            "SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], "
+                            "$4::timestamptz[], $5::smallint[], $6::smallint[])")
+                    + (on_conflict ? " ON CONFLICT DO NOTHING" : ""),
+                {parts[0], parts[1], parts[2], parts[3], parts[4], parts[5]}};
+    }
+};
+
+statement queue_delete(const std::vector<std::string>& log_ids) {
+    return {"DELETE FROM send_queue WHERE log_id = ANY($1::uuid[])", {db::array_literal(log_ids)}};
+}
+
+}  // namespace
+
+result<bool> record_sent_at_once(db::connection& c, const std::vector<send_outcome>& outcomes,
+                                 std::vector<statement> also) {
+    sent_columns cols;
+    std::vector<std::string> done;  // queue rows to delete
+    for (const auto& o : outcomes) {
+        if (o.what != send_outcome::kind::sent) return false;
+        const std::string id = o.log_id.str();
+        cols.add(o, id, db::format_timestamp(o.created_at));
+        if (!o.batch) done.push_back(id);
+    }
+    std::vector<statement> sts{{"BEGIN", {}}};
+    if (cols.sent.size() > 0) sts.push_back(cols.log_update());
+    if (cols.parts.size() > 0) sts.push_back(cols.part_insert(false));
+    if (!done.empty()) sts.push_back(queue_delete(done));
+    for (auto& st : also) sts.push_back(std::move(st));
+    sts.push_back({"COMMIT", {}});
+    auto w = run_together(c, sts);
+    if (w) return true;
+    // A failed statement aborted the transaction, and the COMMIT after it rolled it back
+    // (or did not run).
+    if (c.in_transaction())
+        if (auto rb = c.exec("ROLLBACK"); !rb) return std::unexpected(rb.error());
+    // A lost connection may have taken the COMMIT's answer with it: the caller tries again.
+    if (w.error().transient()) return std::unexpected(w.error());
+    return false;
+}
+
 result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>& outcomes) {
     using kind = send_outcome::kind;
-    columns sent(3), parts(6), retry(6), requeue(8), final_(5);
+    sent_columns sent;
+    columns retry(6), requeue(8), final_(5);
     std::vector<std::string> done;                     // queue rows to delete
     std::map<std::string, const send_outcome*> by_id;  // for refunds
     for (const auto& o : outcomes) {
         const std::string id = o.log_id.str(), at = db::format_timestamp(o.created_at);
         switch (o.what) {
             case kind::sent:
-                sent.add({id, at,
-                          o.message_ids.empty()
-                              ? std::string()
-                              : storable(o.message_ids.front(), external_id_chars)});
-                for (std::size_t i = 0; i < o.message_ids.size(); ++i)
-                    parts.add(
-                        {storable(o.part_keys.size() == o.message_ids.size() ? o.part_keys[i]
-                                                                             : o.message_ids[i],
-                                  external_id_chars),
-                         o.connector, id, at, std::to_string(i + 1),
-                         std::to_string(o.message_ids.size())});
+                sent.add(o, id, at);
                 if (!o.batch) done.push_back(id);
                 break;
             case kind::retry:
@@ -887,31 +954,17 @@ result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>&
                 by_id[id] = &o;
         }
     }
-    if (sent.size() > 0) {
-        auto u = c.exec_prepared(
-            std::string("WITH m AS (UPDATE sms_delivery_logs d SET status = 'sent', "
-                        "external_message_id = v.mid, sent_at = now(), updated_at = now(), "
-                        "error_code = NULL, error_message = NULL "
-                        "FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) AS v(id, at, mid) "
-                        "WHERE d.id = v.id AND d.created_at = v.at AND d.status IN ('sending', "
-                        "'queued') RETURNING d.*), ")
-                + queue_webhooks + "SELECT count(*) FROM m",
-            {sent[0], sent[1], sent[2]});
-        if (!u) return std::unexpected(u.error());
+    if (sent.sent.size() > 0) {
+        auto st = sent.log_update();
+        if (auto u = c.exec_prepared(st.sql, st.args); !u) return std::unexpected(u.error());
     }
-    if (parts.size() > 0) {
-        // A plain insert: ON CONFLICT costs a speculative insertion per part (a quarter of
-        // the statement). A part already recorded (an SMSC that reuses a message id, or this
-        // batch written again after a commit whose answer was lost) sends the batch's parts in
-        // again, from a savepoint, skipping those.
+    if (sent.parts.size() > 0) {
+        // A part already recorded (an SMSC that reuses a message id, or this batch written
+        // again after a commit whose answer was lost) sends the batch's parts in again, from
+        // a savepoint, skipping those.
         const auto insert = [&](bool on_conflict) {
-            return c.exec_prepared(
-                std::string("INSERT INTO sms_message_parts (external_message_id, connector, "
-                            "log_id, log_created_at, part_number, parts) "
-                            "SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], "
-                            "$4::timestamptz[], $5::smallint[], $6::smallint[])")
-                    + (on_conflict ? " ON CONFLICT DO NOTHING" : ""),
-                {parts[0], parts[1], parts[2], parts[3], parts[4], parts[5]});
+            auto st = sent.part_insert(on_conflict);
+            return c.exec_prepared(st.sql, st.args);
         };
         const bool in_tx = c.in_transaction();
         if (in_tx)
@@ -983,9 +1036,8 @@ result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>&
         }
     }
     if (!done.empty()) {
-        auto d = c.exec_prepared("DELETE FROM send_queue WHERE log_id = ANY($1::uuid[])",
-                                 {db::array_literal(done)});
-        if (!d) return std::unexpected(d.error());
+        auto st = queue_delete(done);
+        if (auto d = c.exec_prepared(st.sql, st.args); !d) return std::unexpected(d.error());
     }
     return {};
 }

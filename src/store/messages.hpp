@@ -167,6 +167,7 @@ result<batch_claim> claim_batches(db::connection& c, const std::string& owner, i
 /// Deletes batches whose messages all have an outcome (those `owner` still holds).
 result<void> finish_batches(db::connection& c, const std::string& owner,
                             const std::vector<batch_key>& done);
+statement finish_batches_statement(const std::string& owner, const std::vector<batch_key>& done);
 
 /// The node that accepts messages can take them for sending in the accepting transaction,
 /// so that nothing has to claim them (decision 0021): their queue rows are written leased
@@ -219,6 +220,12 @@ struct send_outcome {
 };
 /// Persists a batch of outcomes in one transaction.
 result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>& outcomes);
+/// record_outcomes in one round trip, as a transaction of its own that also runs `also`
+/// before its COMMIT, when every outcome is `sent` (the usual case). False when that does not
+/// apply, or when a statement failed (a part recorded already): nothing was written then, and
+/// the caller writes the batch with record_outcomes.
+result<bool> record_sent_at_once(db::connection& c, const std::vector<send_outcome>& outcomes,
+                                 std::vector<statement> also = {});
 
 /// A delivery receipt for one part.
 struct part_receipt {

@@ -425,6 +425,52 @@ TEST(concurrency, outcomes_written_again_record_each_part_once_and_lose_none) {
     EXPECT_EQ(by->front().get<std::int64_t>(0), 3);
 }
 
+TEST(concurrency, outcomes_written_at_once_again_write_nothing_and_leave_the_careful_way) {
+    // The writer's one-round-trip path (store::record_sent_at_once) meets the same collision:
+    // its transaction is rolled back whole, batch deletion included, and says so; the
+    // careful way then writes the batch.
+    std::string db = test::pg::instance().fresh_database();
+    auto c = test::pg::connect(db);
+    auto tenant = make_tenant(c, 10);
+    auto camp = make_batched_campaign(c, tenant, 3, 3);
+    auto a = store::claim_batches(c, "node-a", 1, std::chrono::seconds(30));
+    ASSERT_TRUE(a) << a.error().message;
+    ASSERT_EQ(a->messages.size(), 3u);
+    const auto& m = a->messages;
+    auto first = store::record_sent_at_once(c, {sent(m[0], tenant, "m-0")});
+    ASSERT_TRUE(first) << first.error().message;
+    EXPECT_TRUE(*first);
+    const std::vector<store::batch_key> done{{camp.id, camp.lasts[0]}};
+    auto again = store::record_sent_at_once(
+        c, {sent(m[0], tenant, "m-0"), sent(m[1], tenant, "m-1"), sent(m[2], tenant, "m-2")},
+        {store::finish_batches_statement("node-a", done)});
+    ASSERT_TRUE(again) << again.error().message;
+    EXPECT_FALSE(*again) << "the part m-0 exists: nothing of this transaction is kept";
+    EXPECT_FALSE(c.in_transaction());
+    auto count = [&](const char* sql) { return c.exec(sql)->front().get<std::int64_t>(0); };
+    EXPECT_EQ(count("SELECT count(*) FROM sms_message_parts"), 1);
+    EXPECT_EQ(count("SELECT count(*) FROM sms_delivery_logs WHERE status = 'sent'"), 1);
+    EXPECT_EQ(count("SELECT count(*) FROM campaign_batches"), 1) << "the deletion went too";
+
+    auto tx = db::transaction::begin(c);
+    ASSERT_TRUE(tx);
+    ASSERT_TRUE(store::record_outcomes(
+        c, {sent(m[0], tenant, "m-0"), sent(m[1], tenant, "m-1"), sent(m[2], tenant, "m-2")}));
+    ASSERT_TRUE(store::finish_batches(c, "node-a", done));
+    ASSERT_TRUE(tx->commit());
+    EXPECT_EQ(count("SELECT count(*) FROM sms_message_parts"), 3);
+    EXPECT_EQ(count("SELECT count(*) FROM sms_delivery_logs WHERE status = 'sent'"), 3);
+    EXPECT_EQ(count("SELECT count(*) FROM campaign_batches"), 0);
+
+    // Outcomes other than `sent` are not for this path: nothing is run.
+    auto retry = sent(m[0], tenant, "m-9");
+    retry.what = store::send_outcome::kind::retry;
+    auto skipped = store::record_sent_at_once(c, {retry});
+    ASSERT_TRUE(skipped);
+    EXPECT_FALSE(*skipped);
+    EXPECT_EQ(count("SELECT count(*) FROM sms_message_parts"), 3);
+}
+
 TEST(concurrency, a_batch_message_that_must_retry_moves_to_the_send_queue_already_paid) {
     std::string db = test::pg::instance().fresh_database();
     auto c = test::pg::connect(db);

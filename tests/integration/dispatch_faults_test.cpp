@@ -177,6 +177,49 @@ TEST(dispatch_faults, two_nodes_share_a_campaign_and_one_finishes_when_the_other
     EXPECT_GE(sim.get("/stats")["binds_total"].get<int>(), 2);
 }
 
+// A node claims up to a window of campaign messages ahead of what it has handed to the SMSC.
+// When it stops mid-campaign, what it claimed and did not send goes back to the queue and
+// its batches are finished, so another node carries on at once rather than after the lease
+// (two minutes here), and nothing goes out twice.
+TEST(dispatch_faults, a_node_that_stops_mid_campaign_leaves_nothing_leased) {
+    smsc sim;
+    auto env = sim.env();
+    env.push_back("HERALD_DISPATCH_LEASE=120s");
+    api_server s(env);
+    auto r = start_campaign(s, 20000, 0);
+    wait_for_submits(sim, 4000);
+    s.process().signal(SIGTERM);
+    ASSERT_EQ(s.process().wait(std::chrono::seconds(30)), 0) << s.process().output();
+    auto db = test::pg::connect(s.database());
+    auto leased = db.exec(
+        "SELECT (SELECT count(*) FROM campaign_batches WHERE campaign_id = $1 AND lease_until > "
+        "now()), (SELECT count(*) FROM send_queue WHERE campaign_id = $1 AND lease_until > "
+        "now())",
+        {r.campaign});
+    EXPECT_EQ(leased->front().get<std::int64_t>(0), 0) << "no campaign batch left leased";
+    EXPECT_EQ(leased->front().get<std::int64_t>(1), 0) << "no queued message left leased";
+    EXPECT_LT(submitted(sim), r.recipients) << "stopped mid-campaign";
+
+    const auto started = std::chrono::steady_clock::now();
+    auto other = s.start_node(env);
+    auto delivered = [&] {
+        auto q = db.exec(
+            "SELECT count(*), count(*) FILTER (WHERE status = 'delivered') FROM "
+            "sms_delivery_logs WHERE campaign_id = $1",
+            {r.campaign});
+        return std::pair{q->front().get<std::int64_t>(0), q->front().get<std::int64_t>(1)};
+    };
+    for (int i = 0; i < 1200 && delivered().second < r.recipients; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(60));
+    EXPECT_EQ(delivered(), std::pair(std::int64_t(r.recipients), std::int64_t(r.recipients)))
+        << "one delivery log row per recipient, each delivered";
+    check_ledger(db, r.account.id, 100);
+    auto numbers = sim.get("/numbers");
+    EXPECT_EQ(numbers["distinct"].get<int>(), r.recipients) << "the SMSC saw every number";
+    EXPECT_EQ(numbers["duplicates"].size(), 0u) << "a node that stops sends nothing twice";
+}
+
 /// A tenant that sent `n` single messages through POST /v1/messages (all accepted) to a
 /// server whose SMSC cannot be reached, so that they wait in the node's hands.
 struct handed_run {
