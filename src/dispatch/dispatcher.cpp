@@ -484,29 +484,17 @@ struct dispatcher::impl {
         wake_cv.notify_one();
     }
 
-    /// Up to `max` handed messages, oldest first. One that waited half its lease is left
-    /// for a claim to find once the lease runs out, so that it cannot go out twice.
+    /// Up to `max` handed messages, oldest first, with the time each came: one that waited
+    /// half its lease is given back by drain() rather than sent.
     std::vector<handed_message> take_handed(std::int64_t max) {
         std::vector<handed_message> out;
         if (handed_waiting == 0 || max <= 0) return out;
-        const auto stale = clock::now() - options.lease / 2;
-        std::size_t dropped = 0;
-        {
-            std::lock_guard l(handed_mutex);
-            while (!handed.empty() && std::int64_t(out.size()) < max) {
-                if (handed.front().first < stale)
-                    ++dropped;
-                else
-                    out.push_back(std::move(handed.front()));
-                handed.pop_front();
-            }
-            handed_waiting = handed.size();
+        std::lock_guard l(handed_mutex);
+        while (!handed.empty() && std::int64_t(out.size()) < max) {
+            out.push_back(std::move(handed.front()));
+            handed.pop_front();
         }
-        if (dropped > 0)
-            spdlog::warn(
-                "dispatcher: {} accepted messages waited too long for room; they are sent once "
-                "their lease runs out",
-                dropped);
+        handed_waiting = handed.size();
         return out;
     }
 

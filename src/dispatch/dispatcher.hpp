@@ -76,7 +76,7 @@ class dispatcher {
     void wake();
     /// Messages leased to this node when they were accepted (store::lease_offer with this
     /// node's id): sent before anything is claimed. One still waiting for room when half its
-    /// lease has gone is left to the claim that finds it once the lease runs out.
+    /// lease has gone has its lease given back unsent, for a claim to take.
     void hand_over(std::vector<store::claimed_message> messages);
     const std::string& node_id() const noexcept;
     std::chrono::seconds lease() const noexcept;

@@ -220,14 +220,14 @@ TEST(dispatch_faults, a_node_that_stops_mid_campaign_leaves_nothing_leased) {
     EXPECT_EQ(numbers["duplicates"].size(), 0u) << "a node that stops sends nothing twice";
 }
 
-/// A tenant that sent `n` single messages through POST /v1/messages (all accepted) to a
-/// server whose SMSC cannot be reached, so that they wait in the node's hands.
+/// A tenant that sent `n` single messages through POST /v1/messages (all accepted). With an
+/// SMSC that cannot be reached, they wait in the node's hands.
 struct handed_run {
     test::tenant_account account;
     int messages = 0;
 };
 
-handed_run send_messages_nowhere(api_server& s, int n) {
+handed_run send_messages(api_server& s, int n) {
     handed_run r{.account = s.make_tenant(unique("handed"), n + 50), .messages = n};
     s.call("PUT", "/v1/admin/tenants/" + r.account.id + "/sender-ids/Acme", s.admin(),
            {{"is_default", true}});
@@ -252,7 +252,7 @@ std::array<std::int64_t, 3> message_counts(api_server& s, const handed_run& r) {
 }
 
 /// Waits until every message is delivered, then checks the ledger and the SMSC's count.
-void check_delivered_once(api_server& s, const handed_run& r, const smsc& sim) {
+void check_delivered_once(api_server& s, const handed_run& r, const test::smsc_process& sim) {
     for (int i = 0; i < 600 && message_counts(s, r)[1] < r.messages; ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     const auto counts = message_counts(s, r);
@@ -271,7 +271,7 @@ void check_delivered_once(api_server& s, const handed_run& r, const smsc& sim) {
 TEST(dispatch_faults, messages_handed_to_a_node_that_dies_are_sent_once_by_another) {
     smsc sim;
     api_server s({"HERALD_DISPATCH_SMSC=127.0.0.1:1", "HERALD_DISPATCH_LEASE=3s"});
-    auto r = send_messages_nowhere(s, 60);
+    auto r = send_messages(s, 60);
     EXPECT_EQ(message_counts(s, r)[2], r.messages) << "leased to the node that accepted them";
     s.process().signal(SIGKILL);
     s.process().wait(std::chrono::seconds(20));
@@ -284,7 +284,7 @@ TEST(dispatch_faults, messages_handed_to_a_node_that_dies_are_sent_once_by_anoth
 TEST(dispatch_faults, a_node_that_stops_gives_back_the_messages_it_was_handed) {
     smsc sim;
     api_server s({"HERALD_DISPATCH_SMSC=127.0.0.1:1", "HERALD_DISPATCH_LEASE=120s"});
-    auto r = send_messages_nowhere(s, 40);
+    auto r = send_messages(s, 40);
     EXPECT_EQ(message_counts(s, r)[2], r.messages);
     s.process().signal(SIGTERM);
     ASSERT_EQ(s.process().wait(std::chrono::seconds(30)), 0) << s.process().output();
@@ -293,6 +293,21 @@ TEST(dispatch_faults, a_node_that_stops_gives_back_the_messages_it_was_handed) {
     auto other = s.start_node(sim.env());
     check_delivered_once(s, r, sim);
     EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(60));
+}
+
+// A message that waits half its lease for room on its node is not sent from there: by the
+// time it reached the SMSC another node could have claimed it. Its lease is given back and
+// a claim sends it later, once. Here the window is one message and each answer takes
+// longer than half the lease, so the messages behind the first always wait that long.
+TEST(dispatch_faults, a_message_that_waits_half_its_lease_for_room_goes_back_unsent) {
+    test::smsc_process sim({"--response-delay", "1500ms"});
+    api_server s({"HERALD_DISPATCH_SMSC=127.0.0.1:" + std::to_string(sim.port),
+                  "HERALD_DISPATCH_LEASE=2s", "HERALD_DISPATCH_WINDOW=1",
+                  "HERALD_DISPATCH_BINDS=1"});
+    auto r = send_messages(s, 4);
+    check_delivered_once(s, r, sim);
+    EXPECT_NE(s.process().output().find("waited too long for room"), std::string::npos)
+        << "some message went back unsent";
 }
 
 }  // namespace
