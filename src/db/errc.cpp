@@ -17,6 +17,7 @@ constexpr core::error_entry<errc> entries[] = {
     {errc::query_canceled, "query_canceled", condition::retryable},
     {errc::server_shutdown, "db_server_shutdown", condition::connection_lost},
     {errc::too_many_connections, "db_too_many_connections", condition::retryable},
+    {errc::expectation_failed, "expectation_failed", condition::conflict},
     {errc::query_failed, "query_failed", condition::internal},
     {errc::migration_failed, "migration_failed", condition::internal},
     {errc::migration_modified, "migration_modified", condition::conflict},
@@ -41,6 +42,7 @@ errc from_sqlstate(std::string_view s) noexcept {
     if (s == "57014") return errc::query_canceled;
     if (s == "57P01" || s == "57P02" || s == "57P03") return errc::server_shutdown;
     if (s == "53300") return errc::too_many_connections;
+    if (s == "HR001") return errc::expectation_failed;
     if (s.starts_with("08")) return errc::connection_lost;
     if (s.starts_with("22")) return errc::invalid_data;
     return errc::query_failed;

@@ -24,6 +24,7 @@ enum class errc {
     query_canceled,         ///< 57014 (statement timeout, cancel)
     server_shutdown,        ///< 57P01..57P03
     too_many_connections,   ///< 53300
+    expectation_failed,     ///< HR001: herald_expect() found its condition false
     query_failed,           ///< any other server error
     migration_failed,       ///< a migration's SQL failed
     migration_modified,     ///< an applied migration was edited afterwards

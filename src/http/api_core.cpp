@@ -500,6 +500,17 @@ api::api(db::pool& pool, api_options options)
             "# HELP herald_db_pool_timeouts_total Waits for a connection that timed out.\n"
             "# TYPE herald_db_pool_timeouts_total counter\nherald_db_pool_timeouts_total "
             + std::to_string(s.timeouts_total) + "\n";
+        using way = detail::send_batcher::way;
+        out +=
+            "# HELP herald_send_batches_total Group commits of POST /v1/messages, by how they "
+            "were written: at_once (one round trip, on what earlier batches read), "
+            "reading_first, carefully (a debit was refused).\n"
+            "# TYPE herald_send_batches_total counter\n";
+        for (auto [how, name] :
+             {std::pair(way::at_once, "at_once"), std::pair(way::reading_first, "reading_first"),
+              std::pair(way::carefully, "carefully")})
+            out += std::string("herald_send_batches_total{way=\"") + name + "\"} "
+                   + std::to_string(impl_->sends->committed(how)) + "\n";
         out +=
             "# HELP herald_build_info Herald's version.\n# TYPE herald_build_info gauge\n"
             "herald_build_info{version=\""

@@ -66,44 +66,83 @@ using store::run_together;
 
 }  // namespace
 
-result<bool> send_batcher::attempt(db::connection& c, std::vector<pending>& batch, bool carefully,
+bool send_batcher::guesses::cover(const std::vector<pending>& batch) const {
+    for (const auto& p : batch)
+        if (!senders.contains({p.job.message.tenant, p.job.requested_from})
+            || !prices.contains(p.job.region))
+            return false;
+    return true;
+}
+
+void send_batcher::guesses::learn(const std::map<sender_key, result<std::string>>& read,
+                                  const std::map<std::string, int>& read_prices) {
+    // Many tenants with many senders: start again rather than grow without bound.
+    constexpr std::size_t most = 4096;
+    if (senders.size() + read.size() > most || prices.size() + read_prices.size() > most) forget();
+    for (const auto& [key, sender] : read)
+        if (sender)
+            senders[key] = *sender;
+        else
+            senders.erase(key);
+    for (const auto& [region, price] : read_prices) prices[region] = price;
+}
+
+result<bool> send_batcher::attempt(db::connection& c, std::vector<pending>& batch, way how,
                                    written& w) {
     const std::size_t n = batch.size();
     w.out.assign(n, std::nullopt);
     w.leased.clear();
     w.queued_any = false;
-    // One round trip: begin, the send fence (leasing to this node is ordered against
-    // opt-outs as a claim is), then the checks, reading only: opt-outs, senders, prices.
-    std::vector<store::statement> reads{{"BEGIN", {}}};
-    if (handoff_) reads.push_back(store::send_fence_statement());
+    const bool guessing = how == way::at_once;
+    // Begin, the send fence (leasing to this node is ordered against opt-outs as a claim is),
+    // then the checks: read in a round trip of their own, or, when guessing, expectations
+    // that fail the transaction if what they would read differs.
+    std::vector<store::statement> checks{{"BEGIN", {}}};
+    if (handoff_) checks.push_back(store::send_fence_statement());
     std::map<core::uuid, std::vector<std::string>> numbers;
     for (const auto& p : batch) numbers[p.job.message.tenant].push_back(p.job.message.to);
     std::map<core::uuid, std::size_t> opted_at;
     for (const auto& [tenant, list] : numbers) {
-        opted_at[tenant] = reads.size();
-        reads.push_back(store::opted_out_statement(tenant, list));
+        opted_at[tenant] = checks.size();
+        checks.push_back(guessing ? store::none_opted_out_statement(tenant, list)
+                                  : store::opted_out_statement(tenant, list));
     }
-    std::map<std::pair<core::uuid, std::optional<std::string>>, std::size_t> sender_at;
+    std::map<sender_key, std::size_t> sender_at;
     std::map<std::string, std::size_t> price_at;
     for (const auto& p : batch) {
-        auto key = std::pair(p.job.message.tenant, p.job.requested_from);
-        if (sender_at.emplace(key, reads.size()).second)
-            reads.push_back(store::sender_statement(key.first, key.second));
-        if (price_at.emplace(p.job.region, reads.size()).second)
-            reads.push_back(store::price_statement(p.job.region));
+        auto key = sender_key(p.job.message.tenant, p.job.requested_from);
+        if (sender_at.emplace(key, checks.size()).second)
+            checks.push_back(guessing ? store::sender_is_statement(key.first, key.second,
+                                                                   guesses_.senders.at(key))
+                                      : store::sender_statement(key.first, key.second));
+        if (price_at.emplace(p.job.region, checks.size()).second)
+            checks.push_back(
+                guessing ? store::price_is_statement(p.job.region, guesses_.prices.at(p.job.region))
+                         : store::price_statement(p.job.region));
     }
-    auto got = run_together(c, reads);
-    if (!got) return std::unexpected(got.error());
     std::map<core::uuid, std::set<std::string>> opted;
-    for (const auto& [tenant, at] : opted_at) {
-        auto list = store::opted_out_from(*(*got)[at]);
-        opted[tenant] = {list.begin(), list.end()};
+    std::map<sender_key, result<std::string>> senders;
+    std::map<std::string, int> prices;
+    if (guessing) {
+        for (const auto& [key, at] : sender_at) senders.emplace(key, guesses_.senders.at(key));
+        for (const auto& [region, at] : price_at) prices[region] = guesses_.prices.at(region);
+    } else {
+        auto got = run_together(c, checks);
+        if (!got) return std::unexpected(got.error());
+        for (const auto& [tenant, at] : opted_at) {
+            auto list = store::opted_out_from(*(*got)[at]);
+            opted[tenant] = {list.begin(), list.end()};
+        }
+        for (const auto& [key, at] : sender_at)
+            senders.emplace(key, store::sender_from(*(*got)[at], key.second));
+        for (const auto& [region, at] : price_at) prices[region] = store::price_from(*(*got)[at]);
+        guesses_.learn(senders, prices);
+        checks.clear();
     }
     std::vector<store::new_message> rows(n);
     for (std::size_t i = 0; i < n; ++i) {
         const auto& j = batch[i].job;
-        auto sender = store::sender_from(*(*got)[sender_at[{j.message.tenant, j.requested_from}]],
-                                         j.requested_from);
+        const auto& sender = senders.at({j.message.tenant, j.requested_from});
         if (!sender) {
             w.out[i] = error_response(sender.error());
             continue;
@@ -116,7 +155,7 @@ result<bool> send_batcher::attempt(db::connection& c, std::vector<pending>& batc
         }
         rows[i] = j.message;
         rows[i].from = *sender;
-        rows[i].cost = store::price_from(*(*got)[price_at[j.region]]) * j.message.segments;
+        rows[i].cost = prices.at(j.region) * j.message.segments;
     }
     // One debit per tenant. Usually the balance covers them, and they go in one round trip
     // with the inserts; if one does not, all of it is rolled back and the batch is written
@@ -125,8 +164,7 @@ result<bool> send_batcher::attempt(db::connection& c, std::vector<pending>& batc
     std::map<core::uuid, std::vector<std::size_t>> by_tenant;
     for (std::size_t i = 0; i < n; ++i)
         if (!w.out[i]) by_tenant[batch[i].job.message.tenant].push_back(i);
-    std::vector<store::statement> writes;
-    std::size_t debits = 0;
+    std::vector<store::statement> debits;
     for (const auto& [tenant, list] : by_tenant) {
         int total = 0;
         for (auto i : list) total += rows[i].cost;
@@ -139,9 +177,9 @@ result<bool> send_batcher::attempt(db::connection& c, std::vector<pending>& batc
             .description = list.size() == 1 ? "message to " + first.message.to
                                             : std::to_string(list.size()) + " messages",
             .by = first.by};
-        if (!carefully) {
-            writes.push_back(store::debit_statement(whole));
-            ++debits;
+        if (how != way::carefully) {
+            debits.push_back(guessing ? store::debit_or_fail_statement(whole)
+                                      : store::debit_statement(whole));
             continue;
         }
         auto d = store::debit(c, whole);
@@ -178,21 +216,39 @@ result<bool> send_batcher::attempt(db::connection& c, std::vector<pending>& batc
         accepted.push_back(std::move(rows[i]));
         index.push_back(i);
     }
+    // What is left goes in one round trip: the checks if guessing, the debits, the insert and
+    // the audit rows, and the COMMIT too if guessing.
+    std::vector<store::statement> writes = std::move(checks);
+    const std::size_t first_debit = writes.size(), debit_count = debits.size();
+    for (auto& d : debits) writes.push_back(std::move(d));
+    const std::size_t insert_at = writes.size();
     if (!accepted.empty()) {
         writes.push_back(
             store::accept_statement(accepted, ids, handoff_ ? &handoff_->lease : nullptr));
         writes.push_back(store::audits_statement(audits));
     }
+    if (guessing) writes.push_back({"COMMIT", {}});
     auto done = run_together(c, writes);
-    if (!done) return std::unexpected(done.error());
-    for (std::size_t k = 0; k < debits; ++k)
-        if ((*done)[k]->empty()) {  // refused: nothing of this attempt stays
+    if (guessing && !done) {
+        // A failed statement aborted the transaction, and the COMMIT after it rolled it back
+        // (or did not run). A lost connection may have taken the COMMIT's answer with it.
+        if (c.in_transaction())
             if (auto rb = c.exec("ROLLBACK"); !rb) return std::unexpected(rb.error());
-            return false;
-        }
-    if (auto cm = c.exec("COMMIT"); !cm) return std::unexpected(cm.error());
+        if (done.error().transient()) return std::unexpected(done.error());
+        guesses_.forget();
+        return false;
+    }
+    if (!done) return std::unexpected(done.error());
+    if (!guessing) {
+        for (std::size_t k = first_debit; k < first_debit + debit_count; ++k)
+            if ((*done)[k]->empty()) {  // refused: nothing of this attempt stays
+                if (auto rb = c.exec("ROLLBACK"); !rb) return std::unexpected(rb.error());
+                return false;
+            }
+        if (auto cm = c.exec("COMMIT"); !cm) return std::unexpected(cm.error());
+    }
     if (accepted.empty()) return true;
-    auto made = store::accepted_from(*(*done)[debits]);
+    auto made = store::accepted_from(*(*done)[insert_at]);
     for (std::size_t k = 0; k < index.size(); ++k) w.out[index[k]] = std::move(made.messages[k]);
     w.queued_any = index.size() > made.leased.size();
     w.leased = std::move(made.leased);
@@ -202,8 +258,16 @@ result<bool> send_batcher::attempt(db::connection& c, std::vector<pending>& batc
 void send_batcher::write(std::vector<pending>& batch) {
     written w;
     auto r = pool_.run([&](db::connection& c) -> result<void> {
-        auto a = attempt(c, batch, false, w);
-        if (a && !*a) a = attempt(c, batch, true, w);  // a debit was refused
+        // At once when the senders and prices are known from earlier batches; then reading
+        // first (an expectation failed, or they were not known); then carefully (a debit was
+        // refused).
+        result<bool> a = false;
+        for (auto how : {way::at_once, way::reading_first, way::carefully}) {
+            if (how == way::at_once && !guesses_.cover(batch)) continue;
+            a = attempt(c, batch, how, w);
+            if (a && *a) ++committed_[std::size_t(how)];
+            if (!a || *a) break;
+        }
         if (!a) {
             (void)c.exec("ROLLBACK");  // run() may try again on a fresh connection
             return std::unexpected(a.error());

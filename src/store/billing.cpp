@@ -73,21 +73,37 @@ result<ledger_row> credit(db::connection& c, const credit_request& r) {
     return read_ledger(rs->front());
 }
 
-statement debit_statement(const debit_request& r) {
-    // One statement: the row lock on users serialises concurrent debits, and the WHERE clause
-    // refuses a debit the balance does not cover (unless the account allows going negative).
+namespace {
+
+/// The debit as a data-modifying CTE `l`: the row lock on users serialises concurrent debits,
+/// and the WHERE clause refuses a debit the balance does not cover (unless the account allows
+/// going negative), leaving `l` empty.
+statement debit_cte(const debit_request& r, std::string_view then) {
     return {std::string(R"(
         WITH u AS (
             UPDATE users SET sms_credits = sms_credits - $2, updated_at = now()
             WHERE id = $1 AND tenant_id = id
               AND (sms_credits >= $2 OR coalesce((settings ->> 'allow_negative_credits')::boolean, false))
-            RETURNING sms_credits AS after)
-        INSERT INTO billing_transactions (user_id, transaction_type, amount, credits, credits_before, credits_after,
-                                          description, created_by, campaign_id)
-        SELECT $1, $3, -$2::numeric, -$2, after + $2, after, nullif($4, ''), $5, $6 FROM u
-        RETURNING )")
-                + ledger_columns,
+            RETURNING sms_credits AS after),
+        l AS (
+            INSERT INTO billing_transactions (user_id, transaction_type, amount, credits, credits_before,
+                                              credits_after, description, created_by, campaign_id)
+            SELECT $1, $3, -$2::numeric, -$2, after + $2, after, nullif($4, ''), $5, $6 FROM u
+            RETURNING )")
+                + ledger_columns + ") " + std::string(then),
             {r.tenant, r.credits, r.transaction_type, r.description, r.by, r.campaign_id}};
+}
+
+}  // namespace
+
+statement debit_statement(const debit_request& r) {
+    return debit_cte(r, std::string("SELECT ") + ledger_columns + " FROM l");
+}
+
+statement debit_or_fail_statement(const debit_request& r) {
+    return debit_cte(r,
+                     "SELECT herald_expect(count(*) = 1, 'a balance covering ' || $2::text || "
+                     "' credits') FROM l");
 }
 
 result<ledger_row> debit(db::connection& c, const debit_request& r) {
@@ -189,6 +205,15 @@ statement price_statement(std::string_view country_code) {
 
 int price_from(const db::rows& rs) {
     return rs.empty() ? 1 : rs.front().get<int>(0);
+}
+
+statement price_is_statement(std::string_view country_code, int credits) {
+    // The same lookup as price_statement, with price_from's default of 1.
+    return {
+        "SELECT herald_expect(coalesce((SELECT credits_per_segment FROM prices WHERE "
+        "country_code IN ($1, '*') ORDER BY country_code = '*' LIMIT 1), 1) = $2, "
+        "'the price per segment ' || $2::text || ' for ' || $1)",
+        {std::string(country_code), credits}};
 }
 
 result<int> price_for(db::connection& c, std::string_view country_code) {

@@ -57,6 +57,9 @@ result<ledger_row> debit(db::connection& c, const debit_request& r);
 /// or no row when the balance does not cover it (then nothing was written). `r.credits`
 /// must be positive.
 statement debit_statement(const debit_request& r);
+/// The same debit, failing (db::errc::expectation_failed, aborting its transaction) when the
+/// balance does not cover it, for a transaction that commits in the same round trip.
+statement debit_or_fail_statement(const debit_request& r);
 result<int> balance(db::connection& c, const core::uuid& tenant);
 result<page<ledger_row>> list_ledger(db::connection& c, const core::uuid& tenant,
                                      const page_request& p);
@@ -79,5 +82,8 @@ result<int> price_for(db::connection& c, std::string_view country_code);
 /// price_for in two halves.
 statement price_statement(std::string_view country_code);
 int price_from(const db::rows& rs);
+/// A statement that fails (db::errc::expectation_failed, aborting its transaction) unless the
+/// price per segment for `country_code` is `credits`.
+statement price_is_statement(std::string_view country_code, int credits);
 
 }  // namespace herald::store

@@ -182,6 +182,15 @@ result<std::string> sender_from(const db::rows& rs, const std::optional<std::str
     return fail(errc::no_sender, "give \"from\": this account has no default sender ID", "from");
 }
 
+statement sender_is_statement(const core::uuid& tenant, const std::optional<std::string>& requested,
+                              const std::string& sender) {
+    // The same rows as sender_statement: the requested sender is itself when allowed.
+    return {
+        "SELECT herald_expect(EXISTS (SELECT 1 FROM sender_ids WHERE user_id = $1 AND "
+        "sender_id = $2 AND ($3 OR is_default)), 'sender ID ' || $2 || ' to be usable')",
+        {tenant, sender, requested.has_value()}};
+}
+
 result<std::string> resolve_sender(db::connection& c, const core::uuid& tenant,
                                    const std::optional<std::string>& requested) {
     const auto st = sender_statement(tenant, requested);

@@ -42,6 +42,10 @@ result<void> delete_sender_id(db::connection& c, const core::uuid& tenant,
 /// resolve_sender in two halves, for callers that run several statements at once.
 statement sender_statement(const core::uuid& tenant, const std::optional<std::string>& requested);
 result<std::string> sender_from(const db::rows& rs, const std::optional<std::string>& requested);
+/// A statement that fails (db::errc::expectation_failed, aborting its transaction) unless
+/// resolve_sender would give `sender`.
+statement sender_is_statement(const core::uuid& tenant, const std::optional<std::string>& requested,
+                              const std::string& sender);
 result<std::string> resolve_sender(db::connection& c, const core::uuid& tenant,
                                    const std::optional<std::string>& requested);
 

@@ -155,6 +155,14 @@ statement opted_out_statement(const core::uuid& tenant, const std::vector<std::s
         {tenant, db::array_literal(numbers)}};
 }
 
+statement none_opted_out_statement(const core::uuid& tenant,
+                                   const std::vector<std::string>& numbers) {
+    return {
+        "SELECT herald_expect(NOT EXISTS (SELECT 1 FROM opt_outs WHERE user_id = $1 AND "
+        "phone_number = ANY($2::text[])), 'no opted-out number')",
+        {tenant, db::array_literal(numbers)}};
+}
+
 std::vector<std::string> opted_out_from(const db::rows& rs) {
     std::vector<std::string> out;
     for (auto r : rs) out.push_back(r.get<std::string>(0));

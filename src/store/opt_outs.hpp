@@ -78,6 +78,10 @@ result<opt_out_page> list_opt_outs(db::connection& c, const core::uuid& tenant, 
 /// opted_out_among in two halves, for callers that run several statements at once.
 statement opted_out_statement(const core::uuid& tenant, const std::vector<std::string>& numbers);
 std::vector<std::string> opted_out_from(const db::rows& rs);
+/// A statement that fails (db::errc::expectation_failed, aborting its transaction) if any of
+/// `numbers` is one the tenant must not text.
+statement none_opted_out_statement(const core::uuid& tenant,
+                                   const std::vector<std::string>& numbers);
 result<std::vector<std::string>> opted_out_among(db::connection& c, const core::uuid& tenant,
                                                  const std::vector<std::string>& numbers);
 

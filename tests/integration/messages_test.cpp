@@ -237,6 +237,95 @@ TEST(messages, without_credits_or_while_suspended_nothing_is_sent_or_charged) {
     EXPECT_EQ(balance(t.token), 100);
 }
 
+/// herald_send_batches_total{way=...} from /metrics.
+long batches_written(const std::string& way) {
+    auto m = server().call("GET", "/metrics", {});
+    const std::string key = "herald_send_batches_total{way=\"" + way + "\"} ";
+    auto at = m.raw.find(key);
+    if (at == std::string::npos) return -1;
+    return std::stol(m.raw.substr(at + key.size()));
+}
+
+/// Sends one message and says how its batch was written: "at_once" when the batcher relied
+/// on what earlier batches read, else "reading_first" or "carefully". One test at a time
+/// uses the server, so the message is alone in its batch.
+std::pair<test::api_reply, std::string> send_and_see_how(const credentials& who, const json& body) {
+    std::map<std::string, long> before;
+    for (const char* w : {"at_once", "reading_first", "carefully"}) before[w] = batches_written(w);
+    auto r = server().call("POST", "/v1/messages", who, body);
+    std::string how;
+    for (const auto& [w, n] : before)
+        if (batches_written(w) == n + 1) how += (how.empty() ? "" : "+") + w;
+    return {r, how};
+}
+
+TEST(messages, what_earlier_sends_found_is_checked_again_when_sending_at_once) {
+    auto& s = server();
+    auto t = sender(12, {"Other"});
+    // The first send of a tenant reads its sender and price; the next relies on them.
+    auto [first, how1] = send_and_see_how(t.token, {{"to", "+33612345670"}, {"body", "one"}});
+    ASSERT_EQ(first.status, 202) << first.raw;
+    EXPECT_EQ(how1, "reading_first");
+    auto [second, how2] = send_and_see_how(t.token, {{"to", "+33612345671"}, {"body", "two"}});
+    ASSERT_EQ(second.status, 202) << second.raw;
+    EXPECT_EQ(how2, "at_once");
+    EXPECT_EQ(second.body["cost"], 1);
+    EXPECT_EQ(second.body["from"], "Acme");
+    EXPECT_EQ(send_and_see_how(t.token, {{"to", "+33612345672"}, {"body", "x"}, {"from", "Other"}})
+                  .first.body["from"],
+              "Other");
+
+    // A new price: the expectation fails, nothing of that attempt stays, and the message is
+    // charged the new price.
+    ASSERT_EQ(s.call("PUT", "/v1/admin/prices/FR", s.admin(), {{"credits_per_segment", 3}}).status,
+              200);
+    auto [priced, how3] = send_and_see_how(t.token, {{"to", "+33612345673"}, {"body", "three"}});
+    ASSERT_EQ(priced.status, 202) << priced.raw;
+    EXPECT_EQ(priced.body["cost"], 3);
+    EXPECT_EQ(how3, "reading_first");
+    ASSERT_EQ(s.call("DELETE", "/v1/admin/prices/FR", s.admin()).status, 204);
+
+    // A number opted out since, a sender taken away, a new default.
+    ASSERT_EQ(s.call("POST", "/v1/opt-outs", t.token, {{"phone_number", "+33612345674"}}).status,
+              201);
+    send_and_see_how(t.token, {{"to", "+33612345675"}, {"body", "warm"}});
+    auto [opted, how4] = send_and_see_how(t.token, {{"to", "+33612345674"}, {"body", "no"}});
+    EXPECT_EQ(opted.status, 422) << opted.raw;
+    EXPECT_EQ(opted.error_code(), "opted_out");
+    EXPECT_EQ(how4, "reading_first");
+    send_and_see_how(t.token, {{"to", "+33612345676"}, {"body", "warm"}, {"from", "Other"}});
+    ASSERT_EQ(s.call("DELETE", "/v1/admin/tenants/" + t.id + "/sender-ids/Other", s.admin()).status,
+              204);
+    auto [gone, how5] =
+        send_and_see_how(t.token, {{"to", "+33612345677"}, {"body", "no"}, {"from", "Other"}});
+    EXPECT_EQ(gone.status, 422) << gone.raw;
+    EXPECT_EQ(gone.error_code(), "sender_not_allowed");
+    EXPECT_EQ(how5, "reading_first");
+    ASSERT_EQ(s.call("PUT", "/v1/admin/tenants/" + t.id + "/sender-ids/Zeta", s.admin(),
+                     {{"is_default", true}})
+                  .status,
+              200);
+    auto [zeta, how6] = send_and_see_how(t.token, {{"to", "+33612345678"}, {"body", "new"}});
+    ASSERT_EQ(zeta.status, 202) << zeta.raw;
+    EXPECT_EQ(zeta.body["from"], "Zeta");
+    EXPECT_EQ(how6, "reading_first");
+
+    // Running out of credits: the at-once debit fails, the read-first one is refused, and the
+    // careful way refuses the message with nothing charged. Seven messages at 1 credit and one
+    // at 3 leave 2 credits once the next is sent; then one of three segments does not fit.
+    auto [fits, how7] = send_and_see_how(t.token, {{"to", "+33612345679"}, {"body", "fits"}});
+    ASSERT_EQ(fits.status, 202) << fits.raw;
+    EXPECT_EQ(how7, "at_once");
+    EXPECT_EQ(balance(t.token), 2);
+    auto [poor, how8] = send_and_see_how(
+        t.token, {{"to", "+33612345680"}, {"body", std::string(400, 'a')}});  // 3 segments
+    EXPECT_EQ(poor.status, 402) << poor.raw;
+    EXPECT_EQ(poor.error_code(), "insufficient_credits");
+    EXPECT_EQ(how8, "carefully");
+    EXPECT_EQ(balance(t.token), 2);
+    EXPECT_EQ(ledger_sum(t.id), 2);
+}
+
 TEST(messages, a_scheduled_message_waits_and_can_be_cancelled_with_a_refund) {
     auto t = sender(100);
     auto& s = server();

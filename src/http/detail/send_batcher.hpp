@@ -10,13 +10,18 @@
 /// again the careful way. With a handoff, what it accepted goes to this node's dispatcher
 /// as the commit returns.
 
+#include <array>
+#include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <variant>
 
 #include "db/pool.hpp"
@@ -50,6 +55,17 @@ class send_batcher {
     /// has committed (or failed). The caller's thread does not wait.
     void send(send_job job, std::function<void(send_result)> done);
 
+    /// How a batch's transaction was written, in the order they are tried.
+    enum class way : std::uint8_t {
+        at_once,        ///< the checks as expectations, the writes and the COMMIT: one round trip
+        reading_first,  ///< the checks read, then the writes, then the COMMIT
+        carefully,      ///< as reading_first, with one debit per message once one is refused
+    };
+    /// Batches committed each way since the start (for /metrics).
+    std::uint64_t committed(way how) const noexcept {
+        return committed_[std::size_t(how)].load(std::memory_order_relaxed);
+    }
+
   private:
     struct pending {
         send_job job;
@@ -63,10 +79,26 @@ class send_batcher {
         bool queued_any = false;  ///< some were accepted and left for a claim
     };
     void write(std::vector<pending>& batch);
-    /// One transaction for the batch; false when, not `carefully`, a debit was refused (then
-    /// it was rolled back).
-    result<bool> attempt(db::connection& c, std::vector<pending>& batch, bool carefully,
-                         written& w);
+    /// One transaction for the batch; false when it was rolled back and the next way should
+    /// be tried: at_once, when an expectation failed; reading_first, when a debit was refused.
+    result<bool> attempt(db::connection& c, std::vector<pending>& batch, way how, written& w);
+
+    using sender_key = std::pair<core::uuid, std::optional<std::string>>;
+    /// What the last batches read: the sender each (tenant, requested sender) resolves to,
+    /// and the price per segment of each region. Only the batcher's thread uses them.
+    struct guesses {
+        std::map<sender_key, std::string> senders;
+        std::map<std::string, int> prices;
+        bool cover(const std::vector<pending>& batch) const;
+        void learn(const std::map<sender_key, result<std::string>>& read,
+                   const std::map<std::string, int>& read_prices);
+        void forget() {
+            senders.clear();
+            prices.clear();
+        }
+    };
+    guesses guesses_;
+    std::array<std::atomic<std::uint64_t>, 3> committed_{};
 
     db::pool& pool_;
     std::function<void()> on_queued_;

@@ -66,6 +66,8 @@ TEST(sqlstate, maps_to_policy_conditions) {
     EXPECT_TRUE(is("22P02", condition::invalid_input));
     EXPECT_TRUE(is("23514", condition::invalid_input));
     EXPECT_TRUE(is("42P01", condition::internal));
+    EXPECT_TRUE(is("HR001", condition::conflict));
+    EXPECT_EQ(from_sqlstate("HR001"), errc::expectation_failed);
     EXPECT_EQ(std::error_code(errc::unique_violation).message(), "duplicate");
 }
 
