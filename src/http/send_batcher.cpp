@@ -19,6 +19,7 @@ send_batcher::send_batcher(db::pool& pool, std::function<void()> on_queued,
       handoff_(std::move(handoff)),
       max_batch_(max_batch) {
     thread_ = std::thread([this] { run(); });
+    answerer_ = std::thread([this] { answer(); });
 }
 
 send_batcher::~send_batcher() {
@@ -28,6 +29,25 @@ send_batcher::~send_batcher() {
     }
     wake_.notify_all();
     thread_.join();
+    {
+        std::lock_guard l(answers_mutex_);
+        answers_stopping_ = true;
+    }
+    answers_wake_.notify_all();
+    answerer_.join();
+}
+
+void send_batcher::answer() {
+    while (true) {
+        std::vector<answered> ready;
+        {
+            std::unique_lock l(answers_mutex_);
+            answers_wake_.wait(l, [this] { return answers_stopping_ || !answers_.empty(); });
+            if (answers_.empty()) return;
+            ready.swap(answers_);
+        }
+        for (auto& a : ready) a.done(std::move(a.result));
+    }
 }
 
 void send_batcher::send(send_job job, std::function<void(send_result)> done) {
@@ -276,8 +296,13 @@ void send_batcher::write(std::vector<pending>& batch) {
     });
     if (r && !w.leased.empty()) handoff_->take(std::move(w.leased));
     if (r && w.queued_any && on_queued_) on_queued_();
-    for (std::size_t i = 0; i < batch.size(); ++i)
-        batch[i].done(r ? std::move(*w.out[i]) : send_result(error_response(r.error())));
+    {
+        std::lock_guard l(answers_mutex_);
+        for (std::size_t i = 0; i < batch.size(); ++i)
+            answers_.push_back({std::move(batch[i].done),
+                                r ? std::move(*w.out[i]) : send_result(error_response(r.error()))});
+    }
+    answers_wake_.notify_one();
 }
 
 }  // namespace herald::http::detail

@@ -109,6 +109,18 @@ class send_batcher {
     std::deque<pending> queue_;
     bool stopping_ = false;
     std::thread thread_;
+    /// The answers are given on a thread of their own, so that the next batch is written
+    /// meanwhile.
+    struct answered {
+        std::function<void(send_result)> done;
+        send_result result;
+    };
+    void answer();
+    std::mutex answers_mutex_;
+    std::condition_variable answers_wake_;
+    std::vector<answered> answers_;
+    bool answers_stopping_ = false;
+    std::thread answerer_;
 };
 
 }  // namespace herald::http::detail
