@@ -4,11 +4,13 @@
 /// reaches the disk: one transaction per message serialises a busy tenant on that flush.
 /// The batcher gathers the sends that arrive while the previous batch commits and writes
 /// them together: per tenant one debit (or, when the balance does not cover them all, one
-/// per message in arrival order), one insert, one audit row each, one commit. That takes
-/// three round trips (decision 0022): the checks in one pipeline, the debits with the inserts
-/// in another, then the commit; a refused debit rolls it all back and the batch is written
-/// again the careful way. With a handoff, what it accepted goes to this node's dispatcher
-/// as the commit returns.
+/// per message in arrival order), one insert, one audit row each, one commit. Usually that
+/// is one round trip (decision 0024): the checks, as expectations of what earlier batches
+/// read, with the writes and the commit. When the batcher knows nothing yet, or an
+/// expectation fails, it takes three (decision 0022): the checks, the debits with the
+/// inserts, the commit; a refused debit rolls it all back and the batch is written again
+/// the careful way. With a handoff, what it accepted goes to this node's dispatcher as the
+/// commit returns.
 
 #include <array>
 #include <atomic>
