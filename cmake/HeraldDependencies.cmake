@@ -14,6 +14,8 @@ find_package(tomlplusplus REQUIRED)
 find_package(date REQUIRED)
 find_package(ICU REQUIRED COMPONENTS uc)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+# The herald executable allocates with jemalloc (docs/decisions/0025).
+pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc)
 
 # libphonenumber ships no CMake package on Debian.
 find_path(PHONENUMBER_INCLUDE_DIR phonenumbers/phonenumberutil.h REQUIRED)

@@ -9,7 +9,7 @@ set -euo pipefail
 base=(build-essential cmake ninja-build pkg-config ccache ca-certificates tzdata locales
       libboost-dev libssl-dev libpq-dev postgresql postgresql-client libphonenumber-dev libicu-dev libsodium-dev
       nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
-      libhowardhinnant-date-dev procps)
+      libhowardhinnant-date-dev libjemalloc-dev procps)
 test_extra=(libgtest-dev libgmock-dev libbenchmark-dev clang wrk chromium)
 
 want=("${base[@]}")
