@@ -44,11 +44,18 @@ constexpr const char* message_columns =
     "external_message_id, "
     "callback_url, campaign_id, scheduled_at, sent_at, delivered_at, created_at, updated_at";
 
+/// What CTE `m` of queue_webhooks returns of each row: only what the payload needs, not the
+/// whole row (the body is the largest part), since nearly always no webhook is due.
+constexpr const char* webhook_returning =
+    "RETURNING d.id, d.user_id, d.callback_url, d.status, d.phone_number, d.sender_id, "
+    "d.campaign_id, d.segments, d.cost, d.error_code, d.error_message, d.sent_at, "
+    "d.delivered_at), ";
+
 /// A CTE that queues a status webhook for each delivery log row of CTE `m` (an UPDATE ...
-/// RETURNING d.*) that has a callback URL of its own or whose account has one. It commits
-/// with the status change, so no status goes unreported. The tenants with a webhook URL
-/// are looked up once per statement, not once per row: the planner expects `m` to hold one
-/// row and would scan `users` for each.
+/// RETURNING d.*, or webhook_returning) that has a callback URL of its own or whose account has
+/// one. It commits with the status change, so no status goes unreported. The tenants with a webhook
+/// URL are looked up once per statement, not once per row: the planner expects `m` to hold one row
+/// and would scan `users` for each.
 constexpr const char* queue_webhooks =
     "hooked AS MATERIALIZED (SELECT u.id, u.webhook_url FROM users u WHERE u.webhook_url IS "
     "NOT NULL AND u.id IN (SELECT user_id FROM m)), "
@@ -880,8 +887,8 @@ struct sent_columns {
                             "error_code = NULL, error_message = NULL "
                             "FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) AS v(id, at, "
                             "mid) WHERE d.id = v.id AND d.created_at = v.at AND d.status IN "
-                            "('sending', 'queued') RETURNING d.*), ")
-                    + queue_webhooks + "SELECT count(*) FROM m",
+                            "('sending', 'queued') ")
+                    + webhook_returning + queue_webhooks + "SELECT count(*) FROM m",
                 {sent[0], sent[1], sent[2]}};
     }
     /// A plain insert: ON CONFLICT costs a speculative insertion per part (a quarter of the
@@ -1024,9 +1031,8 @@ result<void> record_outcomes(db::connection& c, const std::vector<send_outcome>&
                         "v.code, error_message = v.msg, updated_at = now() "
                         "FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], "
                         "$5::text[]) AS v(id, at, status, code, msg) WHERE d.id = v.id AND "
-                        "d.created_at = v.at AND d.status IN ('sending', 'queued', 'scheduled') "
-                        "RETURNING d.*), ")
-                + queue_webhooks + "SELECT m.id FROM m",
+                        "d.created_at = v.at AND d.status IN ('sending', 'queued', 'scheduled') ")
+                + webhook_returning + queue_webhooks + "SELECT m.id FROM m",
             {final_[0], final_[1], final_[2], final_[3], final_[4]});
         if (!u) return std::unexpected(u.error());
         // Refunds only for messages this batch really finished, one ledger row each.
@@ -1058,11 +1064,13 @@ result<std::vector<bool>> record_receipts(db::connection& c,
     // A one-part message takes its receipt's status at once. Receipts give minutes at best;
     // delivered_at is never before the submit.
     static const std::string take_status =
-        "m AS (UPDATE sms_delivery_logs d SET status = s.status, delivered_at = CASE WHEN "
-        "s.status = 'delivered' THEN greatest(coalesce(s.done, now()), d.sent_at) ELSE "
-        "d.delivered_at END, error_code = CASE WHEN s.status = 'delivered' THEN NULL ELSE "
-        "s.code END, updated_at = now() FROM s WHERE d.id = s.log_id AND d.created_at = "
-        "s.log_created_at AND d.status = 'sent' RETURNING d.*), ";
+        std::string(
+            "m AS (UPDATE sms_delivery_logs d SET status = s.status, delivered_at = CASE WHEN "
+            "s.status = 'delivered' THEN greatest(coalesce(s.done, now()), d.sent_at) ELSE "
+            "d.delivered_at END, error_code = CASE WHEN s.status = 'delivered' THEN NULL ELSE "
+            "s.code END, updated_at = now() FROM s WHERE d.id = s.log_id AND d.created_at = "
+            "s.log_created_at AND d.status = 'sent' ")
+        + webhook_returning;
     const auto stamp = [](const part_receipt& r) {
         return r.done_at ? std::optional<std::string>(db::format_timestamp(*r.done_at))
                          : std::nullopt;
@@ -1168,8 +1176,8 @@ result<std::vector<bool>> record_receipts(db::connection& c,
             "updated_at = now() "
             "FROM agg WHERE d.id = agg.id AND d.created_at = agg.at AND NOT agg.pending AND "
             "d.status = "
-            "'sent' RETURNING d.*), ")
-            + queue_webhooks + "SELECT count(*) FROM m",
+            "'sent' ")
+            + webhook_returning + queue_webhooks + "SELECT count(*) FROM m",
         {touched[0], touched[1], touched[2]});
     if (!u) return std::unexpected(u.error());
     return matched;
