@@ -4,7 +4,9 @@
 #include <set>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
+#include "db/errc.hpp"
 #include "http/router.hpp"
 #include "store/billing.hpp"
 #include "store/errc.hpp"
@@ -114,6 +116,9 @@ result<bool> send_batcher::attempt(db::connection& c, std::vector<pending>& batc
     w.leased.clear();
     w.queued_any = false;
     const bool guessing = how == way::at_once;
+    w.ids.clear();
+    w.index.clear();
+    w.commit_sent = false;
     // Begin, the send fence (leasing to this node is ordered against opt-outs as a claim is),
     // then the checks: read in a round trip of their own, or, when guessing, expectations
     // that fail the transaction if what they would read differs.
@@ -247,7 +252,12 @@ result<bool> send_batcher::attempt(db::connection& c, std::vector<pending>& batc
             store::accept_statement(accepted, ids, handoff_ ? &handoff_->lease : nullptr));
         writes.push_back(store::audits_statement(audits));
     }
-    if (guessing) writes.push_back({"COMMIT", {}});
+    w.ids = ids;
+    w.index = index;
+    if (guessing) {
+        writes.push_back({"COMMIT", {}});
+        w.commit_sent = true;
+    }
     auto done = run_together(c, writes);
     if (guessing && !done) {
         // A failed statement aborted the transaction, and the COMMIT after it rolled it back
@@ -265,6 +275,7 @@ result<bool> send_batcher::attempt(db::connection& c, std::vector<pending>& batc
                 if (auto rb = c.exec("ROLLBACK"); !rb) return std::unexpected(rb.error());
                 return false;
             }
+        w.commit_sent = true;
         if (auto cm = c.exec("COMMIT"); !cm) return std::unexpected(cm.error());
     }
     if (accepted.empty()) return true;
@@ -275,9 +286,36 @@ result<bool> send_batcher::attempt(db::connection& c, std::vector<pending>& batc
     return true;
 }
 
+result<bool> send_batcher::committed_before(db::connection& c, written& w) {
+    if (w.ids.empty()) return false;  // nothing was to be inserted, nor charged
+    auto found = store::messages_with_ids(c, w.ids);
+    if (!found) return std::unexpected(found.error());
+    spdlog::warn(
+        "a batch of {} sends lost its database connection after its COMMIT was sent; "
+        "it had {}",
+        w.ids.size(), found->empty() ? "not committed, and is written again" : "committed");
+    if (found->empty()) return false;
+    if (found->size() != w.ids.size())
+        return fail(db::errc::query_failed, "a batch of sends was found committed in part");
+    for (std::size_t k = 0; k < w.index.size(); ++k) w.out[w.index[k]] = std::move((*found)[k]);
+    // Those leased to this node are not handed over: the claim takes them once their lease
+    // runs out.
+    w.leased.clear();
+    w.queued_any = true;
+    w.commit_sent = false;
+    return true;
+}
+
 void send_batcher::write(std::vector<pending>& batch) {
     written w;
     auto r = pool_.run([&](db::connection& c) -> result<void> {
+        // Written again only if the last try's COMMIT, sent before its connection was lost,
+        // did not take effect: else every message would be inserted and charged twice.
+        if (w.commit_sent) {
+            auto before = committed_before(c, w);
+            if (!before) return std::unexpected(before.error());
+            if (*before) return {};
+        }
         // At once when the senders and prices are known from earlier batches; then reading
         // first (an expectation failed, or they were not known); then carefully (a debit was
         // refused).

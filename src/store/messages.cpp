@@ -234,6 +234,22 @@ statement get_message_statement(const core::uuid& tenant, const core::uuid& id) 
             {id, tenant}};
 }
 
+result<std::vector<message>> messages_with_ids(db::connection& c,
+                                               const std::vector<core::uuid>& ids) {
+    std::vector<std::string> list;
+    list.reserve(ids.size());
+    for (const auto& id : ids) list.push_back(id.str());
+    auto rs =
+        c.exec_prepared(std::string("SELECT ") + message_columns
+                            + " FROM sms_delivery_logs WHERE id = ANY($1::uuid[]) ORDER BY id",
+                        {db::array_literal(list)});
+    if (!rs) return std::unexpected(rs.error());
+    std::vector<message> out;
+    out.reserve(std::size_t(rs->size()));
+    for (auto r : *rs) out.push_back(read_message(r));
+    return out;
+}
+
 result<message> message_from(const db::rows& rs, const core::uuid& id) {
     if (rs.empty()) return fail(errc::not_found, "no message " + id.str());
     return read_message(rs.front());

@@ -83,6 +83,10 @@ result<std::vector<message>> accept_messages(db::connection& c,
 /// Looking a message up comes in two halves, like list_contacts: the statement, and the
 /// message read from what it returned (not_found when nothing).
 statement get_message_statement(const core::uuid& tenant, const core::uuid& id);
+/// The messages with these ids that exist, in id order (for a writer that lost its connection
+/// after sending COMMIT and must learn whether it took effect).
+result<std::vector<message>> messages_with_ids(db::connection& c,
+                                               const std::vector<core::uuid>& ids);
 result<message> message_from(const db::rows& rs, const core::uuid& id);
 
 struct message_filter {

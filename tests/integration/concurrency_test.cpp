@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
@@ -845,6 +847,87 @@ TEST(concurrency, fifty_parallel_sends_against_twenty_credits_accept_exactly_twe
         "l.phone_number AND (a.details ->> 'segments')::int = 1 AND a.ip_address = '127.0.0.1'",
         {t.id});
     EXPECT_EQ(matching->front().get<std::int64_t>(0), 20);
+}
+
+TEST(concurrency, sends_whose_database_connections_are_cut_are_each_written_once) {
+    // Under load, the server's database connections are terminated again and again, at
+    // whatever they are doing: a group commit may lose its connection before, during or
+    // after its COMMIT. A batch written again after a lost connection must not be written
+    // twice, and none may be lost: every 202 names one row, no request has two, and the
+    // ledger pays for exactly the rows there are.
+    test::api_server s;
+    auto t = s.make_tenant("cut", 100000);
+    s.call("PUT", "/v1/admin/tenants/" + t.id + "/sender-ids/Acme", s.admin(),
+           {{"is_default", true}});
+    constexpr int clients = 12, each = 150;
+    std::atomic<int> running{clients}, failed{0}, kills{0};
+    std::mutex ids_mutex;
+    std::vector<std::string> accepted;
+    std::vector<std::thread> threads;
+    for (int k = 0; k < clients; ++k)
+        threads.emplace_back([&, k] {
+            for (int i = 0; i < each; ++i) {
+                auto r = s.call("POST", "/v1/messages", t.token,
+                                {{"to", "+44740012" + std::to_string(1000 + k * each + i)},
+                                 {"body", "cut " + std::to_string(k) + "-" + std::to_string(i)}});
+                if (r.status == 202) {
+                    std::lock_guard l(ids_mutex);
+                    accepted.push_back(r.body["id"]);
+                } else {
+                    EXPECT_GE(r.status, 500) << r.raw;  // a lost connection, nothing else
+                    ++failed;
+                }
+            }
+            --running;
+        });
+    std::thread killer([&] {
+        auto db = test::pg::connect(s.database());
+        while (running > 0) {
+            auto r = db.exec(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND "
+                "application_name = 'herald' AND state <> 'idle'");
+            if (r) kills += int(r->front().get<std::int64_t>(0));
+            std::this_thread::sleep_for(std::chrono::milliseconds(15));
+        }
+    });
+    for (auto& th : threads) th.join();
+    killer.join();
+    std::printf("sends: %zu accepted, %d failed; %d database connections terminated\n",
+                accepted.size(), failed.load(), kills.load());
+    EXPECT_GT(kills, 0);
+    EXPECT_GT(accepted.size(), std::size_t(clients * each / 2));
+
+    auto db = test::pg::connect(s.database());
+    auto count = [&](const std::string& sql, std::vector<db::param> args = {}) {
+        auto r = db.exec(sql, args);
+        EXPECT_TRUE(r) << (r ? "" : r.error().message);
+        return r ? r->front().get<std::int64_t>(0) : -1;
+    };
+    std::string list = "{";
+    for (std::size_t i = 0; i < accepted.size(); ++i) list += (i ? "," : "") + accepted[i];
+    list += "}";
+    EXPECT_EQ(count("SELECT count(*) FROM sms_delivery_logs WHERE id = ANY($1::uuid[])", {list}),
+              std::int64_t(accepted.size()))
+        << "every 202 names a row";
+    EXPECT_EQ(count("SELECT count(*) FROM (SELECT body FROM sms_delivery_logs WHERE user_id = $1 "
+                    "GROUP BY body HAVING count(*) > 1) twice",
+                    {t.id}),
+              0)
+        << "no request was written twice";
+    const auto rows = count("SELECT count(*) FROM sms_delivery_logs WHERE user_id = $1", {t.id});
+    EXPECT_GE(rows, std::int64_t(accepted.size()));
+    EXPECT_LE(rows, std::int64_t(accepted.size()) + failed.load())
+        << "a row without a 202 can only be a send whose answer was an error";
+    auto tenant = core::uuid::parse(t.id);
+    ASSERT_TRUE(tenant);
+    EXPECT_EQ(*store::balance(db, *tenant), 100000 - rows) << "each row paid for once";
+    EXPECT_EQ(*store::ledger_sum(db, *tenant), 100000 - rows);
+    EXPECT_EQ(count("SELECT count(*) FROM audit_logs WHERE action = 'messages.send' AND "
+                    "tenant_id = $1",
+                    {t.id}),
+              rows)
+        << "one audit row per message";
 }
 
 }  // namespace

@@ -78,9 +78,15 @@ class send_batcher {
     struct written {
         std::vector<std::optional<send_result>> out;
         std::vector<store::claimed_message> leased;
-        bool queued_any = false;  ///< some were accepted and left for a claim
+        bool queued_any = false;         ///< some were accepted and left for a claim
+        std::vector<core::uuid> ids;     ///< of the messages being inserted, in id order
+        std::vector<std::size_t> index;  ///< the batch entry of each of `ids`
+        bool commit_sent = false;        ///< the last attempt's COMMIT went out
     };
     void write(std::vector<pending>& batch);
+    /// After a connection was lost with the COMMIT sent: whether the batch was committed,
+    /// read on a fresh connection; if it was, its answers are filled in.
+    result<bool> committed_before(db::connection& c, written& w);
     /// One transaction for the batch; false when it was rolled back and the next way should
     /// be tried: at_once, when an expectation failed; reading_first, when a debit was refused.
     result<bool> attempt(db::connection& c, std::vector<pending>& batch, way how, written& w);
