@@ -17,6 +17,8 @@ result<store::user> tenant_from(db::connection& conn, const request& req) {
     auto id = id_param(req);
     if (!id) return std::unexpected(id.error());
     auto u = store::get_user(conn, *id);
+    // Only a missing user is "not found": a lost connection is not (it is tried again).
+    if (!u && !u.error().is(condition::not_found)) return std::unexpected(u.error());
     if (!u || !u->is_tenant_owner()) return fail(store::errc::not_found, "tenant not found");
     return u;
 }

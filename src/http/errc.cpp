@@ -7,6 +7,8 @@ constexpr core::error_entry<errc> entries[] = {
     {errc::unsupported_media_type, "unsupported_media_type", condition::invalid_input},
     {errc::body_too_large, "body_too_large", condition::limit_exceeded},
     {errc::rate_limited, "rate_limited", condition::limit_exceeded},
+    // Not retryable: trying again on another connection could do the same change twice.
+    {errc::commit_unknown, "commit_unknown", condition::internal},
 };
 }  // namespace
 

@@ -12,6 +12,7 @@ enum class errc {
     unsupported_media_type,
     body_too_large,
     rate_limited,
+    commit_unknown,  ///< the connection was lost with the COMMIT sent: it may have taken effect
 };
 
 const std::error_category& http_category() noexcept;

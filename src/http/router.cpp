@@ -125,6 +125,7 @@ int status_for(const error& e) noexcept {
     if (e.code == errc::unsupported_media_type) return 415;
     if (e.code == errc::body_too_large) return 413;
     if (e.code == errc::rate_limited) return 429;
+    if (e.code == errc::commit_unknown) return 503;
     if (e.is(condition::invalid_input)) return 422;
     if (e.is(condition::not_found)) return 404;
     if (e.is(condition::duplicate) || e.is(condition::conflict)) return 409;

@@ -18,6 +18,7 @@
 #include "db/pool.hpp"
 #include "db/transaction.hpp"
 #include "http/api.hpp"
+#include "http/errc.hpp"
 #include "http/json.hpp"
 #include "http/limits.hpp"
 #include "http/metrics.hpp"
@@ -205,7 +206,15 @@ result<response> in_transaction(db::connection& c, Fn&& fn) {
     if (!tx) return std::unexpected(tx.error());
     result<response> r = fn();
     if (!r || r->status >= 400) return r;  // the transaction rolls back
-    if (auto done = tx->commit(); !done) return std::unexpected(done.error());
+    if (auto done = tx->commit(); !done) {
+        // A lost connection may have taken the COMMIT's answer with it. The pool would run the
+        // handler again on a fresh connection and could make the change twice: say so instead.
+        if (done.error().transient())
+            return fail(http::errc::commit_unknown,
+                        "the database connection was lost while this change was being committed, "
+                        "so it may or may not have taken effect; look before repeating it");
+        return std::unexpected(done.error());
+    }
     return r;
 }
 
