@@ -1178,9 +1178,8 @@ result<std::vector<bool>> record_receipts(db::connection& c,
             "BY "
             "p.part_number) "
             "FILTER (WHERE p.error_code IS NOT NULL))[1] AS code FROM t JOIN sms_message_parts p "
-            // Every part of a message has the same count: the condition keeps all siblings and
-            // lets the partial index on log_id serve (migration 0019).
-            "ON p.log_id = t.id AND p.parts IS DISTINCT FROM 1 "
+            "ON "
+            "p.log_id = t.id "
             "GROUP BY t.id, t.at, t.done), "
             "m AS (UPDATE sms_delivery_logs d SET status = CASE WHEN agg.all_delivered THEN "
             "'delivered' ELSE "
