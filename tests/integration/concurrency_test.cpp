@@ -849,6 +849,23 @@ TEST(concurrency, fifty_parallel_sends_against_twenty_credits_accept_exactly_twe
     EXPECT_EQ(matching->front().get<std::int64_t>(0), 20);
 }
 
+/// Until `running` is zero, terminates every few milliseconds the server's database
+/// connections that are doing something (not the lanes', not idle ones); returns how many.
+int cut_connections(const std::string& database, const std::atomic<int>& running,
+                    std::chrono::milliseconds every) {
+    auto db = test::pg::connect(database);
+    int kills = 0;
+    while (running > 0) {
+        auto r = db.exec(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND "
+            "application_name = 'herald' AND state <> 'idle'");
+        if (r) kills += int(r->front().get<std::int64_t>(0));
+        std::this_thread::sleep_for(every);
+    }
+    return kills;
+}
+
 TEST(concurrency, sends_whose_database_connections_are_cut_are_each_written_once) {
     // Under load, the server's database connections are terminated again and again, at
     // whatever they are doing: a group commit may lose its connection before, during or
@@ -880,17 +897,8 @@ TEST(concurrency, sends_whose_database_connections_are_cut_are_each_written_once
             }
             --running;
         });
-    std::thread killer([&] {
-        auto db = test::pg::connect(s.database());
-        while (running > 0) {
-            auto r = db.exec(
-                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND "
-                "application_name = 'herald' AND state <> 'idle'");
-            if (r) kills += int(r->front().get<std::int64_t>(0));
-            std::this_thread::sleep_for(std::chrono::milliseconds(15));
-        }
-    });
+    std::thread killer(
+        [&] { kills = cut_connections(s.database(), running, std::chrono::milliseconds(15)); });
     for (auto& th : threads) th.join();
     killer.join();
     std::printf("sends: %zu accepted, %d failed; %d database connections terminated\n",
@@ -958,17 +966,8 @@ TEST(concurrency, a_change_whose_commit_lost_its_connection_is_not_made_again) {
             }
             --running;
         });
-    std::thread killer([&] {
-        auto db = test::pg::connect(s.database());
-        while (running > 0) {
-            auto r = db.exec(
-                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND "
-                "application_name = 'herald' AND state <> 'idle'");
-            if (r) kills += int(r->front().get<std::int64_t>(0));
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
-    });
+    std::thread killer(
+        [&] { kills = cut_connections(s.database(), running, std::chrono::milliseconds(10)); });
     for (auto& th : threads) th.join();
     killer.join();
     std::printf("top-ups: %d made, %d unknown, %d failed; %d connections terminated\n", ok.load(),
