@@ -12,6 +12,7 @@
 #include "app/context.hpp"
 #include "core/clock.hpp"
 #include "core/log.hpp"
+#include "core/process.hpp"
 #include "core/redact.hpp"
 #include "db/migrate.hpp"
 #include "db/pool.hpp"
@@ -32,7 +33,11 @@ namespace {
 /// Runs periodic upkeep (partitions ahead of time) until stopped.
 class maintenance_loop {
   public:
-    explicit maintenance_loop(db::pool& pool) : pool_(pool), thread_([this] { run(); }) {}
+    explicit maintenance_loop(db::pool& pool)
+        : pool_(pool), thread_([this] {
+              core::name_this_thread("maintenance");
+              run();
+          }) {}
     ~maintenance_loop() {
         {
             std::lock_guard lock(mutex_);
@@ -120,7 +125,7 @@ int serve(const core::config& cfg) {
         target->release();
         return exit_usage;
     }
-    smpp::engine sim_engine(1);
+    smpp::engine sim_engine(1, "smsc-sim");
     smpp::simulator simulator(sim_engine, sim_cfg);
     const bool builtin = cfg.dispatch.smsc.empty();
     if (builtin) {

@@ -181,7 +181,7 @@ int run_simulator(const sim_flags& f) {
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-    smpp::engine eng(1);
+    smpp::engine eng(1, "smsc-sim");
     smpp::simulator sim(eng, *cfg);
     if (auto r = sim.start(); !r) {
         print_error(r.error().message);

@@ -38,6 +38,10 @@ result<process_result> run_process(const std::vector<std::string>& argv,
 /// Returns only on failure.
 error exec_process(const std::vector<std::string>& argv, const std::string& as_user = {});
 
+/// Names the calling thread as `top -H`, `ps -L` and `perf` show it (the kernel keeps the
+/// first 15 characters).
+void name_this_thread(const char* name) noexcept;
+
 /// True when running with uid 0.
 bool running_as_root() noexcept;
 

@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/clock.hpp"
+#include "core/process.hpp"
 #include "db/transaction.hpp"
 #include "dispatch/gates.hpp"
 #include "smpp/engine.hpp"
@@ -104,7 +105,7 @@ struct dispatcher::impl {
 
     db::pool& pool;
     dispatcher_options options;
-    smpp::engine engine{1};
+    smpp::engine engine{1, "dispatch-smpp"};
 
     // Carrier connections and routes, replaced by refresh().
     mutable std::shared_mutex links_mutex;
@@ -1074,11 +1075,26 @@ void dispatcher::start() {
     i->refresh();
     i->outcomes_written = false;
     i->handing_done = false;
-    i->writer = std::thread([i] { i->write_loop(); });
-    i->receipt_writer = std::thread([i] { i->receipt_loop(); });
-    i->claimer = std::thread([i] { i->claim_loop(); });
-    i->sender = std::thread([i] { i->send_loop(); });
-    i->planner = std::thread([i] { i->plan_loop(); });
+    i->writer = std::thread([i] {
+        core::name_this_thread("dispatch-write");
+        i->write_loop();
+    });
+    i->receipt_writer = std::thread([i] {
+        core::name_this_thread("dispatch-dlr");
+        i->receipt_loop();
+    });
+    i->claimer = std::thread([i] {
+        core::name_this_thread("dispatch-claim");
+        i->claim_loop();
+    });
+    i->sender = std::thread([i] {
+        core::name_this_thread("dispatch-send");
+        i->send_loop();
+    });
+    i->planner = std::thread([i] {
+        core::name_this_thread("dispatch-plan");
+        i->plan_loop();
+    });
 }
 
 void dispatcher::stop(std::chrono::milliseconds grace) {

@@ -7,6 +7,7 @@
 
 #include "core/errc.hpp"
 #include "core/hash.hpp"
+#include "core/process.hpp"
 #include "db/param.hpp"
 #include "http/detail/api_impl.hpp"
 #include "http/detail/send_batcher.hpp"
@@ -58,6 +59,7 @@ impl::impl(db::pool& p, api_options o)
       login_by_ip(options.login_failures_per_ip, options.login_window),
       sends(std::make_unique<send_batcher>(pool, options.on_queued, options.handoff)) {
     flusher = std::thread([this] {
+        core::name_this_thread("http-touches");
         std::unique_lock lock(touch_mutex);
         while (!stopping) {
             flusher_wake.wait_for(lock, std::chrono::seconds(5), [this] { return stopping; });
@@ -68,6 +70,7 @@ impl::impl(db::pool& p, api_options o)
     });
     for (int i = 0; i < std::max(1, options.import_workers); ++i)
         import_workers.emplace_back([this] {
+            core::name_this_thread("imports");
             for (;;) {
                 import_task t;
                 {

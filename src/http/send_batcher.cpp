@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "core/process.hpp"
 #include "db/errc.hpp"
 #include "http/router.hpp"
 #include "store/billing.hpp"
@@ -20,8 +21,14 @@ send_batcher::send_batcher(db::pool& pool, std::function<void()> on_queued,
       on_queued_(std::move(on_queued)),
       handoff_(std::move(handoff)),
       max_batch_(max_batch) {
-    thread_ = std::thread([this] { run(); });
-    answerer_ = std::thread([this] { answer(); });
+    thread_ = std::thread([this] {
+        core::name_this_thread("http-sends");
+        run();
+    });
+    answerer_ = std::thread([this] {
+        core::name_this_thread("http-answers");
+        answer();
+    });
 }
 
 send_batcher::~send_batcher() {

@@ -24,6 +24,7 @@
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
+#include "core/process.hpp"
 #include "core/uuid.hpp"
 #include "http/detail/lane.hpp"
 
@@ -564,9 +565,13 @@ result<void> server::start() {
             spdlog::error("http accept loop ended by an exception: {}", ex.what());
         }
     });
-    i.accept_thread = std::thread([&ioc = i.ioc] { ioc.run(); });
+    i.accept_thread = std::thread([&ioc = i.ioc] {
+        core::name_this_thread("http-accept");
+        ioc.run();
+    });
     for (auto& l : i.lanes) {
         l->thread = std::thread([&ioc = l->ioc] {
+            core::name_this_thread("http-lane");
             current_lane = &ioc;
             auto guard = net::make_work_guard(ioc);
             ioc.run();

@@ -7,6 +7,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include "core/process.hpp"
+
 namespace herald::smpp {
 
 struct engine::impl {
@@ -16,9 +18,12 @@ struct engine::impl {
     std::vector<std::thread> threads;
 };
 
-engine::engine(int threads) : impl_(std::make_unique<impl>()) {
+engine::engine(int threads, const char* name) : impl_(std::make_unique<impl>()) {
     for (int i = 0; i < std::max(1, threads); ++i)
-        impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+        impl_->threads.emplace_back([this, name] {
+            core::name_this_thread(name);
+            impl_->ioc.run();
+        });
 }
 
 engine::~engine() {
