@@ -17,6 +17,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "core/process.hpp"
+
 namespace herald::http {
 namespace net = boost::asio;
 namespace beast = boost::beast;
@@ -69,7 +71,10 @@ struct client::impl {
     impl() {
         tls.set_default_verify_paths();
         tls.set_verify_mode(net::ssl::verify_peer);
-        thread = std::thread([this] { io.run(); });
+        thread = std::thread([this] {
+            core::name_this_thread("http-client");
+            io.run();
+        });
     }
 
     template <class Stream>
