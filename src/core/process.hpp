@@ -1,5 +1,5 @@
 #pragma once
-/// Running helper programs (initdb, pg_ctl, psql) and waiting for them.
+/// Running helper programs (initdb, pg_ctl, psql) and waiting for them; naming threads.
 
 #include <chrono>
 #include <filesystem>
