@@ -1075,26 +1075,18 @@ void dispatcher::start() {
     i->refresh();
     i->outcomes_written = false;
     i->handing_done = false;
-    i->writer = std::thread([i] {
-        core::name_this_thread("dispatch-write");
-        i->write_loop();
-    });
-    i->receipt_writer = std::thread([i] {
-        core::name_this_thread("dispatch-dlr");
-        i->receipt_loop();
-    });
-    i->claimer = std::thread([i] {
-        core::name_this_thread("dispatch-claim");
-        i->claim_loop();
-    });
-    i->sender = std::thread([i] {
-        core::name_this_thread("dispatch-send");
-        i->send_loop();
-    });
-    i->planner = std::thread([i] {
-        core::name_this_thread("dispatch-plan");
-        i->plan_loop();
-    });
+    // Each loop on a thread of its own, named for `top -H` and `perf`.
+    const auto run = [i](const char* name, void (impl::*loop)()) {
+        return std::thread([i, name, loop] {
+            core::name_this_thread(name);
+            (i->*loop)();
+        });
+    };
+    i->writer = run("dispatch-write", &impl::write_loop);
+    i->receipt_writer = run("dispatch-dlr", &impl::receipt_loop);
+    i->claimer = run("dispatch-claim", &impl::claim_loop);
+    i->sender = run("dispatch-send", &impl::send_loop);
+    i->planner = run("dispatch-plan", &impl::plan_loop);
 }
 
 void dispatcher::stop(std::chrono::milliseconds grace) {
