@@ -12,8 +12,8 @@
 #include "app/context.hpp"
 #include "core/clock.hpp"
 #include "core/log.hpp"
-#include "core/process.hpp"
 #include "core/redact.hpp"
+#include "core/thread.hpp"
 #include "db/migrate.hpp"
 #include "db/pool.hpp"
 #include "dispatch/dispatcher.hpp"
@@ -34,10 +34,7 @@ namespace {
 class maintenance_loop {
   public:
     explicit maintenance_loop(db::pool& pool)
-        : pool_(pool), thread_([this] {
-              core::name_this_thread("maintenance");
-              run();
-          }) {}
+        : pool_(pool), thread_(core::named_thread("maintenance", [this] { run(); })) {}
     ~maintenance_loop() {
         {
             std::lock_guard lock(mutex_);

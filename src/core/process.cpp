@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
-#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -235,12 +234,6 @@ bool user_can_access(const std::string& user, const std::filesystem::path& path,
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
-void name_this_thread(const char* name) noexcept {
-    char shortened[16] = {};
-    std::strncpy(shortened, name, sizeof shortened - 1);
-    (void)pthread_setname_np(pthread_self(), shortened);
 }
 
 }  // namespace herald::core

@@ -1,5 +1,5 @@
 #pragma once
-/// Running helper programs (initdb, pg_ctl, psql) and waiting for them; naming threads.
+/// Running helper programs (initdb, pg_ctl, psql) and waiting for them.
 
 #include <chrono>
 #include <filesystem>
@@ -37,10 +37,6 @@ result<process_result> run_process(const std::vector<std::string>& argv,
 /// Replaces this process with argv[0] (searched in PATH), optionally as another user.
 /// Returns only on failure.
 error exec_process(const std::vector<std::string>& argv, const std::string& as_user = {});
-
-/// Names the calling thread as `top -H`, `ps -L` and `perf` show it (the kernel keeps the
-/// first 15 characters).
-void name_this_thread(const char* name) noexcept;
 
 /// True when running with uid 0.
 bool running_as_root() noexcept;

@@ -17,7 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/clock.hpp"
-#include "core/process.hpp"
+#include "core/thread.hpp"
 #include "db/transaction.hpp"
 #include "dispatch/gates.hpp"
 #include "smpp/engine.hpp"
@@ -1075,18 +1075,11 @@ void dispatcher::start() {
     i->refresh();
     i->outcomes_written = false;
     i->handing_done = false;
-    // Each loop on a thread of its own, named for `top -H` and `perf`.
-    const auto run = [i](const char* name, void (impl::*loop)()) {
-        return std::thread([i, name, loop] {
-            core::name_this_thread(name);
-            (i->*loop)();
-        });
-    };
-    i->writer = run("dispatch-write", &impl::write_loop);
-    i->receipt_writer = run("dispatch-dlr", &impl::receipt_loop);
-    i->claimer = run("dispatch-claim", &impl::claim_loop);
-    i->sender = run("dispatch-send", &impl::send_loop);
-    i->planner = run("dispatch-plan", &impl::plan_loop);
+    i->writer = core::named_thread("dispatch-write", [i] { i->write_loop(); });
+    i->receipt_writer = core::named_thread("dispatch-dlr", [i] { i->receipt_loop(); });
+    i->claimer = core::named_thread("dispatch-claim", [i] { i->claim_loop(); });
+    i->sender = core::named_thread("dispatch-send", [i] { i->send_loop(); });
+    i->planner = core::named_thread("dispatch-plan", [i] { i->plan_loop(); });
 }
 
 void dispatcher::stop(std::chrono::milliseconds grace) {

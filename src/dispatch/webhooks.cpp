@@ -10,7 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/hash.hpp"
-#include "core/process.hpp"
+#include "core/thread.hpp"
 #include "http/client.hpp"
 #include "store/webhooks.hpp"
 
@@ -147,10 +147,7 @@ webhook_sender::~webhook_sender() {
 
 void webhook_sender::start() {
     if (impl_->running.exchange(true)) return;
-    impl_->loop = std::thread([i = impl_.get()] {
-        core::name_this_thread("webhooks");
-        i->run();
-    });
+    impl_->loop = core::named_thread("webhooks", [i = impl_.get()] { i->run(); });
 }
 
 void webhook_sender::stop(std::chrono::milliseconds grace) {

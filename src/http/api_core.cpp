@@ -7,7 +7,7 @@
 
 #include "core/errc.hpp"
 #include "core/hash.hpp"
-#include "core/process.hpp"
+#include "core/thread.hpp"
 #include "db/param.hpp"
 #include "http/detail/api_impl.hpp"
 #include "http/detail/send_batcher.hpp"
@@ -58,8 +58,7 @@ impl::impl(db::pool& p, api_options o)
       login_by_account(options.login_failures_per_account, options.login_window),
       login_by_ip(options.login_failures_per_ip, options.login_window),
       sends(std::make_unique<send_batcher>(pool, options.on_queued, options.handoff)) {
-    flusher = std::thread([this] {
-        core::name_this_thread("http-touches");
+    flusher = core::named_thread("http-touches", [this] {
         std::unique_lock lock(touch_mutex);
         while (!stopping) {
             flusher_wake.wait_for(lock, std::chrono::seconds(5), [this] { return stopping; });
@@ -69,8 +68,7 @@ impl::impl(db::pool& p, api_options o)
         }
     });
     for (int i = 0; i < std::max(1, options.import_workers); ++i)
-        import_workers.emplace_back([this] {
-            core::name_this_thread("imports");
+        import_workers.push_back(core::named_thread("imports", [this] {
             for (;;) {
                 import_task t;
                 {
@@ -90,7 +88,7 @@ impl::impl(db::pool& p, api_options o)
                 std::error_code ec;
                 std::filesystem::remove(t.file, ec);
             }
-        });
+        }));
 }
 
 impl::~impl() {

@@ -17,7 +17,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
-#include "core/process.hpp"
+#include "core/thread.hpp"
 
 namespace herald::http {
 namespace net = boost::asio;
@@ -71,10 +71,7 @@ struct client::impl {
     impl() {
         tls.set_default_verify_paths();
         tls.set_verify_mode(net::ssl::verify_peer);
-        thread = std::thread([this] {
-            core::name_this_thread("http-client");
-            io.run();
-        });
+        thread = core::named_thread("http-client", [this] { io.run(); });
     }
 
     template <class Stream>

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "core/process.hpp"
+#include "core/thread.hpp"
 #include "db/errc.hpp"
 #include "http/router.hpp"
 #include "store/billing.hpp"
@@ -21,14 +21,8 @@ send_batcher::send_batcher(db::pool& pool, std::function<void()> on_queued,
       on_queued_(std::move(on_queued)),
       handoff_(std::move(handoff)),
       max_batch_(max_batch) {
-    thread_ = std::thread([this] {
-        core::name_this_thread("http-sends");
-        run();
-    });
-    answerer_ = std::thread([this] {
-        core::name_this_thread("http-answers");
-        answer();
-    });
+    thread_ = core::named_thread("http-sends", [this] { run(); });
+    answerer_ = core::named_thread("http-answers", [this] { answer(); });
 }
 
 send_batcher::~send_batcher() {

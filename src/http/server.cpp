@@ -24,7 +24,7 @@
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
-#include "core/process.hpp"
+#include "core/thread.hpp"
 #include "core/uuid.hpp"
 #include "http/detail/lane.hpp"
 
@@ -565,13 +565,9 @@ result<void> server::start() {
             spdlog::error("http accept loop ended by an exception: {}", ex.what());
         }
     });
-    i.accept_thread = std::thread([&ioc = i.ioc] {
-        core::name_this_thread("http-accept");
-        ioc.run();
-    });
+    i.accept_thread = core::named_thread("http-accept", [&ioc = i.ioc] { ioc.run(); });
     for (auto& l : i.lanes) {
-        l->thread = std::thread([&ioc = l->ioc] {
-            core::name_this_thread("http-lane");
+        l->thread = core::named_thread("http-lane", [&ioc = l->ioc] {
             current_lane = &ioc;
             auto guard = net::make_work_guard(ioc);
             ioc.run();

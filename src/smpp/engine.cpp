@@ -7,7 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
-#include "core/process.hpp"
+#include "core/thread.hpp"
 
 namespace herald::smpp {
 
@@ -20,10 +20,7 @@ struct engine::impl {
 
 engine::engine(int threads, const char* name) : impl_(std::make_unique<impl>()) {
     for (int i = 0; i < std::max(1, threads); ++i)
-        impl_->threads.emplace_back([this, name] {
-            core::name_this_thread(name);
-            impl_->ioc.run();
-        });
+        impl_->threads.push_back(core::named_thread(name, [this] { impl_->ioc.run(); }));
 }
 
 engine::~engine() {

@@ -15,7 +15,7 @@ namespace herald::smpp {
 class engine {
   public:
     /// Starts `threads` threads running the loop, each named `name`, a string literal (see
-    /// core::name_this_thread).
+    /// core::named_thread).
     explicit engine(int threads = 1, const char* name = "smpp");
     /// Stops the loop and joins the threads.
     ~engine();

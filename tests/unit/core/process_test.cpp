@@ -1,9 +1,5 @@
 #include "core/process.hpp"
 
-#include <pthread.h>
-#include <string>
-#include <thread>
-
 #include <gtest/gtest.h>
 
 namespace herald::core {
@@ -46,20 +42,6 @@ TEST(process, runs_as_another_user_only_when_root) {
         EXPECT_FALSE(r);  // switching users needs root; the error says why
     }
     EXPECT_FALSE(run_process({"id"}, {.as_user = "no-such-user-herald"}));
-}
-
-TEST(process, names_threads_as_the_kernel_shows_them) {
-    auto name_of = [](const char* name) {
-        std::string got;
-        std::thread([&] {
-            name_this_thread(name);
-            char buf[64] = {};
-            if (pthread_getname_np(pthread_self(), buf, sizeof buf) == 0) got = buf;
-        }).join();
-        return got;
-    };
-    EXPECT_EQ(name_of("http-sends"), "http-sends");
-    EXPECT_EQ(name_of("a-name-longer-than-fifteen"), "a-name-longer-t");  // cut, not refused
 }
 
 }  // namespace
