@@ -1,7 +1,14 @@
 #include "http/detail/send_batcher.hpp"
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <map>
+#include <poll.h>
 #include <set>
+#include <sys/eventfd.h>
+#include <system_error>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -21,6 +28,8 @@ send_batcher::send_batcher(db::pool& pool, std::function<void()> on_queued,
       on_queued_(std::move(on_queued)),
       handoff_(std::move(handoff)),
       max_batch_(max_batch) {
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
     thread_ = core::named_thread("http-sends", [this] { run(); });
     answerer_ = core::named_thread("http-answers", [this] { answer(); });
 }
@@ -30,8 +39,9 @@ send_batcher::~send_batcher() {
         std::lock_guard l(mutex_);
         stopping_ = true;
     }
-    wake_.notify_all();
+    (void)::eventfd_write(wake_fd_, 1);
     thread_.join();
+    ::close(wake_fd_);
     {
         std::lock_guard l(answers_mutex_);
         answers_stopping_ = true;
@@ -54,6 +64,7 @@ void send_batcher::answer() {
 }
 
 void send_batcher::send(send_job job, std::function<void(send_result)> done) {
+    bool wake = false;
     {
         std::unique_lock l(mutex_);
         if (stopping_) {
@@ -62,23 +73,170 @@ void send_batcher::send(send_job job, std::function<void(send_result)> done) {
             return;
         }
         queue_.push_back({std::move(job), std::move(done)});
+        wake = std::exchange(sleeping_, false);
     }
-    wake_.notify_one();
+    if (wake) (void)::eventfd_write(wake_fd_, 1);
 }
 
 void send_batcher::run() {
+    std::deque<flight> flights;  // at most two: one committing, the next behind it
     while (true) {
+        // The next batch goes out once the one before has only its COMMIT left: PostgreSQL
+        // takes it up when that reaches the disk. Sent earlier, it would hold the few sends
+        // that came in meanwhile, and each batch costs a flush of its own.
+        const bool may_send =
+            flights.empty() || (flights.size() == 1 && flights.front().committing());
         std::vector<pending> batch;
         {
-            std::unique_lock l(mutex_);
-            wake_.wait(l, [this] { return stopping_ || !queue_.empty(); });
-            if (queue_.empty()) return;  // stopping, and nothing left to write
-            while (!queue_.empty() && batch.size() < max_batch_) {
-                batch.push_back(std::move(queue_.front()));
-                queue_.pop_front();
-            }
+            std::lock_guard l(mutex_);
+            if (may_send)
+                while (!queue_.empty() && batch.size() < max_batch_) {
+                    batch.push_back(std::move(queue_.front()));
+                    queue_.pop_front();
+                }
+            if (batch.empty() && flights.empty() && stopping_) return;  // nothing left to write
+            sleeping_ = batch.empty() && may_send;
+        }
+        if (!batch.empty()) {
+            launch(batch, flights);
+            continue;
+        }
+        wait(may_send, false);
+        if (!flights.empty() && !receive(flights)) continue;
+        land(flights);
+    }
+}
+
+void send_batcher::wait(bool sends, bool out) {
+    pollfd fds[2];
+    nfds_t n = 0;
+    if (sends) fds[n++] = {.fd = wake_fd_, .events = POLLIN, .revents = 0};
+    if (pipelined_)
+        fds[n++] = {.fd = pipelined_->socket(),
+                    .events = short(POLLIN | (out ? POLLOUT : 0)),
+                    .revents = 0};
+    if (n == 0) return;
+    if (::poll(fds, n, -1) < 0 && errno != EINTR) {
+        spdlog::error("send batcher: poll failed ({})", std::strerror(errno));
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    eventfd_t ignored;
+    if (sends && (fds[0].revents & POLLIN)) (void)::eventfd_read(wake_fd_, &ignored);
+}
+
+bool send_batcher::open_pipeline() {
+    if (pipelined_) return true;
+    if (std::chrono::steady_clock::now() < reopen_after_) return false;
+    const auto& o = pool_.options();
+    auto c = db::connection::open(
+        {o.conninfo, o.connect_timeout, o.application_name + " sends", o.generic_plans});
+    if (c)
+        if (auto p = c->enter_pipeline(); !p) c = std::unexpected(p.error());
+    if (!c) {
+        reopen_after_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        spdlog::warn("send batcher: no pipelined connection ({}); writing on the pool's",
+                     c.error().message);
+        return false;
+    }
+    pipelined_.emplace(std::move(*c));
+    return true;
+}
+
+void send_batcher::launch(std::vector<pending>& batch, std::deque<flight>& flights) {
+    if (!guesses_.cover(batch) || !open_pipeline()) {
+        // Reading first: the flights before it land first, so that batches commit in the
+        // order they came (which decides who gets the last credits).
+        while (!flights.empty()) {
+            wait(false, false);
+            if (receive(flights)) land(flights);
         }
         write(batch);
+        return;
+    }
+    auto& f = flights.emplace_back();
+    f.batch = std::move(batch);
+    auto p = prepare(nullptr, f.batch, way::at_once, f.w);
+    if (!p) {  // nothing was sent: written the pooled way, which reports what fails
+        auto lone = std::move(f.batch);
+        flights.pop_back();
+        write(lone);
+        return;
+    }
+    f.p = std::move(*p);
+    f.w.commit_sent = true;
+    for (const auto& st : f.p.writes)
+        if (auto sent = pipelined_->pipeline_send(st.sql, st.args, false); !sent)
+            return lose(flights, sent.error());
+    for (;;) {
+        auto all = pipelined_->pipeline_flush();
+        if (!all) return lose(flights, all.error());
+        if (*all) break;
+        // The socket is full: answers are read meanwhile, since a server that cannot write
+        // them stops reading.
+        wait(false, true);
+        if (!receive(flights)) return;
+    }
+}
+
+bool send_batcher::receive(std::deque<flight>& flights) {
+    auto got = pipelined_->pipeline_receive([&flights](result<db::rows> r) {
+        for (auto& f : flights)
+            if (!f.answered()) {
+                f.answers.push_back(std::move(r));
+                return;
+            }
+    });
+    if (!got) {
+        lose(flights, got.error());
+        return false;
+    }
+    return true;
+}
+
+void send_batcher::land(std::deque<flight>& flights) {
+    while (!flights.empty() && flights.front().answered()) {
+        auto& f = flights.front();
+        bool failed = false;
+        for (const auto& a : f.answers) failed = failed || !a;
+        if (failed) {
+            // Rolled back (the COMMIT of a failed transaction ends it). Those after it were
+            // built on the same guesses: all land before this one is written again.
+            while (!std::all_of(flights.begin(), flights.end(),
+                                [](const flight& x) { return x.answered(); })) {
+                wait(false, false);
+                if (!receive(flights)) return;
+            }
+        }
+        result<std::vector<result<db::rows>>> done = std::move(f.answers);
+        auto settled = settle(nullptr, way::at_once, f.p, std::move(done), f.w);
+        auto batch = std::move(f.batch);
+        auto w = std::move(f.w);
+        flights.pop_front();
+        if (settled && *settled) {
+            ++committed_[std::size_t(way::at_once)];
+            deliver(batch, {}, w);
+        } else {
+            write(batch);
+        }
+    }
+}
+
+void send_batcher::lose(std::deque<flight>& flights, const error& e) {
+    spdlog::warn(
+        "send batcher: pipelined connection lost ({}); {} batch(es) are checked and "
+        "written on the pool's",
+        e.message, flights.size());
+    pipelined_.reset();
+    std::deque<flight> lost = std::move(flights);
+    flights.clear();
+    for (auto& f : lost) {
+        if (f.answered()) {  // its answers all came: it is settled as usual
+            std::deque<flight> one;
+            one.push_back(std::move(f));
+            land(one);
+            continue;
+        }
+        write(f.batch, std::move(f.w));
     }
 }
 
@@ -112,6 +270,14 @@ void send_batcher::guesses::learn(const std::map<sender_key, result<std::string>
 
 result<bool> send_batcher::attempt(db::connection& c, std::vector<pending>& batch, way how,
                                    written& w) {
+    auto p = prepare(&c, batch, how, w);
+    if (!p) return std::unexpected(p.error());
+    auto done = run_together(c, p->writes);
+    return settle(&c, how, *p, std::move(done), w);
+}
+
+result<send_batcher::plan> send_batcher::prepare(db::connection* c, std::vector<pending>& batch,
+                                                 way how, written& w) {
     const std::size_t n = batch.size();
     w.out.assign(n, std::nullopt);
     w.leased.clear();
@@ -153,7 +319,7 @@ result<bool> send_batcher::attempt(db::connection& c, std::vector<pending>& batc
         for (const auto& [key, at] : sender_at) senders.emplace(key, guesses_.senders.at(key));
         for (const auto& [region, at] : price_at) prices[region] = guesses_.prices.at(region);
     } else {
-        auto got = run_together(c, checks);
+        auto got = run_together(*c, checks);
         if (!got) return std::unexpected(got.error());
         for (const auto& [tenant, at] : opted_at) {
             auto list = store::opted_out_from(*(*got)[at]);
@@ -208,16 +374,16 @@ result<bool> send_batcher::attempt(db::connection& c, std::vector<pending>& batc
                                       : store::debit_statement(whole));
             continue;
         }
-        auto d = store::debit(c, whole);
+        auto d = store::debit(*c, whole);
         if (d) continue;
         if (d.error().code != store::errc::insufficient_credits) return std::unexpected(d.error());
         for (auto i : list) {
             if (rows[i].cost == 0) continue;
-            auto one = store::debit(c, {.tenant = tenant,
-                                        .credits = rows[i].cost,
-                                        .transaction_type = "message_cost",
-                                        .description = "message to " + rows[i].to,
-                                        .by = batch[i].job.by});
+            auto one = store::debit(*c, {.tenant = tenant,
+                                         .credits = rows[i].cost,
+                                         .transaction_type = "message_cost",
+                                         .description = "message to " + rows[i].to,
+                                         .by = batch[i].job.by});
             if (one) continue;
             if (one.error().code != store::errc::insufficient_credits)
                 return std::unexpected(one.error());
@@ -244,45 +410,57 @@ result<bool> send_batcher::attempt(db::connection& c, std::vector<pending>& batc
     }
     // What is left goes in one round trip: the checks if guessing, the debits, the insert and
     // the audit rows, and the COMMIT too if guessing.
-    std::vector<store::statement> writes = std::move(checks);
-    const std::size_t first_debit = writes.size(), debit_count = debits.size();
-    for (auto& d : debits) writes.push_back(std::move(d));
-    const std::size_t insert_at = writes.size();
+    plan p;
+    p.writes = std::move(checks);
+    p.first_debit = p.writes.size();
+    p.debit_count = debits.size();
+    for (auto& d : debits) p.writes.push_back(std::move(d));
+    p.insert_at = p.writes.size();
     if (!accepted.empty()) {
-        writes.push_back(
+        p.writes.push_back(
             store::accept_statement(accepted, ids, handoff_ ? &handoff_->lease : nullptr));
-        writes.push_back(store::audits_statement(audits));
+        p.writes.push_back(store::audits_statement(audits));
     }
-    w.ids = ids;
-    w.index = index;
-    if (guessing) {
-        writes.push_back({"COMMIT", {}});
-        w.commit_sent = true;
+    w.ids = std::move(ids);
+    w.index = std::move(index);
+    if (guessing) p.writes.push_back({"COMMIT", {}});
+    return p;
+}
+
+result<bool> send_batcher::settle(db::connection* c, way how, const plan& p,
+                                  result<std::vector<result<db::rows>>> done, written& w) {
+    const bool guessing = how == way::at_once;
+    if (guessing) w.commit_sent = true;
+    if (done) {  // as run_together: the first statement that failed fails the whole
+        std::optional<error> first;
+        for (const auto& r : *done)
+            if (!r && !first) first = r.error();
+        if (first) done = std::unexpected(std::move(*first));
     }
-    auto done = run_together(c, writes);
     if (guessing && !done) {
         // A failed statement aborted the transaction, and the COMMIT after it rolled it back
         // (or did not run). A lost connection may have taken the COMMIT's answer with it.
-        if (c.in_transaction())
-            if (auto rb = c.exec("ROLLBACK"); !rb) return std::unexpected(rb.error());
+        if (c && c->in_transaction())
+            if (auto rb = c->exec("ROLLBACK"); !rb) return std::unexpected(rb.error());
         if (done.error().transient()) return std::unexpected(done.error());
         guesses_.forget();
         return false;
     }
     if (!done) return std::unexpected(done.error());
     if (!guessing) {
-        for (std::size_t k = first_debit; k < first_debit + debit_count; ++k)
+        for (std::size_t k = p.first_debit; k < p.first_debit + p.debit_count; ++k)
             if ((*done)[k]->empty()) {  // refused: nothing of this attempt stays
-                if (auto rb = c.exec("ROLLBACK"); !rb) return std::unexpected(rb.error());
+                if (auto rb = c->exec("ROLLBACK"); !rb) return std::unexpected(rb.error());
                 return false;
             }
         w.commit_sent = true;
-        if (auto cm = c.exec("COMMIT"); !cm) return std::unexpected(cm.error());
+        if (auto cm = c->exec("COMMIT"); !cm) return std::unexpected(cm.error());
     }
-    if (accepted.empty()) return true;
-    auto made = store::accepted_from(*(*done)[insert_at]);
-    for (std::size_t k = 0; k < index.size(); ++k) w.out[index[k]] = std::move(made.messages[k]);
-    w.queued_any = index.size() > made.leased.size();
+    if (w.ids.empty()) return true;
+    auto made = store::accepted_from(*(*done)[p.insert_at]);
+    for (std::size_t k = 0; k < w.index.size(); ++k)
+        w.out[w.index[k]] = std::move(made.messages[k]);
+    w.queued_any = w.index.size() > made.leased.size();
     w.leased = std::move(made.leased);
     return true;
 }
@@ -308,7 +486,10 @@ result<bool> send_batcher::committed_before(db::connection& c, written& w) {
 }
 
 void send_batcher::write(std::vector<pending>& batch) {
-    written w;
+    write(batch, written{});
+}
+
+void send_batcher::write(std::vector<pending>& batch, written w) {
     auto r = pool_.run([&](db::connection& c) -> result<void> {
         // Written again only if the last try's COMMIT, sent before its connection was lost,
         // did not take effect: else every message would be inserted and charged twice.
@@ -333,6 +514,10 @@ void send_batcher::write(std::vector<pending>& batch) {
         }
         return {};
     });
+    deliver(batch, r, w);
+}
+
+void send_batcher::deliver(std::vector<pending>& batch, const result<void>& r, written& w) {
     if (r && !w.leased.empty()) handoff_->take(std::move(w.leased));
     if (r && w.queued_any && on_queued_) on_queued_();
     {

@@ -850,16 +850,19 @@ TEST(concurrency, fifty_parallel_sends_against_twenty_credits_accept_exactly_twe
 }
 
 /// Until `running` is zero, terminates every few milliseconds the server's database
-/// connections that are doing something (not the lanes', not idle ones); returns how many.
+/// connections that are doing something (the pool's, and the send batcher's pipelined one
+/// with `sends`; not the lanes', not idle ones); returns how many.
 int cut_connections(const std::string& database, const std::atomic<int>& running,
-                    std::chrono::milliseconds every) {
+                    std::chrono::milliseconds every, bool sends = false) {
     auto db = test::pg::connect(database);
     int kills = 0;
     while (running > 0) {
         auto r = db.exec(
             "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid() AND "
-            "application_name = 'herald' AND state <> 'idle'");
+            "(application_name = 'herald' OR ($1 AND application_name = 'herald sends')) AND "
+            "state <> 'idle'",
+            {sends});
         if (r) kills += int(r->front().get<std::int64_t>(0));
         std::this_thread::sleep_for(every);
     }
@@ -897,13 +900,22 @@ TEST(concurrency, sends_whose_database_connections_are_cut_are_each_written_once
             }
             --running;
         });
-    std::thread killer(
-        [&] { kills = cut_connections(s.database(), running, std::chrono::milliseconds(15)); });
+    std::thread killer([&] {
+        kills = cut_connections(s.database(), running, std::chrono::milliseconds(15), true);
+    });
     for (auto& th : threads) th.join();
     killer.join();
-    std::printf("sends: %zu accepted, %d failed; %d database connections terminated\n",
-                accepted.size(), failed.load(), kills.load());
+    // The batcher's own pipelined connection was among those cut, with batches in flight.
+    const std::string out = s.process().output();
+    int pipelined = 0;
+    for (std::size_t at = 0; (at = out.find("pipelined connection lost", at)) != std::string::npos;
+         ++at)
+        ++pipelined;
+    std::printf("sends: %zu accepted, %d failed; %d database connections terminated, %d of them "
+                "the batcher's pipelined one\n",
+                accepted.size(), failed.load(), kills.load(), pipelined);
     EXPECT_GT(kills, 0);
+    EXPECT_GT(pipelined, 0);
     EXPECT_GT(accepted.size(), std::size_t(clients * each / 2));
 
     auto db = test::pg::connect(s.database());

@@ -11,9 +11,15 @@
 /// inserts, the commit; a refused debit rolls it all back and the batch is written again
 /// the careful way. With a handoff, what it accepted goes to this node's dispatcher as the
 /// commit returns.
+///
+/// The one-round-trip batches go out on a connection of the batcher's own in pipeline mode
+/// (decision 0026): the next batch is sent while the one before waits for its commit to
+/// reach the disk, so that PostgreSQL starts it as soon as that commit is done instead of
+/// waiting for the batcher to wake, read the answers and build it.
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -83,13 +89,60 @@ class send_batcher {
         std::vector<std::size_t> index;  ///< the batch entry of each of `ids`
         bool commit_sent = false;        ///< the last attempt's COMMIT went out
     };
+    /// A batch's statements, and where the answers to look at are among them.
+    struct plan {
+        std::vector<store::statement> writes;
+        std::size_t first_debit = 0, debit_count = 0, insert_at = 0;
+    };
+    /// Writes the batch on a pooled connection, one round trip after another, and answers it.
     void write(std::vector<pending>& batch);
+    /// As write, for a pipelined batch whose connection was lost: first whether it committed.
+    void write(std::vector<pending>& batch, written w);
+    /// Gives each send of the batch its answer (on the answering thread), and hands what was
+    /// leased to the dispatcher.
+    void deliver(std::vector<pending>& batch, const result<void>& r, written& w);
     /// After a connection was lost with the COMMIT sent: whether the batch was committed,
     /// read on a fresh connection; if it was, its answers are filled in.
     result<bool> committed_before(db::connection& c, written& w);
     /// One transaction for the batch; false when it was rolled back and the next way should
     /// be tried: at_once, when an expectation failed; reading_first, when a debit was refused.
     result<bool> attempt(db::connection& c, std::vector<pending>& batch, way how, written& w);
+    /// The statements of an attempt. Reading first runs the checks on `c`, and carefully the
+    /// debits too; at once needs no connection (`c` may be null) and ends with the COMMIT.
+    result<plan> prepare(db::connection* c, std::vector<pending>& batch, way how, written& w);
+    /// What the answers to `p` mean: true when the batch committed, false when it was rolled
+    /// back and the next way should be tried. Commits (or rolls back) on `c` when the plan
+    /// did not; `c` may be null for an at-once plan, which always ends its transaction.
+    result<bool> settle(db::connection* c, way how, const plan& p,
+                        result<std::vector<result<db::rows>>> done, written& w);
+
+    /// A one-round-trip batch sent on the pipelined connection and not yet settled.
+    struct flight {
+        std::vector<pending> batch;
+        written w;
+        plan p;
+        std::vector<result<db::rows>> answers;
+        /// Every statement but the COMMIT has answered: PostgreSQL is waiting for the disk.
+        bool committing() const noexcept { return answers.size() + 1 >= p.writes.size(); }
+        bool answered() const noexcept { return answers.size() == p.writes.size(); }
+    };
+    /// Opens the pipelined connection if there is none (at most once a second after a
+    /// failure); false when there is none to use.
+    bool open_pipeline();
+    /// Sends the batch on the pipelined connection, or writes it the pooled way when it
+    /// cannot go at once.
+    void launch(std::vector<pending>& batch, std::deque<flight>& flights);
+    /// Reads what has arrived for the flights; false when the connection was lost.
+    bool receive(std::deque<flight>& flights);
+    /// Settles the flights that have all their answers, in order. A batch that was rolled
+    /// back waits for the flights after it and is then written the pooled way.
+    void land(std::deque<flight>& flights);
+    /// The pipelined connection was lost: each flight is written the pooled way, after
+    /// checking whether its COMMIT took effect.
+    void lose(std::deque<flight>& flights, const error& e);
+    /// Waits until the socket is readable (or writable, when `out`), or until a send is
+    /// queued when `sends` is true.
+    void wait(bool sends, bool out);
 
     using sender_key = std::pair<core::uuid, std::optional<std::string>>;
     /// What the last batches read: the sender each (tenant, requested sender) resolves to,
@@ -113,9 +166,12 @@ class send_batcher {
     std::optional<send_handoff> handoff_;
     std::size_t max_batch_;
     std::mutex mutex_;
-    std::condition_variable wake_;
     std::deque<pending> queue_;
     bool stopping_ = false;
+    bool sleeping_ = false;  ///< the batcher waits for a send: the next one wakes it
+    int wake_fd_ = -1;       ///< an eventfd the batcher waits on with its connection
+    std::optional<db::connection> pipelined_;
+    std::chrono::steady_clock::time_point reopen_after_{};
     std::thread thread_;
     /// The answers are given on a thread of their own, so that the next batch is written
     /// meanwhile.
