@@ -315,7 +315,9 @@ struct connection::state {
     /// A statement in flight in pipeline mode, and what has come back for it so far.
     struct in_flight {
         std::string sql;
-        int commands = 1;  ///< commands whose results are still to come (2 while preparing)
+        int commands = 1;    ///< commands whose results are still to come (2 while preparing)
+        bool synced = true;  ///< ends at its own sync point, not at its last result
+        bool sync = false;   ///< a sync point closing statements sent without one
         std::optional<result<rows>> outcome;
     };
     std::deque<in_flight> pipeline;
@@ -506,11 +508,12 @@ int connection::socket() const noexcept {
 }
 
 result<void> connection::pipeline_send(std::string_view sql, const params& args,
-                                       bool binary_results) {
+                                       bool binary_results, bool own_sync) {
     auto lost = [this] {
         return fail(errc::connection_lost, trim_message(PQerrorMessage(state_->conn)));
     };
     state::in_flight entry{std::string(sql)};
+    entry.synced = own_sync;
     auto it = state_->prepared.find(entry.sql);
     if (it == state_->prepared.end()) {
         std::string name = "h" + std::to_string(++state_->named);
@@ -524,8 +527,19 @@ result<void> connection::pipeline_send(std::string_view sql, const params& args,
     if (PQsendQueryPrepared(state_->conn, it->second.c_str(), int(args.size()), b.values.data(),
                             nullptr, nullptr, binary_results ? 1 : 0)
             != 1
-        || PQpipelineSync(state_->conn) != 1)
+        || (own_sync && PQpipelineSync(state_->conn) != 1))
         return lost();
+    state_->pipeline.push_back(std::move(entry));
+    return {};
+}
+
+result<void> connection::pipeline_sync() {
+    // The answers so far are asked for first: the server sends them before it commits.
+    if (PQsendFlushRequest(state_->conn) != 1 || PQpipelineSync(state_->conn) != 1)
+        return fail(errc::connection_lost, trim_message(PQerrorMessage(state_->conn)));
+    state::in_flight entry;
+    entry.sync = true;
+    entry.commands = 0;
     state_->pipeline.push_back(std::move(entry));
     return {};
 }
@@ -541,31 +555,45 @@ result<void> connection::pipeline_receive(const std::function<void(result<rows>)
         return fail(errc::connection_lost, trim_message(PQerrorMessage(state_->conn)));
     auto& queue = state_->pipeline;
     // Per statement: [the prepare's result, NULL,] the statement's result, NULL, then the
-    // sync's PGRES_PIPELINE_SYNC (with no NULL after it).
+    // sync's PGRES_PIPELINE_SYNC (with no NULL after it). A statement sent without a sync
+    // point of its own ends with its last NULL, and the sync point after it is an entry of
+    // its own: its answer is empty rows, or the error of a commit that failed there.
+    const auto finished = [&] {
+        auto& front = queue.front();
+        result<rows> out =
+            front.outcome
+                ? std::move(*front.outcome)
+                : (front.sync ? result<rows>(rows{})
+                              : fail(errc::query_failed, "the statement returned nothing"));
+        queue.pop_front();
+        sink(std::move(out));  // may send more: the queue only grows at its back
+    };
     while (!queue.empty() && !PQisBusy(state_->conn)) {
         PGresult* res = PQgetResult(state_->conn);
         auto& front = queue.front();
         if (!res) {
             if (front.commands > 0) --front.commands;
+            if (!front.synced && front.commands == 0) finished();
             continue;
         }
         const auto status = PQresultStatus(res);
         if (status == PGRES_PIPELINE_SYNC) {
             PQclear(res);
-            result<rows> out = front.outcome
-                                   ? std::move(*front.outcome)
-                                   : fail(errc::query_failed, "the statement returned nothing");
-            queue.pop_front();
-            sink(std::move(out));  // may send more: the queue only grows at its back
+            finished();
             continue;
         }
-        if (status == PGRES_PIPELINE_ABORTED) {  // the prepare before it failed
+        if (front.sync) {  // an error at the sync point: the commit failed
+            front.outcome = finish(res, "COMMIT");
+            continue;
+        }
+        const bool preparing = front.commands == 2;
+        if (status == PGRES_PIPELINE_ABORTED) {  // the prepare (or a statement) before it failed
             PQclear(res);
+            if (preparing) state_->prepared.erase(front.sql);  // skipped, so never prepared
             if (!front.outcome)
                 front.outcome = fail(errc::query_failed, "the statement was not run");
             continue;
         }
-        const bool preparing = front.commands == 2;
         if (preparing && status == PGRES_COMMAND_OK) {
             PQclear(res);
             continue;

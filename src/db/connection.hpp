@@ -156,7 +156,15 @@ class connection {
     int socket() const noexcept;
     /// Queues one statement (prepared on first use, as exec_prepared) and a sync point of its
     /// own, so that a failure ends only this statement. Call pipeline_flush to send it.
-    result<void> pipeline_send(std::string_view sql, const params& args, bool binary_results);
+    /// Without `own_sync`, it joins the statements after it up to the next pipeline_sync():
+    /// those make one transaction (unless one is open), and a failure skips the rest.
+    result<void> pipeline_send(std::string_view sql, const params& args, bool binary_results,
+                               bool own_sync = true);
+    /// Closes the statements sent without a sync point: their transaction commits here (or
+    /// is rolled back when one failed). Their answers are asked for first, so that they come
+    /// back while the commit waits for the disk. Its own answer is empty rows, or the error
+    /// of a commit that failed.
+    result<void> pipeline_sync();
     /// Writes what is queued: true when all of it went, false when the socket is full (wait
     /// until it is writable and call again).
     result<bool> pipeline_flush();

@@ -155,7 +155,7 @@ void send_batcher::launch(std::vector<pending>& batch, std::deque<flight>& fligh
     }
     auto& f = flights.emplace_back();
     f.batch = std::move(batch);
-    auto p = prepare(nullptr, f.batch, way::at_once, f.w);
+    auto p = prepare(nullptr, f.batch, way::at_once, f.w, true);
     if (!p) {  // nothing was sent: written the pooled way, which reports what fails
         auto lone = std::move(f.batch);
         flights.pop_back();
@@ -165,8 +165,9 @@ void send_batcher::launch(std::vector<pending>& batch, std::deque<flight>& fligh
     f.p = std::move(*p);
     f.w.commit_sent = true;
     for (const auto& st : f.p.writes)
-        if (auto sent = pipelined_->pipeline_send(st.sql, st.args, false); !sent)
+        if (auto sent = pipelined_->pipeline_send(st.sql, st.args, false, false); !sent)
             return lose(flights, sent.error());
+    if (auto synced = pipelined_->pipeline_sync(); !synced) return lose(flights, synced.error());
     for (;;) {
         auto all = pipelined_->pipeline_flush();
         if (!all) return lose(flights, all.error());
@@ -199,14 +200,18 @@ void send_batcher::land(std::deque<flight>& flights) {
         bool failed = false;
         for (const auto& a : f.answers) failed = failed || !a;
         if (failed) {
-            // Rolled back (the COMMIT of a failed transaction ends it). Those after it were
-            // built on the same guesses: all land before this one is written again.
+            // Rolled back at its sync point. Those after it were built on the same guesses: all
+            // land before this one is written again.
             while (!std::all_of(flights.begin(), flights.end(),
                                 [](const flight& x) { return x.answered(); })) {
                 wait(false, false);
                 if (!receive(flights)) return;
             }
         }
+        // The sync point's answer is the commit's: when it failed, so did the batch.
+        auto commit = std::move(f.answers.back());
+        f.answers.pop_back();
+        if (!commit && !f.answers.empty()) f.answers.back() = std::move(commit);
         result<std::vector<result<db::rows>>> done = std::move(f.answers);
         auto settled = settle(nullptr, way::at_once, f.p, std::move(done), f.w);
         auto batch = std::move(f.batch);
@@ -277,7 +282,7 @@ result<bool> send_batcher::attempt(db::connection& c, std::vector<pending>& batc
 }
 
 result<send_batcher::plan> send_batcher::prepare(db::connection* c, std::vector<pending>& batch,
-                                                 way how, written& w) {
+                                                 way how, written& w, bool pipelined) {
     const std::size_t n = batch.size();
     w.out.assign(n, std::nullopt);
     w.leased.clear();
@@ -289,7 +294,10 @@ result<send_batcher::plan> send_batcher::prepare(db::connection* c, std::vector<
     // Begin, the send fence (leasing to this node is ordered against opt-outs as a claim is),
     // then the checks: read in a round trip of their own, or, when guessing, expectations
     // that fail the transaction if what they would read differs.
-    std::vector<store::statement> checks{{"BEGIN", {}}};
+    // (The pipelined way has no BEGIN nor COMMIT: its statements up to the sync point after
+    // them make one transaction.)
+    std::vector<store::statement> checks;
+    if (!pipelined) checks.push_back({"BEGIN", {}});
     if (handoff_) checks.push_back(store::send_fence_statement());
     std::map<core::uuid, std::vector<std::string>> numbers;
     for (const auto& p : batch) numbers[p.job.message.tenant].push_back(p.job.message.to);
@@ -423,7 +431,7 @@ result<send_batcher::plan> send_batcher::prepare(db::connection* c, std::vector<
     }
     w.ids = std::move(ids);
     w.index = std::move(index);
-    if (guessing) p.writes.push_back({"COMMIT", {}});
+    if (guessing && !pipelined) p.writes.push_back({"COMMIT", {}});
     return p;
 }
 

@@ -108,8 +108,10 @@ class send_batcher {
     /// be tried: at_once, when an expectation failed; reading_first, when a debit was refused.
     result<bool> attempt(db::connection& c, std::vector<pending>& batch, way how, written& w);
     /// The statements of an attempt. Reading first runs the checks on `c`, and carefully the
-    /// debits too; at once needs no connection (`c` may be null) and ends with the COMMIT.
-    result<plan> prepare(db::connection* c, std::vector<pending>& batch, way how, written& w);
+    /// debits too; at once needs no connection (`c` may be null) and ends with the COMMIT,
+    /// or, `pipelined`, has neither BEGIN nor COMMIT (the sync point after it commits).
+    result<plan> prepare(db::connection* c, std::vector<pending>& batch, way how, written& w,
+                         bool pipelined = false);
     /// What the answers to `p` mean: true when the batch committed, false when it was rolled
     /// back and the next way should be tried. Commits (or rolls back) on `c` when the plan
     /// did not; `c` may be null for an at-once plan, which always ends its transaction.
@@ -122,9 +124,11 @@ class send_batcher {
         written w;
         plan p;
         std::vector<result<db::rows>> answers;
-        /// Every statement but the COMMIT has answered: PostgreSQL is waiting for the disk.
-        bool committing() const noexcept { return answers.size() + 1 >= p.writes.size(); }
-        bool answered() const noexcept { return answers.size() == p.writes.size(); }
+        /// Every statement has answered, and the sync point after them not yet: PostgreSQL
+        /// is committing, waiting for the disk.
+        bool committing() const noexcept { return answers.size() >= p.writes.size(); }
+        /// The sync point too (its answer last).
+        bool answered() const noexcept { return answers.size() == p.writes.size() + 1; }
     };
     /// Opens the pipelined connection if there is none (at most once a second after a
     /// failure); false when there is none to use.
