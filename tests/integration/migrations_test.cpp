@@ -277,6 +277,72 @@ TEST(connection, pipelined_statements_answer_in_order_and_fail_alone) {
     }
 }
 
+// Statements sent without sync points of their own, closed by one pipeline_sync, make one
+// transaction: it commits at the sync point; a failure skips the rest and rolls all of it
+// back there; a statement skipped before it was ever prepared is prepared the next time; and
+// a commit that fails at the sync point is that sync point's answer.
+TEST(connection, statements_up_to_one_sync_point_are_one_transaction) {
+    const auto database = test::pg::instance().empty_database();
+    auto c = test::pg::connect(database);
+    ASSERT_TRUE(c.exec("CREATE TABLE t (n int PRIMARY KEY)"));
+    ASSERT_TRUE(c.exec("CREATE TABLE d (n int UNIQUE DEFERRABLE INITIALLY DEFERRED)"));
+    auto count = [](db::connection& on, const std::string& table) {
+        auto r = on.exec("SELECT count(*)::int FROM " + table);
+        return r ? r->front().get<int>(0) : -1;
+    };
+    auto other = test::pg::connect(database);
+    ASSERT_TRUE(c.enter_pipeline());
+    const std::string insert = "INSERT INTO t VALUES ($1) RETURNING n * 10";
+    ASSERT_TRUE(c.pipeline_send(insert, {1}, false, false));
+    ASSERT_TRUE(c.pipeline_send(insert, {2}, false, false));
+    ASSERT_TRUE(c.pipeline_send("SELECT count(*)::int FROM t", {}, false, false));
+    ASSERT_TRUE(c.pipeline_sync());
+    EXPECT_EQ(c.pipeline_pending(), 4u);
+    auto got = drain(c);
+    ASSERT_EQ(got.size(), 4u);
+    for (const auto& r : got) ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(got[1]->front().get<int>(0), 20);
+    EXPECT_EQ(got[2]->front().get<int>(0), 2) << "one transaction sees its own rows";
+    EXPECT_TRUE(got[3]->empty()) << "the sync point answers with no rows";
+    EXPECT_EQ(count(other, "t"), 2) << "committed at the sync point";
+
+    // A duplicate in the middle: what follows is skipped (a statement never prepared before
+    // among them), and the rows before it are rolled back.
+    const std::string fresh = "SELECT $1::int + 100";
+    ASSERT_TRUE(c.pipeline_send(insert, {3}, false, false));
+    ASSERT_TRUE(c.pipeline_send(insert, {1}, false, false));
+    ASSERT_TRUE(c.pipeline_send(fresh, {1}, false, false));
+    ASSERT_TRUE(c.pipeline_sync());
+    got = drain(c);
+    ASSERT_EQ(got.size(), 4u);
+    EXPECT_TRUE(got[0]);
+    ASSERT_FALSE(got[1]);
+    EXPECT_EQ(got[1].error().code, db::errc::unique_violation);
+    ASSERT_FALSE(got[2]);
+    EXPECT_NE(got[2].error().message.find("not run"), std::string::npos) << got[2].error().message;
+    EXPECT_TRUE(got[3]) << "the sync point rolled back; nothing failed there";
+    EXPECT_EQ(count(other, "t"), 2) << "the row before the failure was rolled back";
+    ASSERT_TRUE(c.pipeline_send(fresh, {1}, false));
+    got = drain(c);
+    ASSERT_EQ(got.size(), 1u);
+    ASSERT_TRUE(got[0]) << "a skipped statement is prepared when next sent: "
+                        << got[0].error().message;
+    EXPECT_EQ(got[0]->front().get<int>(0), 101);
+
+    // A deferred constraint fails at the commit: the sync point's answer says so.
+    ASSERT_TRUE(c.pipeline_send("INSERT INTO d VALUES ($1)", {7}, false, false));
+    ASSERT_TRUE(c.pipeline_send("INSERT INTO d VALUES ($1)", {7}, false, false));
+    ASSERT_TRUE(c.pipeline_sync());
+    got = drain(c);
+    ASSERT_EQ(got.size(), 3u);
+    EXPECT_TRUE(got[0]);
+    EXPECT_TRUE(got[1]);
+    ASSERT_FALSE(got[2]);
+    EXPECT_EQ(got[2].error().code, db::errc::unique_violation) << got[2].error().message;
+    EXPECT_EQ(count(other, "d"), 0);
+    EXPECT_EQ(c.pipeline_pending(), 0u);
+}
+
 // Statements run together in one round trip inside a transaction block: every answer
 // comes back in order, a failure aborts the block so that the statements after it fail
 // too, and the connection is an ordinary one again afterwards.
