@@ -78,17 +78,26 @@ void send_batcher::send(send_job job, std::function<void(send_result)> done) {
     if (wake) (void)::eventfd_write(wake_fd_, 1);
 }
 
+namespace {
+
+/// The fewest sends that go out as a batch behind one committing (decision 0026).
+constexpr std::size_t fewest_behind = 6;
+
+}  // namespace
+
 void send_batcher::run() {
     std::deque<flight> flights;  // at most two: one committing, the next behind it
     while (true) {
-        // The next batch goes out once the one before has only its COMMIT left: PostgreSQL
-        // takes it up when that reaches the disk. Sent earlier, it would hold the few sends
-        // that came in meanwhile, and each batch costs a flush of its own.
-        const bool may_send =
-            flights.empty() || (flights.size() == 1 && flights.front().committing());
+        // The next batch goes out once every statement of the one before has answered, so
+        // that PostgreSQL takes it up as soon as that one's commit reaches the disk. Sent
+        // earlier, it would hold only the few sends that came in meanwhile.
+        bool may_send = flights.empty() || (flights.size() == 1 && flights.front().committing());
         std::vector<pending> batch;
         {
             std::lock_guard l(mutex_);
+            // Behind a batch, a few sends wait for it to land instead: each batch costs a
+            // flush of its own, and more come in meanwhile.
+            if (!flights.empty() && queue_.size() < fewest_behind) may_send = false;
             if (may_send)
                 while (!queue_.empty() && batch.size() < max_batch_) {
                     batch.push_back(std::move(queue_.front()));
