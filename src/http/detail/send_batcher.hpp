@@ -15,7 +15,8 @@
 /// The one-round-trip batches go out on a connection of the batcher's own in pipeline mode
 /// (decision 0026): the next batch is sent while the one before waits for its commit to
 /// reach the disk, so that PostgreSQL starts it as soon as that commit is done instead of
-/// waiting for the batcher to wake, read the answers and build it.
+/// waiting for the batcher to wake, read the answers and build it. There a batch has no
+/// BEGIN nor COMMIT: its statements share one sync point, where they commit together.
 
 #include <array>
 #include <atomic>
