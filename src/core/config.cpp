@@ -275,7 +275,8 @@ const std::vector<setting>& settings() {
             [](config& c) -> std::string& { return c.database.url; }, database_url_check, true));
         t.push_back(int_setting(
             "database.pool_size",
-            "Database connections per Herald process (the HTTP threads hold one more each).",
+            "Database connections per Herald process (the HTTP threads hold one more each, and the "
+            "group commit of sends one).",
             [](config& c) -> int& { return c.database.pool_size; }, 1, 500));
         t.push_back(duration_setting(
             "database.connect_timeout", "How long to wait for a database connection.",
