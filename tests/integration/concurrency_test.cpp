@@ -911,9 +911,10 @@ TEST(concurrency, sends_whose_database_connections_are_cut_are_each_written_once
     for (std::size_t at = 0; (at = out.find("pipelined connection lost", at)) != std::string::npos;
          ++at)
         ++pipelined;
-    std::printf("sends: %zu accepted, %d failed; %d database connections terminated, %d of them "
-                "the batcher's pipelined one\n",
-                accepted.size(), failed.load(), kills.load(), pipelined);
+    std::printf(
+        "sends: %zu accepted, %d failed; %d database connections terminated, %d of them "
+        "the batcher's pipelined one\n",
+        accepted.size(), failed.load(), kills.load(), pipelined);
     EXPECT_GT(kills, 0);
     EXPECT_GT(pipelined, 0);
     EXPECT_GT(accepted.size(), std::size_t(clients * each / 2));
