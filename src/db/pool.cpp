@@ -86,4 +86,13 @@ void pool::backoff(int attempt) {
     std::this_thread::sleep_for(std::chrono::milliseconds(base / 2 + int(rng() % unsigned(base))));
 }
 
+result<connection> pool::open_pipelined(std::string_view role) const {
+    auto c = connection::open({options_.conninfo, options_.connect_timeout,
+                               options_.application_name + " " + std::string(role),
+                               options_.generic_plans});
+    if (!c) return c;
+    if (auto p = c->enter_pipeline(); !p) return std::unexpected(p.error());
+    return c;
+}
+
 }  // namespace herald::db

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "db/connection.hpp"
@@ -70,6 +71,10 @@ class pool {
 
     pool_stats stats() const;
     const pool_options& options() const noexcept { return options_; }
+
+    /// A connection of the caller's own, outside the pool, on the pool's settings, in
+    /// pipeline mode; `role` is added to its application_name ("herald lane").
+    result<connection> open_pipelined(std::string_view role) const;
 
   private:
     friend class pooled_connection;

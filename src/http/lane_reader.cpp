@@ -75,12 +75,7 @@ class lane_reader {
     bool open() {
         if (conn_) return true;
         if (std::chrono::steady_clock::now() < retry_after_) return false;
-        const auto& o = pool_.options();
-        auto c = db::connection::open(
-            {o.conninfo, o.connect_timeout, o.application_name + " lane", o.generic_plans});
-        if (c) {
-            if (auto p = c->enter_pipeline(); !p) c = std::unexpected(p.error());
-        }
+        auto c = pool_.open_pipelined("lane");
         if (!c) {
             // Reads go to the pool meanwhile; try again in a second.
             retry_after_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);

@@ -136,11 +136,7 @@ void send_batcher::wait(bool sends, bool out) {
 bool send_batcher::open_pipeline() {
     if (pipelined_) return true;
     if (std::chrono::steady_clock::now() < reopen_after_) return false;
-    const auto& o = pool_.options();
-    auto c = db::connection::open(
-        {o.conninfo, o.connect_timeout, o.application_name + " sends", o.generic_plans});
-    if (c)
-        if (auto p = c->enter_pipeline(); !p) c = std::unexpected(p.error());
+    auto c = pool_.open_pipelined("sends");
     if (!c) {
         reopen_after_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
         spdlog::warn("send batcher: no pipelined connection ({}); writing on the pool's",
