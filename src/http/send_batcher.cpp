@@ -422,7 +422,8 @@ result<send_batcher::plan> send_batcher::prepare(db::connection* c, std::vector<
         index.push_back(i);
     }
     // What is left goes in one round trip: the checks if guessing, the debits, the insert and
-    // the audit rows, and the COMMIT too if guessing.
+    // the audit rows, and the COMMIT too if guessing on a pooled connection (pipelined, the
+    // sync point after them commits).
     plan p;
     p.writes = std::move(checks);
     p.first_debit = p.writes.size();
