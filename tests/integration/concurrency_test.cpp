@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -949,6 +950,76 @@ TEST(concurrency, sends_whose_database_connections_are_cut_are_each_written_once
                     {t.id}),
               rows)
         << "one audit row per message";
+}
+
+TEST(concurrency, sends_go_through_the_pool_while_the_batcher_cannot_open_its_own_connection) {
+    // The batcher's pipelined connection is cut while PostgreSQL refuses new connections to
+    // the database: the batcher cannot open another, and writes on the pool's connections
+    // (already open) instead. Once connections are allowed again it opens its own anew.
+    test::api_server s;
+    auto t = s.make_tenant("refused", 1000);
+    s.call("PUT", "/v1/admin/tenants/" + t.id + "/sender-ids/Acme", s.admin(),
+           {{"is_default", true}});
+    auto db = test::pg::connect(s.database());
+    auto count = [&](const std::string& sql, std::vector<db::param> args = {}) {
+        auto r = db.exec(sql, args);
+        EXPECT_TRUE(r) << (r ? "" : r.error().message);
+        return r ? r->front().get<std::int64_t>(0) : -1;
+    };
+    const std::string batcher_connections =
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+        "application_name = 'herald sends'";
+    std::vector<std::string> accepted;
+    auto send = [&](const std::string& body) {
+        auto r =
+            s.call("POST", "/v1/messages", t.token,
+                   {{"to", "+4474001" + std::to_string(23000 + accepted.size())}, {"body", body}});
+        EXPECT_EQ(r.status, 202) << r.raw;
+        if (r.status == 202) accepted.push_back(r.body["id"]);
+    };
+    // The first send is read first on the pool's connection; those after it go pipelined.
+    for (int i = 0; i < 3; ++i) send("before " + std::to_string(i));
+    ASSERT_EQ(count(batcher_connections), 1) << "the batcher opened its pipelined connection";
+
+    const auto name = db.exec("SELECT current_database()")->front().get<std::string>(0);
+    auto admin = test::pg::connect(test::pg::instance().conninfo("postgres"));
+    ASSERT_TRUE(admin.exec("ALTER DATABASE \"" + name + "\" ALLOW_CONNECTIONS false"));
+    ASSERT_EQ(count("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM "
+                    "pg_stat_activity WHERE datname = current_database() AND "
+                    "application_name = 'herald sends'"),
+              1);
+    for (int i = 0; i < 10; ++i) send("refused " + std::to_string(i));
+    EXPECT_EQ(count(batcher_connections), 0);
+    EXPECT_NE(s.process().output().find("no pipelined connection"), std::string::npos)
+        << "the batcher says why it writes on the pool's connections";
+
+    ASSERT_TRUE(admin.exec("ALTER DATABASE \"" + name + "\" ALLOW_CONNECTIONS true"));
+    // It tries again at most once a second.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    int after = 0;
+    while (count(batcher_connections) == 0 && std::chrono::steady_clock::now() < until) {
+        send("after " + std::to_string(after++));
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    EXPECT_EQ(count(batcher_connections), 1) << "the batcher opened its connection again";
+
+    std::string list = "{";
+    for (std::size_t i = 0; i < accepted.size(); ++i) list += (i ? "," : "") + accepted[i];
+    list += "}";
+    EXPECT_EQ(count("SELECT count(*) FROM sms_delivery_logs WHERE id = ANY($1::uuid[])", {list}),
+              std::int64_t(accepted.size()))
+        << "every 202 names a row";
+    EXPECT_EQ(count("SELECT count(*) FROM sms_delivery_logs WHERE user_id = $1", {t.id}),
+              std::int64_t(accepted.size()))
+        << "and there is no other";
+    auto tenant = core::uuid::parse(t.id);
+    ASSERT_TRUE(tenant);
+    EXPECT_EQ(*store::balance(db, *tenant), 1000 - std::int64_t(accepted.size()));
+    EXPECT_EQ(*store::ledger_sum(db, *tenant), 1000 - std::int64_t(accepted.size()));
+    EXPECT_EQ(count("SELECT count(*) FROM audit_logs WHERE action = 'messages.send' AND "
+                    "tenant_id = $1",
+                    {t.id}),
+              std::int64_t(accepted.size()));
 }
 
 TEST(concurrency, a_change_whose_commit_lost_its_connection_is_not_made_again) {
