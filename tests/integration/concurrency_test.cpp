@@ -850,6 +850,16 @@ TEST(concurrency, fifty_parallel_sends_against_twenty_credits_accept_exactly_twe
     EXPECT_EQ(matching->front().get<std::int64_t>(0), 20);
 }
 
+/// How many of `ids` (the messages of 202 answers) name a row of the delivery log.
+std::int64_t logged(db::connection& db, const std::vector<std::string>& ids) {
+    std::string list = "{";
+    for (std::size_t i = 0; i < ids.size(); ++i) list += (i ? "," : "") + ids[i];
+    list += "}";
+    auto r = db.exec("SELECT count(*) FROM sms_delivery_logs WHERE id = ANY($1::uuid[])", {list});
+    EXPECT_TRUE(r) << (r ? "" : r.error().message);
+    return r ? r->front().get<std::int64_t>(0) : -1;
+}
+
 /// Until `running` is zero, terminates every few milliseconds the server's database
 /// connections that are doing something (the pool's, and the send batcher's pipelined one
 /// with `sends`; not the lanes', not idle ones); returns how many.
@@ -926,12 +936,7 @@ TEST(concurrency, sends_whose_database_connections_are_cut_are_each_written_once
         EXPECT_TRUE(r) << (r ? "" : r.error().message);
         return r ? r->front().get<std::int64_t>(0) : -1;
     };
-    std::string list = "{";
-    for (std::size_t i = 0; i < accepted.size(); ++i) list += (i ? "," : "") + accepted[i];
-    list += "}";
-    EXPECT_EQ(count("SELECT count(*) FROM sms_delivery_logs WHERE id = ANY($1::uuid[])", {list}),
-              std::int64_t(accepted.size()))
-        << "every 202 names a row";
+    EXPECT_EQ(logged(db, accepted), std::int64_t(accepted.size())) << "every 202 names a row";
     EXPECT_EQ(count("SELECT count(*) FROM (SELECT body FROM sms_delivery_logs WHERE user_id = $1 "
                     "GROUP BY body HAVING count(*) > 1) twice",
                     {t.id}),
@@ -1003,12 +1008,7 @@ TEST(concurrency, sends_go_through_the_pool_while_the_batcher_cannot_open_its_ow
     }
     EXPECT_EQ(count(batcher_connections), 1) << "the batcher opened its connection again";
 
-    std::string list = "{";
-    for (std::size_t i = 0; i < accepted.size(); ++i) list += (i ? "," : "") + accepted[i];
-    list += "}";
-    EXPECT_EQ(count("SELECT count(*) FROM sms_delivery_logs WHERE id = ANY($1::uuid[])", {list}),
-              std::int64_t(accepted.size()))
-        << "every 202 names a row";
+    EXPECT_EQ(logged(db, accepted), std::int64_t(accepted.size())) << "every 202 names a row";
     EXPECT_EQ(count("SELECT count(*) FROM sms_delivery_logs WHERE user_id = $1", {t.id}),
               std::int64_t(accepted.size()))
         << "and there is no other";
