@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -850,14 +851,20 @@ TEST(concurrency, fifty_parallel_sends_against_twenty_credits_accept_exactly_twe
     EXPECT_EQ(matching->front().get<std::int64_t>(0), 20);
 }
 
+/// The count a `SELECT count(*) ...` gives; -1, and a failed expectation, when it fails.
+std::int64_t count_of(db::connection& db, const std::string& sql, db::params args = {}) {
+    auto r = db.exec(sql, args);
+    EXPECT_TRUE(r) << (r ? "" : r.error().message);
+    return r ? r->front().get<std::int64_t>(0) : -1;
+}
+
 /// How many of `ids` (the messages of 202 answers) name a row of the delivery log.
 std::int64_t logged(db::connection& db, const std::vector<std::string>& ids) {
     std::string list = "{";
     for (std::size_t i = 0; i < ids.size(); ++i) list += (i ? "," : "") + ids[i];
     list += "}";
-    auto r = db.exec("SELECT count(*) FROM sms_delivery_logs WHERE id = ANY($1::uuid[])", {list});
-    EXPECT_TRUE(r) << (r ? "" : r.error().message);
-    return r ? r->front().get<std::int64_t>(0) : -1;
+    return count_of(db, "SELECT count(*) FROM sms_delivery_logs WHERE id = ANY($1::uuid[])",
+                    {list});
 }
 
 /// Until `running` is zero, terminates every few milliseconds the server's database
@@ -932,9 +939,7 @@ TEST(concurrency, sends_whose_database_connections_are_cut_are_each_written_once
 
     auto db = test::pg::connect(s.database());
     auto count = [&](const std::string& sql, std::vector<db::param> args = {}) {
-        auto r = db.exec(sql, args);
-        EXPECT_TRUE(r) << (r ? "" : r.error().message);
-        return r ? r->front().get<std::int64_t>(0) : -1;
+        return count_of(db, sql, std::move(args));
     };
     EXPECT_EQ(logged(db, accepted), std::int64_t(accepted.size())) << "every 202 names a row";
     EXPECT_EQ(count("SELECT count(*) FROM (SELECT body FROM sms_delivery_logs WHERE user_id = $1 "
@@ -967,9 +972,7 @@ TEST(concurrency, sends_go_through_the_pool_while_the_batcher_cannot_open_its_ow
            {{"is_default", true}});
     auto db = test::pg::connect(s.database());
     auto count = [&](const std::string& sql, std::vector<db::param> args = {}) {
-        auto r = db.exec(sql, args);
-        EXPECT_TRUE(r) << (r ? "" : r.error().message);
-        return r ? r->front().get<std::int64_t>(0) : -1;
+        return count_of(db, sql, std::move(args));
     };
     const std::string batcher_connections =
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
