@@ -122,7 +122,7 @@ int serve(const core::config& cfg) {
         target->release();
         return exit_usage;
     }
-    smpp::engine sim_engine(1, "smsc-sim");
+    smpp::engine sim_engine(1, "smsc-sim", cfg.dispatch.nice);
     smpp::simulator simulator(sim_engine, sim_cfg);
     const bool builtin = cfg.dispatch.smsc.empty();
     if (builtin) {
@@ -172,6 +172,7 @@ int serve(const core::config& cfg) {
         }
         d.connector.binds = cfg.dispatch.binds;
         d.connector.window = std::uint32_t(cfg.dispatch.window);
+        d.nice = cfg.dispatch.nice;
         dispatcher = std::make_unique<dispatch::dispatcher>(pool, d);
         dispatcher->start();
     }

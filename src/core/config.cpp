@@ -378,6 +378,11 @@ const std::vector<setting>& settings() {
             "production.",
             [](config& c) -> int& { return c.dispatch.clock_offset; }, -7 * 86400, 7 * 86400));
         t.push_back(int_setting(
+            "dispatch.nice",
+            "Nice value (0-19) of the dispatcher's threads and the built-in simulator's: when "
+            "the CPUs are short, accepting messages comes before sending them.",
+            [](config& c) -> int& { return c.dispatch.nice; }, 0, 19));
+        t.push_back(int_setting(
             "webhooks.concurrency", "Webhook calls in flight at once on this node.",
             [](config& c) -> int& { return c.webhooks.concurrency; }, 1, 10000));
         t.push_back(duration_setting(

@@ -98,6 +98,9 @@ struct dispatch_config {
     /// Seconds added to the clock that quiet hours read, for drills and tests ("it is 22:00
     /// in New York now"). Keep 0 in production.
     int clock_offset = 0;
+    /// Nice value of the dispatcher's threads and the built-in simulator's (0 to 19): when
+    /// the CPUs are short, accepting messages comes before sending them (decision 0028).
+    int nice = 10;
 };
 
 /// Status webhooks (signed POSTs to the message's or the account's URL).

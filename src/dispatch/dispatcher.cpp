@@ -105,7 +105,7 @@ struct dispatcher::impl {
 
     db::pool& pool;
     dispatcher_options options;
-    smpp::engine engine{1, "dispatch-smpp"};
+    smpp::engine engine{1, "dispatch-smpp", options.nice};
 
     // Carrier connections and routes, replaced by refresh().
     mutable std::shared_mutex links_mutex;
@@ -1075,11 +1075,16 @@ void dispatcher::start() {
     i->refresh();
     i->outcomes_written = false;
     i->handing_done = false;
-    i->writer = core::named_thread("dispatch-write", [i] { i->write_loop(); });
-    i->receipt_writer = core::named_thread("dispatch-dlr", [i] { i->receipt_loop(); });
-    i->claimer = core::named_thread("dispatch-claim", [i] { i->claim_loop(); });
-    i->sender = core::named_thread("dispatch-send", [i] { i->send_loop(); });
-    i->planner = core::named_thread("dispatch-plan", [i] { i->plan_loop(); });
+    i->writer = core::named_thread(
+        "dispatch-write", [i] { i->write_loop(); }, i->options.nice);
+    i->receipt_writer = core::named_thread(
+        "dispatch-dlr", [i] { i->receipt_loop(); }, i->options.nice);
+    i->claimer = core::named_thread(
+        "dispatch-claim", [i] { i->claim_loop(); }, i->options.nice);
+    i->sender = core::named_thread(
+        "dispatch-send", [i] { i->send_loop(); }, i->options.nice);
+    i->planner = core::named_thread(
+        "dispatch-plan", [i] { i->plan_loop(); }, i->options.nice);
 }
 
 void dispatcher::stop(std::chrono::milliseconds grace) {

@@ -38,6 +38,9 @@ struct dispatcher_options {
     std::chrono::seconds bind_lease{15};
     /// How often connectors and routes are read again.
     std::chrono::milliseconds refresh{3000};
+    /// Nice value of the dispatcher's threads (decision 0028): when the CPUs are short,
+    /// accepting messages comes before sending them.
+    int nice = 0;
 };
 
 /// One connector as this node sees it.

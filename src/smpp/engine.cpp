@@ -18,9 +18,10 @@ struct engine::impl {
     std::vector<std::thread> threads;
 };
 
-engine::engine(int threads, const char* name) : impl_(std::make_unique<impl>()) {
+engine::engine(int threads, const char* name, int nice) : impl_(std::make_unique<impl>()) {
     for (int i = 0; i < std::max(1, threads); ++i)
-        impl_->threads.push_back(core::named_thread(name, [this] { impl_->ioc.run(); }));
+        impl_->threads.push_back(core::named_thread(
+            name, [this] { impl_->ioc.run(); }, nice));
 }
 
 engine::~engine() {

@@ -14,9 +14,9 @@ namespace herald::smpp {
 
 class engine {
   public:
-    /// Starts `threads` threads running the loop, each named `name`, a string literal (see
-    /// core::named_thread).
-    explicit engine(int threads = 1, const char* name = "smpp");
+    /// Starts `threads` threads running the loop, each named `name`, a string literal, at
+    /// nice value `nice` (see core::named_thread).
+    explicit engine(int threads = 1, const char* name = "smpp", int nice = 0);
     /// Stops the loop and joins the threads.
     ~engine();
     engine(const engine&) = delete;

@@ -3,7 +3,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <signal.h>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -20,6 +22,29 @@ using test::run_herald;
 
 bool contains(const std::string& haystack, const std::string& needle) {
     return haystack.find(needle) != std::string::npos;
+}
+
+/// The nice value of each of a process's threads, by thread name (the lowest when several
+/// share a name), from /proc.
+std::map<std::string, int> thread_nices(pid_t pid) {
+    std::map<std::string, int> out;
+    const auto tasks = std::filesystem::path("/proc") / std::to_string(pid) / "task";
+    for (const auto& t : std::filesystem::directory_iterator(tasks)) {
+        std::string name;
+        std::getline(std::ifstream(t.path() / "comm"), name);
+        std::string stat;
+        std::getline(std::ifstream(t.path() / "stat"), stat);
+        // After the name in parentheses: state is field 3, nice field 19.
+        std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+        std::string field;
+        for (int i = 3; i < 19 && rest >> field; ++i) {
+        }
+        int nice = 0;
+        if (!(rest >> nice)) continue;  // the thread ended meanwhile
+        auto [it, fresh] = out.emplace(name, nice);
+        if (!fresh) it->second = std::min(it->second, nice);
+    }
+    return out;
 }
 
 std::string write_config(const std::string& name, const std::string& text) {
@@ -179,6 +204,19 @@ TEST(cli, serve_on_a_fresh_data_dir_becomes_ready_and_stops_cleanly) {
     EXPECT_FALSE(ready.header("x-request-id").empty());
     EXPECT_EQ(ready.header("x-content-type-options"), "nosniff");
     EXPECT_EQ(http.get("/healthz").status, 200);
+
+    // The dispatcher and the built-in simulator run niced (dispatch.nice, 10 by default);
+    // the threads that accept requests do not.
+    const auto nices = thread_nices(serve.pid());
+    for (const char* name : {"dispatch-claim", "dispatch-send", "dispatch-write", "dispatch-dlr",
+                             "dispatch-plan", "dispatch-smpp", "smsc-sim"}) {
+        ASSERT_TRUE(nices.contains(name)) << name;
+        EXPECT_EQ(nices.at(name), 10) << name;
+    }
+    ASSERT_TRUE(nices.contains("http-lane"));
+    EXPECT_EQ(nices.at("http-lane"), 0);
+    ASSERT_TRUE(nices.contains("http-sends"));
+    EXPECT_EQ(nices.at("http-sends"), 0);
 
     // A second serve on the same port fails with a clear message instead of hanging.
     auto clash = run_herald({"serve", "--data-dir", data, "--http-port", std::to_string(*port)});

@@ -86,6 +86,8 @@ INSTANTIATE_TEST_SUITE_P(
                       bad_value{"HERALD_HTTP_PORT=-1", "between 0 and 65535"},
                       bad_value{"HERALD_HTTP_PORT=80 80", "expected a whole number"},
                       bad_value{"HERALD_DATABASE_POOL_SIZE=0", "between 1 and 500"},
+                      bad_value{"HERALD_DISPATCH_NICE=20", "between 0 and 19"},
+                      bad_value{"HERALD_DISPATCH_NICE=-5", "between 0 and 19"},
                       bad_value{"HERALD_HTTP_READ_TIMEOUT=fast", "expected a duration"},
                       bad_value{"HERALD_HTTP_READ_TIMEOUT=10y", "unknown duration unit"},
                       bad_value{"HERALD_HTTP_READ_TIMEOUT=1ms", "between 100ms"},
