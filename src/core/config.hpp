@@ -100,7 +100,7 @@ struct dispatch_config {
     int clock_offset = 0;
     /// Nice value of the dispatcher's threads and the built-in simulator's (0 to 19): when
     /// the CPUs are short, accepting messages comes before sending them (decision 0028).
-    int nice = 10;
+    int nice = 5;
 };
 
 /// Status webhooks (signed POSTs to the message's or the account's URL).

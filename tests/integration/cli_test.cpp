@@ -205,13 +205,13 @@ TEST(cli, serve_on_a_fresh_data_dir_becomes_ready_and_stops_cleanly) {
     EXPECT_EQ(ready.header("x-content-type-options"), "nosniff");
     EXPECT_EQ(http.get("/healthz").status, 200);
 
-    // The dispatcher and the built-in simulator run niced (dispatch.nice, 10 by default);
+    // The dispatcher and the built-in simulator run niced (dispatch.nice, 5 by default);
     // the threads that accept requests do not.
     const auto nices = thread_nices(serve.pid());
     for (const char* name : {"dispatch-claim", "dispatch-send", "dispatch-write", "dispatch-dlr",
                              "dispatch-plan", "dispatch-smpp", "smsc-sim"}) {
         ASSERT_TRUE(nices.contains(name)) << name;
-        EXPECT_EQ(nices.at(name), 10) << name;
+        EXPECT_EQ(nices.at(name), 5) << name;
     }
     ASSERT_TRUE(nices.contains("http-lane"));
     EXPECT_EQ(nices.at("http-lane"), 0);
