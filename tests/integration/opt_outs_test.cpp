@@ -307,8 +307,15 @@ TEST(opt_outs, a_number_opted_out_while_messages_to_it_are_posted_receives_nothi
                 }
             }
         });
+    // Each number is opted out once it has reached the SMSC (a number opted out before any
+    // send reached it would pass trivially: on a slow machine the first did not in 100 ms).
+    auto reached = [&](int i) {
+        return !sim.get("/numbers?number=%2B" + number(i).substr(1))["last_seen_us"].is_null();
+    };
     for (int i = 0; i < numbers; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        for (int wait = 0; wait < 200 && !reached(i); ++wait)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
         auto r = s.call("POST", "/v1/opt-outs", t.token, {{"phone_number", number(i)}});
         EXPECT_EQ(r.status, 201) << r.raw;
         std::lock_guard l(m);
