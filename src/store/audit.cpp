@@ -1,6 +1,7 @@
 #include "store/audit.hpp"
 
 #include "db/param.hpp"
+#include "db/transaction.hpp"
 
 namespace herald::store {
 
@@ -48,6 +49,15 @@ result<page<audit_row>> list_audit(db::connection& c, const audit_filter& f,
         else
             exact = *f.action;
     }
+    // Planned for its values on each call, not once per connection (decision 0029). Under
+    // one generic plan, `$1 IS NULL OR tenant_id = $1` can use no index: a small tenant's page
+    // walked every newer row of every tenant. With the values known, the NULL filters fold
+    // away, and the planner reads a small tenant's rows by its index and a big one's newest
+    // rows by the primary key.
+    auto tx = db::transaction::begin(c);
+    if (!tx) return std::unexpected(tx.error());
+    if (auto custom = c.exec("SET LOCAL plan_cache_mode = force_custom_plan"); !custom)
+        return std::unexpected(custom.error());
     auto rs = c.exec_prepared(
         "SELECT id, user_id, tenant_id, action, details::text, coalesce(ip_address, ''), "
         "coalesce(user_agent, ''), "
@@ -78,6 +88,7 @@ result<page<audit_row>> list_audit(db::connection& c, const audit_filter& f,
         out.items.pop_back();
         out.next = out.items.back().id;
     }
+    if (auto done = tx->commit(); !done) return std::unexpected(done.error());
     return out;
 }
 

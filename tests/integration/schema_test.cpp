@@ -1,6 +1,7 @@
 // The merged schema holds every table and column of both seed schemas (docs/seeds/), each
 // with its seed type or a stricter one, plus the constraints and upkeep the merge adds.
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -9,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "core/uuid.hpp"
+#include "store/audit.hpp"
 #include "store/maintenance.hpp"
 #include "support/pg.hpp"
 
@@ -112,7 +114,8 @@ bool compatible(const seed_column& seed, const actual_column& actual, std::strin
 
 class schema : public ::testing::Test {
   protected:
-    db::connection conn = test::pg::connect(test::pg::instance().fresh_database());
+    std::string database = test::pg::instance().fresh_database();
+    db::connection conn = test::pg::connect(database);
 };
 
 TEST_F(schema, the_seed_files_were_parsed_completely) {
@@ -353,6 +356,68 @@ TEST_F(schema, uuid_v7_default_is_time_ordered) {
         auto age = std::chrono::system_clock::now() - u->v7_time();
         EXPECT_LT(std::chrono::abs(age), std::chrono::minutes(5));
     }
+}
+
+TEST_F(schema, a_tenants_audit_page_reads_that_tenants_rows_alone) {
+    // A small tenant's five rows, then 20,000 of a big tenant, then 100 rows each of 100
+    // more tenants. Under one generic plan, walking the primary key backwards read all 30,005
+    // rows for the small tenant's page; its page must read no more rows than it holds, plus
+    // one. The big tenant's page may walk the newer rows of others, but must not read all of
+    // its own to sort them. Both on a connection that plans generically, as the server's pool
+    // does (decision 0029).
+    const auto small = core::uuid_v7(), big = core::uuid_v7();
+    const std::string add =
+        "INSERT INTO audit_logs (tenant_id, user_id, action) SELECT $1, $1, $2 FROM "
+        "generate_series(1, $3::int)";
+    ASSERT_TRUE(conn.exec(add, {small, std::string("contacts.create"), 5}));
+    ASSERT_TRUE(conn.exec(add, {big, std::string("messages.send"), 20000}));
+    ASSERT_TRUE(conn.exec(
+        "INSERT INTO audit_logs (tenant_id, user_id, action) SELECT t, t, 'contacts.create' "
+        "FROM (SELECT gen_random_uuid() AS t FROM generate_series(1, 100)) tenants, "
+        "generate_series(1, 100)"));
+    ASSERT_TRUE(conn.exec("ANALYZE audit_logs"));
+
+    auto pool_like = db::connection::open({.conninfo = database, .generic_plans = true});
+    ASSERT_TRUE(pool_like) << pool_like.error().message;
+    db::connection& c = *pool_like;
+    // Rows read from audit_logs so far, by sequential scans and from its indexes, as this
+    // session's own statistics say.
+    auto rows_read = [&c] {
+        EXPECT_TRUE(c.exec("SELECT pg_stat_force_next_flush()"));
+        auto rs = c.exec(
+            "SELECT ((SELECT seq_tup_read FROM pg_stat_user_tables WHERE relname = "
+            "'audit_logs') + (SELECT sum(idx_tup_read) FROM pg_stat_user_indexes WHERE relname "
+            "= 'audit_logs'))::bigint");
+        EXPECT_TRUE(rs && rs->size() == 1u);
+        return rs && rs->size() == 1u ? rs->front().get<std::int64_t>(0) : -1;
+    };
+    const store::page_request p;               // 50 a page
+    for (int round = 0; round < 2; ++round) {  // the second with the statement prepared
+        for (const auto& [tenant, rows] : {std::pair{small, 5u}, std::pair{big, 50u}}) {
+            store::audit_filter f;
+            f.tenant_id = tenant;
+            const auto before = rows_read();
+            auto page = store::list_audit(c, f, p);
+            ASSERT_TRUE(page) << page.error().message;
+            const auto read = rows_read() - before;
+            ASSERT_EQ(page->items.size(), rows);
+            for (const auto& row : page->items) EXPECT_EQ(row.tenant_id, tenant);
+            EXPECT_TRUE(
+                std::ranges::is_sorted(page->items, std::ranges::greater{}, &store::audit_row::id));
+            if (tenant == small)
+                EXPECT_LE(read, p.limit + 1)
+                    << "rows read for the small tenant (round " << round << ")";
+            else
+                EXPECT_LT(read, 20000) << "rows read for the big tenant (round " << round << ")";
+        }
+    }
+
+    // The admins' list of every tenant still reads everyone's, newest first.
+    auto all = store::list_audit(c, {}, p);
+    ASSERT_TRUE(all) << all.error().message;
+    ASSERT_EQ(all->items.size(), std::size_t(p.limit));
+    EXPECT_TRUE(std::ranges::is_sorted(all->items, std::ranges::greater{}, &store::audit_row::id));
+    EXPECT_NE(all->items.front().tenant_id, big) << "the newest rows are the 100 tenants'";
 }
 
 }  // namespace
