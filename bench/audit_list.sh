@@ -50,12 +50,8 @@ for who in small big; do
   first=$(api GET "/v1/audit?limit=50" "$token")
   [[ $first == *'"data":[{'* ]] || { echo "the $who tenant's audit page is empty: $first" >&2; exit 1; }
   for run in $(seq 1 "$wrk_runs"); do
-    out=$(wrk -t2 -c"$connections" -d"${wrk_seconds}s" --latency -H "Authorization: Bearer $token" \
-      "$base/v1/audit?limit=50")
-    r=$(awk '/^Requests\/sec/ { print $2 }' <<< "$out")
-    p99=$(awk '$1 == "99%" { print $2 }' <<< "$out")
-    non2xx=$(awk '/Non-2xx/ { print $NF }' <<< "$out")
-    [[ -z "$non2xx" ]] || { echo "wrk saw $non2xx non-2xx answers" >&2; echo "$out" >&2; exit 1; }
+    got=$(wrk_get "/v1/audit?limit=50" "$token" "$connections" "$wrk_seconds" 2)
+    read -r r p99 <<< "$got"
     echo "GET /v1/audit?limit=50, $who tenant, run $run: $r req/s, p99 $p99"
     rps+=("$r") p99s+=("$p99")
   done

@@ -52,12 +52,8 @@ echo "import median: $(printf '%s\n' "${import_times[@]}" | median) s for $rows 
 
 rps=()
 for run in $(seq 1 "$wrk_runs"); do
-  out=$(wrk -t"$threads" -c"$connections" -d"${wrk_seconds}s" --latency -H "Authorization: Bearer $token" \
-    "$base/v1/contacts?limit=50")
-  r=$(awk '/^Requests\/sec/ { print $2 }' <<< "$out")
-  p99=$(awk '$1 == "99%" { print $2 }' <<< "$out")
-  non2xx=$(awk '/Non-2xx/ { print $NF }' <<< "$out")
-  [[ -z "$non2xx" ]] || { echo "wrk saw $non2xx non-2xx answers" >&2; echo "$out" >&2; exit 1; }
+  got=$(wrk_get "/v1/contacts?limit=50" "$token" "$connections" "$wrk_seconds" "$threads")
+  read -r r p99 <<< "$got"
   echo "GET /v1/contacts?limit=50 run $run: $r req/s, p99 $p99"
   rps+=("$r")
 done

@@ -89,3 +89,13 @@ import_csv() {
 
 # peak_rss_mb PID: the process's peak resident set, in MB.
 peak_rss_mb() { awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
+
+# wrk_get PATH TOKEN CONNECTIONS SECONDS THREADS: GET PATH under wrk; prints "REQUESTS/S P99".
+# Any answer other than 2xx ends the benchmark.
+wrk_get() {
+  local out non2xx
+  out=$(wrk -t"$5" -c"$3" -d"$4s" --latency -H "Authorization: Bearer $2" "$base$1")
+  non2xx=$(awk '/Non-2xx/ { print $NF }' <<< "$out")
+  [[ -z "$non2xx" ]] || { echo "wrk saw $non2xx non-2xx answers" >&2; echo "$out" >&2; return 1; }
+  awk '/^Requests\/sec/ { r = $2 } $1 == "99%" { p = $2 } END { print r, p }' <<< "$out"
+}
