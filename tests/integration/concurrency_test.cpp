@@ -205,8 +205,7 @@ TEST(concurrency, an_import_skips_a_number_another_transaction_adds_while_it_mer
         "INSERT INTO contacts (id, user_id, phone_number) VALUES ($1, $2, '+14155550101')",
         {core::uuid_v7(), tenant}));
 
-    const auto file =
-        std::filesystem::temp_directory_path() / ("herald-race-" + test::unique("csv") + ".csv");
+    const auto file = std::filesystem::path(test::temp_dir("race")) / "numbers.csv";
     {
         std::ofstream out(file);
         out << "phone\n+14155550100\n+14155550101\n+14155550102\n";

@@ -7,12 +7,15 @@
 
 #include "core/errc.hpp"
 #include "core/redact.hpp"
+#include "support/pg.hpp"
 
 namespace herald::core {
 namespace {
 
 std::string write_file(const std::string& name, const std::string& text) {
-    auto p = std::filesystem::temp_directory_path() / ("herald-config-test-" + name);
+    // A folder of this process's own, removed when the tests end.
+    static const std::filesystem::path dir = test::temp_dir("config-test");
+    auto p = dir / name;
     std::ofstream(p) << text;
     return p.string();
 }
