@@ -102,21 +102,7 @@ if [[ "$only" != campaign ]]; then
   ptenant=$(api GET /v1/auth/me "$ptoken" | field id)
   api POST "/v1/admin/tenants/$ptenant/credits" "$admin" '{"credits": 20000000, "amount": "0"}' > /dev/null
   api PUT "/v1/admin/tenants/$ptenant/sender-ids/Acme" "$admin" '{"is_default": true}' > /dev/null
-  cat > "$work/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-request = function()
-  local body = string.format('{"to": "+1212%07d", "body": "Your code is %06d"}',
-    math.random(2000000, 9999999), math.random(0, 999999))
-  return wrk.format(nil, nil, nil, body)
-end
-LUA
-  pending() {  # messages not yet persisted as sent (or beyond), then not yet final
-    local q s
-    q=$(api GET "/v1/messages?status=queued&limit=1" "$ptoken" | grep -c '"id"' || true)
-    s=$(api GET "/v1/messages?status=sending&limit=1" "$ptoken" | grep -c '"id"' || true)
-    echo $(( q + s ))
-  }
+  write_post_lua "$work/post.lua"
   rps=() p99s=() lags=()
   for run in $(seq 1 "$wrk_runs"); do
     out=$(wrk -t"$threads" -c"$connections" -d"${wrk_seconds}s" --latency -s "$work/post.lua" \
@@ -126,9 +112,9 @@ LUA
     p99=$(awk '$1 == "99%" { print $2 }' <<< "$out")
     non2xx=$(awk '/Non-2xx/ { print $NF }' <<< "$out")
     [[ -z "$non2xx" ]] || { echo "wrk saw $non2xx non-2xx answers" >&2; echo "$out" >&2; exit 1; }
-    while [[ $(pending) != 0 ]]; do sleep 0.1; done
+    wait_all_sent "$ptoken"
     t_sent=$(now)
-    while api GET "/v1/messages?status=sent&limit=1" "$ptoken" | grep -q '"id"'; do sleep 0.1; done
+    wait_all_final "$ptoken"
     t_final=$(now)
     echo "POST /v1/messages run $run: $r accepted/s, p99 $p99; after the load: all sent +$(elapsed "$t_end" "$t_sent") s, all receipts +$(elapsed "$t_end" "$t_final") s"
     rps+=("$r") p99s+=("$p99") lags+=("$(elapsed "$t_end" "$t_final")")

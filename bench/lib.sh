@@ -99,3 +99,27 @@ wrk_get() {
   [[ -z "$non2xx" ]] || { echo "wrk saw $non2xx non-2xx answers" >&2; echo "$out" >&2; return 1; }
   awk '/^Requests\/sec/ { r = $2 } $1 == "99%" { p = $2 } END { print r, p }' <<< "$out"
 }
+
+# write_post_lua FILE: a wrk script that POSTs /v1/messages, a random US number and code each.
+write_post_lua() {
+  cat > "$1" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  local body = string.format('{"to": "+1212%07d", "body": "Your code is %06d"}',
+    math.random(2000000, 9999999), math.random(0, 999999))
+  return wrk.format(nil, nil, nil, body)
+end
+LUA
+}
+
+# wait_all_sent TOKEN: until none of the token's messages is queued or sending.
+wait_all_sent() {
+  while api GET "/v1/messages?status=queued&limit=1" "$1" | grep -q '"id"' \
+    || api GET "/v1/messages?status=sending&limit=1" "$1" | grep -q '"id"'; do sleep 0.1; done
+}
+
+# wait_all_final TOKEN: until none of the token's messages waits for its receipt.
+wait_all_final() {
+  while api GET "/v1/messages?status=sent&limit=1" "$1" | grep -q '"id"'; do sleep 0.1; done
+}
