@@ -6,8 +6,12 @@
 namespace herald::store {
 
 statement audits_statement(const std::vector<audit_entry>& entries) {
-    std::vector<std::optional<std::string>> user, tenant, action, details, ip, agent, type, target;
+    // The ids are made here rather than by the column's default: uuid_generate_v7() costs a
+    // few microseconds a row in PostgreSQL, on the group commit's backend one row per message.
+    std::vector<std::optional<std::string>> id, user, tenant, action, details, ip, agent, type,
+        target;
     for (const auto& e : entries) {
+        id.push_back(core::uuid_v7().str());
         user.push_back(e.user_id ? std::optional(e.user_id->str()) : std::nullopt);
         tenant.push_back(e.tenant_id ? std::optional(e.tenant_id->str()) : std::nullopt);
         action.push_back(e.action);
@@ -18,14 +22,14 @@ statement audits_statement(const std::vector<audit_entry>& entries) {
         target.push_back(e.target_id);
     }
     return {
-        "INSERT INTO audit_logs (user_id, tenant_id, action, details, ip_address, user_agent, "
-        "target_type, target_id) "
-        "SELECT u, t, a, d::jsonb, i, g, nullif(y, ''), nullif(x, '') FROM unnest($1::uuid[], "
-        "$2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) "
-        "WITH ORDINALITY AS v(u, t, a, d, i, g, y, x, n) ORDER BY n",
-        {db::array_literal(user), db::array_literal(tenant), db::array_literal(action),
-         db::array_literal(details), db::array_literal(ip), db::array_literal(agent),
-         db::array_literal(type), db::array_literal(target)}};
+        "INSERT INTO audit_logs (id, user_id, tenant_id, action, details, ip_address, "
+        "user_agent, target_type, target_id) "
+        "SELECT k, u, t, a, d::jsonb, i, g, nullif(y, ''), nullif(x, '') FROM unnest($1::uuid[], "
+        "$2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], "
+        "$9::text[]) WITH ORDINALITY AS v(k, u, t, a, d, i, g, y, x, n) ORDER BY n",
+        {db::array_literal(id), db::array_literal(user), db::array_literal(tenant),
+         db::array_literal(action), db::array_literal(details), db::array_literal(ip),
+         db::array_literal(agent), db::array_literal(type), db::array_literal(target)}};
 }
 
 result<void> write_audits(db::connection& c, const std::vector<audit_entry>& entries) {

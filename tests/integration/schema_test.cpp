@@ -420,5 +420,35 @@ TEST_F(schema, a_tenants_audit_page_reads_that_tenants_rows_alone) {
     EXPECT_NE(all->items.front().tenant_id, big) << "the newest rows are the 100 tenants'";
 }
 
+TEST_F(schema, audit_rows_written_together_list_in_the_order_they_were_given) {
+    // A group commit writes one audit row per message in one statement. Their ids come from
+    // Herald, in the order given, so the trail lists them newest first exactly backwards, even
+    // when many share a millisecond.
+    const auto tenant = core::uuid_v7();
+    std::vector<store::audit_entry> entries(300);
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        entries[i].tenant_id = entries[i].user_id = tenant;
+        entries[i].action = "messages.send";
+        entries[i].target_type = "message";
+        entries[i].target_id = std::to_string(i);
+    }
+    ASSERT_TRUE(store::write_audits(conn, entries));
+    store::audit_filter f;
+    f.tenant_id = tenant;
+    std::vector<std::string> listed;
+    store::page_request p;
+    p.limit = 100;
+    for (;;) {
+        auto page = store::list_audit(conn, f, p);
+        ASSERT_TRUE(page) << page.error().message;
+        for (const auto& row : page->items) listed.push_back(row.target_id);
+        if (!page->next) break;
+        p.after = page->next;
+    }
+    ASSERT_EQ(listed.size(), entries.size());
+    for (std::size_t i = 0; i < listed.size(); ++i)
+        EXPECT_EQ(listed[i], std::to_string(entries.size() - 1 - i)) << "at " << i;
+}
+
 }  // namespace
 }  // namespace herald
